@@ -1,0 +1,556 @@
+"""Material graphs: a DAG of filter and generator nodes producing SVBRDF maps.
+
+A :class:`Graph` is built in Python (:meth:`Graph.add`, :meth:`Graph.set_output`)
+or loaded from JSON (:meth:`Graph.load`, format in docs/graph-format.md). It is
+validated on load and before evaluation, evaluated in topological order by
+:meth:`Graph.evaluate`, and saved with its current parameter values by
+:meth:`Graph.save`.
+
+Parameters are addressed by keys ``"node.param"``. Optimizers pass normalized
+tensors for some keys through ``overrides``; everything else comes from the
+values stored in the graph.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+import torch
+
+from .nodes.generators.base import GeneratorSpec
+from .nodes.registry import AnySpec, is_generator, lookup
+from .nodes.spec import NodeSpec, as_channels
+from .params import ParamError, ParamSpec
+
+FORMAT = "proxymat-graph"
+VERSION = 1
+MAP_CHANNELS = {"basecolor": 3, "normal": 3, "roughness": 1, "metallic": 1, "height": 1}
+REQUIRED_MAPS = ("basecolor", "normal", "roughness", "metallic")
+MAP_DEFAULTS = {"height": 0.5}
+MAX_RES = 8192
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# A generator evaluator: (node name, spec, real-unit params (B,), normalized params (B, n), res, seed) -> (B,1,H,W)
+GeneratorHook = Callable[[str, GeneratorSpec, dict[str, torch.Tensor], dict[str, torch.Tensor], int, int], torch.Tensor]
+
+
+class GraphError(ValueError):
+    """The graph is malformed; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to an output port of a node."""
+
+    node: str
+    port: str = "output"
+
+    def __str__(self) -> str:
+        return self.node if self.port == "output" else f"{self.node}:{self.port}"
+
+    @staticmethod
+    def parse(text: Any, where: str) -> "Ref":
+        if isinstance(text, Ref):
+            return text
+        if not isinstance(text, str) or not text:
+            raise GraphError(f"{where}: expected a reference like 'node' or 'node:port', got {text!r}")
+        node, _, port = text.partition(":")
+        return Ref(node, port or "output")
+
+
+class NodeHandle(Ref):
+    """What :meth:`Graph.add` returns: a reference to the node's default output;
+    ``handle["r"]`` refers to another output port."""
+
+    def __getitem__(self, port: str) -> Ref:
+        return Ref(self.node, port)
+
+
+@dataclass
+class Node:
+    """A node instance: its type, wiring and real parameter values."""
+
+    name: str
+    type: str
+    inputs: dict[str, Ref] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+def _spec_params(spec: AnySpec) -> tuple[ParamSpec, ...]:
+    return spec.params
+
+
+def _spec_outputs(spec: AnySpec) -> tuple[str, ...]:
+    return ("output",) if is_generator(spec) else spec.outputs  # type: ignore[union-attr]
+
+
+def _spec_inputs(spec: AnySpec) -> tuple:
+    return () if is_generator(spec) else spec.inputs  # type: ignore[union-attr]
+
+
+class Graph:
+    """A procedural material graph."""
+
+    def __init__(self, name: str = "material", seed: int = 0, res: int = 256) -> None:
+        self.name = name
+        self.seed = seed
+        self.res = res
+        self.nodes: dict[str, Node] = {}
+        self.outputs: dict[str, Ref | float | tuple[float, ...]] = {}
+
+    # ------------------------------------------------------------- building
+    def add(self, type: str, name: str | None = None, *, seed: int = 0, **kwargs: Any) -> NodeHandle:
+        """Add a node. Keyword arguments naming input ports are wired (a handle,
+        a :class:`Ref` or ``"node:port"``); the others set parameters."""
+        try:
+            spec = lookup(type)
+        except KeyError as err:
+            raise GraphError(str(err.args[0])) from None
+        if name is None:
+            k = 1
+            while f"{type}_{k}" in self.nodes:
+                k += 1
+            name = f"{type}_{k}"
+        if name in self.nodes:
+            raise GraphError(f"node {name!r} already exists")
+        ports = {p.name for p in _spec_inputs(spec)}
+        inputs = {k: Ref.parse(v, f"node {name!r} input {k!r}") for k, v in kwargs.items() if k in ports}
+        params = {k: v for k, v in kwargs.items() if k not in ports}
+        self.nodes[name] = Node(name, type, inputs, params, seed)
+        self._check_node(self.nodes[name], spec, require_inputs=False)
+        return NodeHandle(name)
+
+    def connect(self, node: str, port: str, source: Ref | str) -> None:
+        """Wire ``source`` into input ``port`` of ``node``."""
+        self.nodes[node].inputs[port] = Ref.parse(source, f"node {node!r} input {port!r}")
+
+    def set_param(self, node: str, param: str, value: Any) -> None:
+        """Set a real parameter value (validated)."""
+        if node not in self.nodes:
+            raise GraphError(f"unknown node {node!r}")
+        spec = lookup(self.nodes[node].type)
+        try:
+            p = next(p for p in _spec_params(spec) if p.name == param)
+        except StopIteration:
+            raise GraphError(f"node {node!r} ({spec_name(spec)}) has no parameter {param!r}") from None
+        try:
+            self.nodes[node].params[param] = p.validate(value)
+        except ParamError as err:
+            raise GraphError(f"node {node!r}: {err}") from None
+
+    def set_output(self, map_name: str, source: Ref | str | float | Iterable[float]) -> None:
+        """Route a node output (or a constant) to a material map."""
+        if map_name not in MAP_CHANNELS:
+            raise GraphError(f"unknown output map {map_name!r}; expected one of {list(MAP_CHANNELS)}")
+        self.outputs[map_name] = _parse_output(source, f"output {map_name!r}")
+
+    # ------------------------------------------------------------ validation
+    def validate(self) -> None:
+        """Raise :class:`GraphError` describing the first problem found."""
+        if not self.nodes:
+            raise GraphError("graph has no nodes")
+        for node in self.nodes.values():
+            self._check_node(node, self._spec(node), require_inputs=True)
+        for map_name in self.outputs:
+            if map_name not in MAP_CHANNELS:
+                raise GraphError(f"unknown output map {map_name!r}; expected one of {list(MAP_CHANNELS)}")
+        missing = [m for m in REQUIRED_MAPS if m not in self.outputs]
+        if missing:
+            raise GraphError(f"graph is missing output(s) {missing} (a constant number is allowed)")
+        for map_name, src in self.outputs.items():
+            if isinstance(src, Ref):
+                self._check_ref(src, f"output {map_name!r}")
+        self.order()
+
+    def _spec(self, node: Node) -> AnySpec:
+        try:
+            return lookup(node.type)
+        except KeyError as err:
+            raise GraphError(f"node {node.name!r}: {err.args[0]}") from None
+
+    def _check_node(self, node: Node, spec: AnySpec, require_inputs: bool) -> None:
+        if not _NAME_RE.match(node.name):
+            raise GraphError(f"invalid node name {node.name!r}: use letters, digits and underscores")
+        ports = {p.name: p for p in _spec_inputs(spec)}
+        for port, ref in node.inputs.items():
+            if port not in ports:
+                known = ", ".join(ports) or "none"
+                raise GraphError(f"node {node.name!r} ({node.type}) has no input {port!r} (inputs: {known})")
+            if require_inputs:
+                self._check_ref(ref, f"node {node.name!r} input {port!r}")
+        if require_inputs:
+            for p in ports.values():
+                if not p.optional and p.name not in node.inputs:
+                    raise GraphError(f"node {node.name!r} ({node.type}) is missing required input {p.name!r}")
+        pspecs = {p.name: p for p in _spec_params(spec)}
+        for k, v in node.params.items():
+            if k not in pspecs:
+                known = ", ".join(pspecs) or "none"
+                raise GraphError(f"node {node.name!r} ({node.type}) has no parameter {k!r} (parameters: {known})")
+            try:
+                node.params[k] = pspecs[k].validate(v)
+            except ParamError as err:
+                raise GraphError(f"node {node.name!r}: {err}") from None
+        if isinstance(node.seed, bool) or not isinstance(node.seed, int):
+            raise GraphError(f"node {node.name!r}: seed must be an integer, got {node.seed!r}")
+
+    def _check_ref(self, ref: Ref, where: str) -> None:
+        if ref.node not in self.nodes:
+            raise GraphError(f"{where} refers to unknown node {ref.node!r}")
+        outs = _spec_outputs(self._spec(self.nodes[ref.node]))
+        if ref.port not in outs:
+            raise GraphError(f"{where} refers to unknown output {ref.port!r} of node {ref.node!r} (outputs: {', '.join(outs)})")
+
+    def order(self) -> list[str]:
+        """Node names in topological order; raises GraphError naming a cycle."""
+        state: dict[str, int] = {}
+        out: list[str] = []
+        for start in self.nodes:
+            if state.get(start):
+                continue
+            stack: list[tuple[str, Iterable[str]]] = [(start, iter(r.node for r in self.nodes[start].inputs.values()))]
+            path = [start]
+            state[start] = 1
+            while stack:
+                name, deps = stack[-1]
+                dep = next(deps, None)
+                if dep is None:
+                    stack.pop()
+                    path.pop()
+                    state[name] = 2
+                    out.append(name)
+                    continue
+                if dep not in self.nodes:
+                    raise GraphError(f"node {name!r} refers to unknown node {dep!r}")
+                if state.get(dep) == 1:
+                    cycle = path[path.index(dep):] + [dep]
+                    raise GraphError(f"graph has a cycle: {' -> '.join(reversed(cycle))}")
+                if not state.get(dep):
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append((dep, iter(r.node for r in self.nodes[dep].inputs.values())))
+        return out
+
+    # ------------------------------------------------------------ parameters
+    def param_specs(self, which: str = "all") -> dict[str, ParamSpec]:
+        """``{"node.param": spec}`` for filters, generators or all nodes (graph order)."""
+        if which not in ("all", "filters", "generators"):
+            raise ValueError(f"which must be all, filters or generators, not {which!r}")
+        out: dict[str, ParamSpec] = {}
+        for node in self.nodes.values():
+            spec = self._spec(node)
+            gen = is_generator(spec)
+            if (which == "filters" and gen) or (which == "generators" and not gen):
+                continue
+            for p in _spec_params(spec):
+                out[f"{node.name}.{p.name}"] = p
+        return out
+
+    def value(self, key: str) -> Any:
+        """Real value of ``"node.param"`` (the stored one or the default)."""
+        node, p = self._key(key)
+        return self.nodes[node].params.get(p.name, p.default)
+
+    def _key(self, key: str) -> tuple[str, ParamSpec]:
+        node, _, pname = key.partition(".")
+        if node not in self.nodes:
+            raise GraphError(f"unknown node in parameter key {key!r}")
+        spec = self._spec(self.nodes[node])
+        for p in _spec_params(spec):
+            if p.name == pname:
+                return node, p
+        raise GraphError(f"unknown parameter in key {key!r}")
+
+    def normalized(self, which: str = "all", optimizable_only: bool = False) -> dict[str, torch.Tensor]:
+        """Current values as normalized float32 tensors ``(size,)`` keyed ``"node.param"``.
+
+        With ``optimizable_only`` filter parameters that gradient descent cannot
+        change (discrete kinds) are left out; generator parameters are all kept,
+        since proxies treat discrete ones as continuous.
+        """
+        out = {}
+        for key, p in self.param_specs(which).items():
+            gen = is_generator(self._spec(self.nodes[key.split(".")[0]]))
+            if optimizable_only and not gen and not p.differentiable:
+                continue
+            out[key] = p.normalize(self.value(key))
+        return out
+
+    def set_normalized(self, values: Mapping[str, torch.Tensor]) -> None:
+        """Write normalized values back as real values (discrete kinds rounded)."""
+        for key, t in values.items():
+            node, p = self._key(key)
+            self.nodes[node].params[p.name] = p.denormalize(t.detach().reshape(-1).cpu())
+
+    # ------------------------------------------------------------ evaluation
+    def evaluate(
+        self,
+        res: int | None = None,
+        overrides: Mapping[str, torch.Tensor] | None = None,
+        *,
+        generator_hook: GeneratorHook | None = None,
+        frozen: Mapping[str, torch.Tensor] | None = None,
+        device: torch.device | str = "cpu",
+    ) -> dict[str, torch.Tensor]:
+        """Evaluate the graph to SVBRDF maps ``{basecolor, normal, roughness, metallic, height}``.
+
+        ``overrides`` maps ``"node.param"`` to normalized tensors ``(size,)`` or
+        batched ``(B, size)``; gradients flow through them. ``frozen`` maps
+        generator node names to precomputed outputs (B,1,H,W) used as is.
+        ``generator_hook`` replaces real generator calls (e.g. by proxies).
+        """
+        res = int(res or self.res)
+        if not 1 <= res <= MAX_RES:
+            raise GraphError(f"resolution {res} outside 1..{MAX_RES}")
+        self.validate()
+        device = torch.device(device)
+        overrides = dict(overrides or {})
+        for key in overrides:
+            self._key(key)
+        batch = max([int(t.shape[0]) for t in overrides.values() if t.dim() == 2] + [1])
+        values: dict[tuple[str, str], torch.Tensor] = {}
+        for name in self.order():
+            node = self.nodes[name]
+            spec = self._spec(node)
+            if is_generator(spec):
+                if frozen is not None and name in frozen:
+                    out = frozen[name].to(device)
+                else:
+                    out = self._run_generator(node, spec, res, overrides, generator_hook, device, batch)
+                values[(name, "output")] = out
+                continue
+            kwargs = self._filter_kwargs(node, spec, overrides, device)
+            for port in spec.inputs:
+                ref = node.inputs.get(port.name)
+                kwargs[port.name] = None if ref is None else as_channels(values[(ref.node, ref.port)], port.channels)
+            if not spec.inputs:
+                kwargs.update(res=res, batch=batch, device=device)
+            result = spec.fn(**kwargs)
+            if isinstance(result, torch.Tensor):
+                result = {"output": result}
+            for port in spec.outputs:
+                values[(name, port)] = result[port]
+        return self._collect_maps(values, res, device)
+
+    def _filter_kwargs(self, node: Node, spec: NodeSpec, overrides: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        for p in spec.params:
+            key = f"{node.name}.{p.name}"
+            if key in overrides and not p.discrete:
+                t = p.denormalize_tensor(overrides[key].to(device))
+                kwargs[p.name] = t[..., 0] if p.size == 1 else t
+                continue
+            v = p.denormalize(overrides[key].reshape(-1)[: p.size]) if key in overrides else node.params.get(p.name, p.default)
+            if p.kind in ("int", "enum", "bool"):
+                kwargs[p.name] = v
+            elif p.size == 1:
+                kwargs[p.name] = torch.tensor(float(v), dtype=torch.float32, device=device)
+            else:
+                kwargs[p.name] = torch.tensor([float(x) for x in v], dtype=torch.float32, device=device)
+        return kwargs
+
+    def generator_inputs(self, name: str, overrides: Mapping[str, torch.Tensor] | None = None, batch: int = 1,
+                         device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Real-unit ``(B,)`` and normalized ``(B,)`` parameter tensors of a generator node."""
+        node = self.nodes[name]
+        spec = self._spec(node)
+        overrides = overrides or {}
+        real: dict[str, torch.Tensor] = {}
+        norm: dict[str, torch.Tensor] = {}
+        for p in spec.params:
+            key = f"{name}.{p.name}"
+            if key in overrides:
+                u = overrides[key].to(device).reshape(-1, 1)[:, 0]
+            else:
+                u = p.normalize(node.params.get(p.name, p.default)).to(device)
+            u = u.expand(batch) if u.shape[0] == 1 else u
+            norm[p.name] = u.clamp(0.0, 1.0)
+            real[p.name] = p.denormalize_tensor(u.unsqueeze(-1))[..., 0]
+        return real, norm
+
+    def _run_generator(self, node: Node, spec: GeneratorSpec, res: int, overrides: Mapping[str, torch.Tensor],
+                       hook: GeneratorHook | None, device: torch.device, batch: int) -> torch.Tensor:
+        real, norm = self.generator_inputs(node.name, overrides, batch, device)
+        seed = self.seed * 1000003 + node.seed
+        if hook is not None:
+            return hook(node.name, spec, real, norm, res, seed)
+        return spec({k: v.detach() for k, v in real.items()}, res, seed)
+
+    def _collect_maps(self, values: dict[tuple[str, str], torch.Tensor], res: int, device: torch.device) -> dict[str, torch.Tensor]:
+        batch = max([int(v.shape[0]) for v in values.values()] + [1])
+        maps: dict[str, torch.Tensor] = {}
+        for map_name, channels in MAP_CHANNELS.items():
+            src = self.outputs.get(map_name, MAP_DEFAULTS.get(map_name))
+            if isinstance(src, Ref):
+                img = values[(src.node, src.port)]
+                img = as_channels(img, "color" if channels == 3 else "gray")
+            else:
+                vals = [float(src)] * channels if isinstance(src, (int, float)) else [float(x) for x in src]  # type: ignore[arg-type]
+                if len(vals) == 1:
+                    vals = vals * channels
+                if len(vals) != channels:
+                    raise GraphError(f"output {map_name!r}: constant needs {channels} value(s)")
+                img = torch.tensor(vals, dtype=torch.float32, device=device).view(1, channels, 1, 1).expand(1, channels, res, res)
+            if img.shape[-1] != res or img.shape[-2] != res:
+                raise GraphError(f"output {map_name!r} has size {tuple(img.shape[-2:])}, expected {res}x{res}")
+            maps[map_name] = img.expand(batch, -1, -1, -1).clamp(0.0, 1.0)
+        return maps
+
+    # ------------------------------------------------------------------ JSON
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description with every parameter value written out."""
+        nodes = {}
+        for node in self.nodes.values():
+            spec = self._spec(node)
+            d: dict[str, Any] = {"type": node.type}
+            if node.inputs:
+                d["inputs"] = {k: str(v) for k, v in node.inputs.items()}
+            params = {p.name: node.params.get(p.name, p.default) for p in _spec_params(spec)}
+            if params:
+                d["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+            if node.seed:
+                d["seed"] = node.seed
+            nodes[node.name] = d
+        outputs = {k: (str(v) if isinstance(v, Ref) else (list(v) if isinstance(v, tuple) else v)) for k, v in self.outputs.items()}
+        return {"format": FORMAT, "version": VERSION, "name": self.name, "seed": self.seed, "res": self.res,
+                "nodes": nodes, "outputs": outputs}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Graph":
+        """Build and validate a graph from parsed JSON."""
+        if not isinstance(data, dict):
+            raise GraphError("graph file must contain a JSON object")
+        if data.get("format", FORMAT) != FORMAT:
+            raise GraphError(f"not a proxymat graph (format {data.get('format')!r})")
+        version = data.get("version", VERSION)
+        if version != VERSION:
+            raise GraphError(f"unsupported graph version {version!r} (this proxymat reads version {VERSION})")
+        unknown = set(data) - {"format", "version", "name", "seed", "res", "nodes", "outputs", "description"}
+        if unknown:
+            raise GraphError(f"unknown top-level key(s) {sorted(unknown)}")
+        seed = data.get("seed", 0)
+        res = data.get("res", 256)
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise GraphError(f"'seed' must be an integer, got {seed!r}")
+        if isinstance(res, bool) or not isinstance(res, int) or not 1 <= res <= MAX_RES:
+            raise GraphError(f"'res' must be an integer in 1..{MAX_RES}, got {res!r}")
+        name = data.get("name", "material")
+        if not isinstance(name, str):
+            raise GraphError("'name' must be a string")
+        g = cls(name=name, seed=seed, res=res)
+        nodes = data.get("nodes")
+        if not isinstance(nodes, dict) or not nodes:
+            raise GraphError("'nodes' must be a non-empty object mapping node names to nodes")
+        for nname, nd in nodes.items():
+            if not isinstance(nd, dict):
+                raise GraphError(f"node {nname!r} must be an object")
+            extra = set(nd) - {"type", "inputs", "params", "seed"}
+            if extra:
+                raise GraphError(f"node {nname!r}: unknown key(s) {sorted(extra)}")
+            ntype = nd.get("type")
+            if not isinstance(ntype, str):
+                raise GraphError(f"node {nname!r}: 'type' must be a string")
+            inputs = nd.get("inputs", {})
+            params = nd.get("params", {})
+            if not isinstance(inputs, dict):
+                raise GraphError(f"node {nname!r}: 'inputs' must be an object")
+            if not isinstance(params, dict):
+                raise GraphError(f"node {nname!r}: 'params' must be an object")
+            node = Node(str(nname), ntype, {k: Ref.parse(v, f"node {nname!r} input {k!r}") for k, v in inputs.items()},
+                        dict(params), nd.get("seed", 0))
+            g.nodes[node.name] = node
+            g._check_node(node, g._spec(node), require_inputs=False)
+        outputs = data.get("outputs")
+        if not isinstance(outputs, dict):
+            raise GraphError("'outputs' must be an object mapping map names (basecolor, normal, ...) to node outputs")
+        for map_name, src in outputs.items():
+            if map_name not in MAP_CHANNELS:
+                raise GraphError(f"unknown output map {map_name!r}; expected one of {list(MAP_CHANNELS)}")
+            g.outputs[map_name] = _parse_output(src, f"output {map_name!r}")
+        g.validate()
+        return g
+
+    @classmethod
+    def loads(cls, text: str) -> "Graph":
+        """Parse JSON text (NaN/Infinity rejected) into a validated graph."""
+        def reject(const: str) -> Any:
+            raise GraphError(f"invalid number {const} in graph JSON")
+        try:
+            data = json.loads(text, parse_constant=reject)
+        except json.JSONDecodeError as err:
+            raise GraphError(f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        except RecursionError:
+            raise GraphError("invalid JSON: nested too deeply") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Graph":
+        """Load a graph file."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise GraphError(f"graph file not found: {p}") from None
+        except (OSError, UnicodeDecodeError) as err:
+            raise GraphError(f"cannot read graph file {p}: {err}") from None
+        try:
+            return cls.loads(text)
+        except GraphError as err:
+            raise GraphError(f"{p}: {err}") from None
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the graph atomically (temporary file, then rename)."""
+        p = Path(path)
+        text = self.dumps()
+        atomic_write_text(p, text)
+        return p
+
+    def copy(self) -> "Graph":
+        return Graph.from_dict(json.loads(self.dumps()))
+
+
+def spec_name(spec: AnySpec) -> str:
+    return spec.name if isinstance(spec, GeneratorSpec) else spec.type
+
+
+def _parse_output(src: Any, where: str) -> Ref | float | tuple[float, ...]:
+    if isinstance(src, (Ref, str)):
+        return Ref.parse(src, where)
+    if isinstance(src, bool):
+        raise GraphError(f"{where}: expected a node reference or a number, got {src!r}")
+    if isinstance(src, (int, float)):
+        v = float(src)
+        if not math.isfinite(v) or not 0.0 <= v <= 1.0:
+            raise GraphError(f"{where}: constant {src!r} must be a finite number in [0, 1]")
+        return v
+    if isinstance(src, (list, tuple)) and len(src) in (1, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in src):
+        vals = tuple(float(x) for x in src)
+        if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in vals):
+            raise GraphError(f"{where}: constants must be finite numbers in [0, 1]")
+        return vals
+    raise GraphError(f"{where}: expected a node reference like 'node' or 'node:port', or a constant, got {src!r}")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to ``path`` via a temporary file in the same folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

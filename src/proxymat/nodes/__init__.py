@@ -1,0 +1,1 @@
+"""Node library: differentiable filters and non-differentiable generators."""
