@@ -12,9 +12,9 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
     found: list[type[BaseException]] = [CliError, GraphError, ImageError, ParamError, OSError, MemoryError]
     try:
-        from .proxy.weights import WeightsError  # type: ignore[attr-defined]
+        from .proxy.weights import ProxyWeightsError
 
-        found.append(WeightsError)
+        found.append(ProxyWeightsError)
     except ImportError:
         pass
     return tuple(found)

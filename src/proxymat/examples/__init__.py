@@ -45,3 +45,15 @@ def resolve_graph(ref: str) -> Any:
         names = ", ".join(list_examples()) or "none"
         raise GraphError(f"{ref!r} is neither a graph file nor a bundled example (examples: {names})") from None
     return Graph.loads(text)
+
+
+def example_target_path(name: str) -> Path | None:
+    """Path of the synthetic target photo bundled with an example, if any."""
+    entry = _folder() / f"{name}.target.png"
+    return Path(str(entry)) if entry.is_file() else None
+
+
+def example_truth_text(name: str) -> str | None:
+    """JSON of the graph (with the true parameters) that rendered the example's target."""
+    entry = _folder() / f"{name}.target.json"
+    return entry.read_text(encoding="utf-8") if entry.is_file() else None

@@ -1,0 +1,1 @@
+"""Fitting a material graph to a target photo: loss, Stages I-III, outputs."""

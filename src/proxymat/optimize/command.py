@@ -1,0 +1,87 @@
+"""``proxymat optimize``: fit a graph to a target photo and write a report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+
+def _target_path(args: argparse.Namespace) -> Path:
+    from ..examples import DEFAULT_EXAMPLE, example_target_path
+
+    if args.target:
+        return Path(args.target)
+    name = args.graph or DEFAULT_EXAMPLE
+    path = example_target_path(name)
+    if path is None:
+        from ..cli import CliError
+
+        raise CliError(f"--target is required (no bundled target for {name!r})")
+    return path
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    import torch
+
+    from ..cli import CliError, _device
+    from ..examples import DEFAULT_EXAMPLE, resolve_graph
+    from ..io import prepare_target, read_image
+    from ..report import write_report
+    from .loss import LossConfig, pick_scales
+    from .proxies import load_graph_proxies
+    from .stages import Optimization, OptimizeConfig
+
+    device = _device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
+    target_path = _target_path(args)
+    target = prepare_target(read_image(target_path), args.res, linearize=args.linearize_target).to(device)
+    out = Path(args.output)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".proxymat-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise CliError(f"cannot write to output folder {out}: {err.strerror or err}") from None
+    config = OptimizeConfig(res=args.res, seed=args.seed)
+    if args.iters:
+        config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
+    config = replace(config, samples=args.samples, stage1=not args.no_stage1, random_search=not args.no_random_search,
+                     stage3=not args.no_stage3,
+                     loss=LossConfig(features=args.features, scales=pick_scales(args.res, (1.0, 0.5, 0.25))))
+    extra = dict(item.split("=", 1) for item in (args.proxy or []))
+    proxies = load_graph_proxies(graph, extra, device=device)
+    print(f"optimizing {graph.name!r} ({len(graph.nodes)} nodes) to {target_path} at {args.res}px; "
+          f"proxies: {', '.join(sorted(proxies)) or 'none'}")
+    run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=not args.quiet, device=device)
+    result = run.run()
+    settings: dict[str, Any] = {"graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), **asdict(config)}
+    paths = write_report(out, result, target.cpu(), settings)
+    print(f"final loss {result.loss_final:.4f} in {result.seconds:.1f}s; report: {paths['report']}")
+    return 0
+
+
+def register_optimize(sub: Any) -> None:
+    p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
+    p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
+    p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
+    p.add_argument("-o", "--output", default="out/optimize", help="output folder (default out/optimize)")
+    p.add_argument("--res", type=int, default=256, choices=(64, 128, 256, 512))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
+    p.add_argument("--samples", type=int, default=32, help="random-search samples at the start of Stage II")
+    p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
+    p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")
+    p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")
+    p.add_argument("--features", default="auto", help="texture features: auto, random, or a VGG19 weights file")
+    p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE", help="use this proxy weights file for a generator")
+    p.add_argument("--linearize-target", action="store_true", help="treat the target as sRGB and linearize it")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_optimize)

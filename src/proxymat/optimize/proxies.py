@@ -1,0 +1,43 @@
+"""Find the shipped (or user-given) proxies for the generators a graph uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping
+
+import torch
+
+from ..graph import Graph
+from ..nodes.generators.base import GeneratorSpec
+
+
+def graph_generators(graph: Graph) -> dict[str, GeneratorSpec]:
+    """Generator specs used by a graph, by generator name."""
+    out = {}
+    for node in graph.nodes.values():
+        spec = graph._spec(node)
+        if isinstance(spec, GeneratorSpec):
+            out[spec.name] = spec
+    return out
+
+
+def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = None, device: torch.device | str = "cpu",
+                       log: Callable[[str], None] = print) -> dict[str, torch.nn.Module]:
+    """Load a proxy for every generator of ``graph`` that has one.
+
+    ``extra`` maps generator names to weight files that override the shipped ones.
+    Generators without a proxy are reported and later optimized by random search only.
+    """
+    from ..proxy.weights import ProxyWeightsError, load_proxy, resolve_weights
+
+    proxies: dict[str, torch.nn.Module] = {}
+    for name, spec in graph_generators(graph).items():
+        source = (extra or {}).get(name, name)
+        path = resolve_weights(source)
+        if not path.is_file():
+            if extra and name in extra:
+                raise ProxyWeightsError(f"proxy weights not found: {path}")
+            log(f"no trained proxy for generator {name!r}")
+            continue
+        proxies[name] = load_proxy(path, device=device, spec=spec)
+    return proxies

@@ -1,0 +1,321 @@
+"""Stages I-III of the graph optimization (Hu et al. 2022, after MATch).
+
+* Stage I: Adam on filter parameters; generator outputs fixed (real generators).
+* Stage II: random search over generator parameters through the proxies (the
+  current values are candidate 0, so the search never loses ground), then joint
+  Adam on filter and generator parameters through the proxies. If starting
+  from the initial filters beats starting from Stage I's, Stage I is discarded
+  (supplemental section 3.2) and the log says so.
+* Stage III: real generators back in (discrete parameters rounded), filters
+  refined with a smaller learning rate.
+
+Each stage ends with a checkpoint (the graph JSON and the records); a rerun
+with the same output folder resumes after the last finished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+import torch
+import torch.nn.functional as F
+
+from ..graph import Graph, atomic_write_text
+from ..nodes.generators.base import GeneratorSpec
+from ..render import RenderSettings, render
+from .loss import LossConfig, MaterialLoss
+
+Values = dict[str, torch.Tensor]
+
+
+class ProxyLike(Protocol):
+    """What Stage II needs of a proxy: parameter order and a differentiable forward."""
+
+    param_names: list[str]
+
+    def __call__(self, p: torch.Tensor) -> torch.Tensor: ...
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    res: int = 256
+    iters1: int = 100
+    lr1: float = 0.02
+    samples: int = 32
+    iters2: int = 120
+    lr2: float = 0.02
+    iters3: int = 60
+    lr3: float = 0.005
+    stage1: bool = True
+    random_search: bool = True
+    stage3: bool = True
+    search_batch: int = 8
+    seed: int = 0
+    frame_every: int = 10
+    loss: LossConfig = field(default_factory=LossConfig)
+    render: RenderSettings = field(default_factory=RenderSettings)
+
+    def fingerprint(self) -> str:
+        """Stable hash of the settings that change results (for safe resume)."""
+        d = asdict(self)
+        d.pop("frame_every")
+        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class StageRecord:
+    name: str
+    loss_start: float
+    loss_end: float
+    curve: list[float]
+    seconds: float
+    note: str = ""
+
+
+@dataclass
+class OptimizeResult:
+    graph: Graph
+    records: list[StageRecord]
+    renders: dict[str, torch.Tensor]
+    loss_final: float
+    seconds: float
+
+
+Log = Callable[[str], None]
+
+
+class Optimization:
+    """One optimization run: holds the target, loss, proxies and progress records."""
+
+    def __init__(self, graph: Graph, target: torch.Tensor, config: OptimizeConfig = OptimizeConfig(),
+                 proxies: Mapping[str, ProxyLike] | None = None, out_dir: Path | None = None,
+                 log: Log = print, progress: bool = True, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        self.graph = graph.copy()
+        self.initial = graph.copy()
+        self.config = config
+        self.target = target.to(self.device)
+        self.loss = MaterialLoss(self.target, config.loss)
+        self.proxies = dict(proxies or {})
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.log = log
+        self.progress = progress
+        self.records: list[StageRecord] = []
+        self.renders: dict[str, torch.Tensor] = {}
+        self._frame = 0
+        self._gen = torch.Generator().manual_seed(config.seed)
+
+    # ----------------------------------------------------------- evaluation
+    def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return render(maps, self.config.render)
+
+    def real_outputs(self, graph: Graph) -> dict[str, torch.Tensor]:
+        """Real generator outputs at the graph's current parameters (frozen inputs)."""
+        out = {}
+        for name, node in graph.nodes.items():
+            spec = graph._spec(node)
+            if isinstance(spec, GeneratorSpec):
+                real, _ = graph.generator_inputs(name, device=self.device)
+                out[name] = spec(real, self.config.res, graph.seed * 1000003 + node.seed)
+        return out
+
+    def real_render(self, graph: Graph) -> torch.Tensor:
+        with torch.no_grad():
+            return self.render_maps(graph.evaluate(self.config.res, frozen=self.real_outputs(graph), device=self.device))
+
+    def real_loss(self, graph: Graph) -> float:
+        with torch.no_grad():
+            return float(self.loss(self.real_render(graph)))
+
+    def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
+                   res: int, seed: int) -> torch.Tensor:
+        proxy = self.proxies.get(spec.name)
+        if proxy is None:
+            return spec({k: v.detach() for k, v in real.items()}, res, seed)
+        p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
+        out = proxy(p)
+        if out.shape[-1] != res:
+            out = F.interpolate(out, size=(res, res), mode="bilinear", align_corners=False)
+        return out
+
+    # ---------------------------------------------------------------- loops
+    def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
+             desc: str) -> tuple[Values, list[float]]:
+        """Adam in normalized space, clamped to [0, 1]; returns the best values seen and the loss curve."""
+        from tqdm.auto import tqdm
+
+        params = {k: v.detach().clone().to(self.device).requires_grad_(True) for k, v in values.items()}
+        opt = torch.optim.Adam(list(params.values()), lr=lr)
+        best_loss, best = math.inf, {k: v.detach().clone() for k, v in params.items()}
+        curve: list[float] = []
+        bar = tqdm(range(iters), desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+        for it in bar:
+            img = evaluate(params)
+            loss = self.loss(img)
+            value = float(loss)
+            if not math.isfinite(value):
+                self.log(f"{desc}: loss became {value} at iteration {it}; stopping this stage early")
+                break
+            curve.append(value)
+            if value < best_loss:
+                best_loss, best = value, {k: v.detach().clone() for k, v in params.items()}
+            if it % self.config.frame_every == 0:
+                self.save_frame(img)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for v in params.values():
+                    v.clamp_(0.0, 1.0)
+            bar.set_postfix(loss=f"{value:.4f}")
+        return best, curve
+
+    def save_frame(self, img: torch.Tensor) -> None:
+        if self.out_dir is None:
+            return
+        from ..io import write_png
+
+        small = F.interpolate(img[:1].detach().clamp(0, 1), size=(128, 128), mode="area")
+        frames = self.out_dir / "frames"
+        frames.mkdir(parents=True, exist_ok=True)
+        existing = len(list(frames.glob("*.png")))
+        write_png(frames / f"{existing:05d}.png", small.cpu())
+
+    # --------------------------------------------------------------- stages
+    def stage1(self) -> None:
+        t0 = time.perf_counter()
+        start = self.real_loss(self.graph)
+        values = self.graph.normalized("filters", optimizable_only=True)
+        frozen = self.real_outputs(self.graph)
+        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
+                                self.config.iters1, self.config.lr1, "Stage I (filters)")
+        self.graph.set_normalized(best)
+        end = self.real_loss(self.graph)
+        self.records.append(StageRecord("stage1", start, end, curve, time.perf_counter() - t0))
+        self.renders["stage1"] = self.real_render(self.graph)
+        self.log(f"Stage I: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    def sample_generator_values(self, n: int) -> Values:
+        """``n`` random normalized generator parameter vectors (B, 1) per key, inside each spec's sampling box."""
+        out: Values = {}
+        for key, p in self.graph.param_specs("generators").items():
+            node = key.split(".")[0]
+            spec = self.graph._spec(self.graph.nodes[node])
+            lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
+            if p.name in spec.fixed:
+                lo = hi = float(spec.fixed[p.name])
+            u_lo, u_hi = (p.normalize_tensor(torch.tensor([lo, hi], dtype=torch.float64)).float().clamp(0, 1)).tolist()
+            out[key] = (u_lo + (u_hi - u_lo) * torch.rand(n, 1, generator=self._gen)).to(self.device)
+        return out
+
+    def search(self, filters: Values, candidates: Values) -> tuple[torch.Tensor, int]:
+        """Loss of each candidate through the proxies; returns (losses, best index)."""
+        n = next(iter(candidates.values())).shape[0] if candidates else 1
+        losses = []
+        with torch.no_grad():
+            for s in range(0, n, self.config.search_batch):
+                batch = {k: v[s: s + self.config.search_batch] for k, v in candidates.items()}
+                maps = self.graph.evaluate(self.config.res, {**filters, **batch}, generator_hook=self.proxy_hook, device=self.device)
+                losses.append(self.loss.per_image(self.render_maps(maps)))
+        all_losses = torch.cat(losses)
+        return all_losses, int(torch.argmin(all_losses))
+
+    def stage2(self) -> None:
+        t0 = time.perf_counter()
+        start = self.real_loss(self.graph)
+        gen_now = self.graph.normalized("generators")
+        filters = self.graph.normalized("filters", optimizable_only=True)
+        note = ""
+        if self.config.random_search and gen_now:
+            cands = self.sample_generator_values(max(self.config.samples, 1))
+            cands = {k: torch.cat([gen_now[k].view(1, -1).to(self.device), v]) for k, v in cands.items()}
+            options = [("current", filters)]
+            if any(r.name == "stage1" for r in self.records):
+                options.append(("initial", self.initial.normalized("filters", optimizable_only=True)))
+            results = []
+            for label, fvals in options:
+                losses, idx = self.search(fvals, cands)
+                results.append((float(losses[idx]), label, fvals, idx))
+                self.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
+                         f"(sample {idx} of {len(losses)}; current parameters {float(losses[0]):.4f})")
+            best_loss, label, filters, idx = min(results, key=lambda r: r[0])
+            if label == "initial":
+                note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
+                self.log(note)
+            gen_now = {k: v[idx] for k, v in cands.items()}
+        values = {**filters, **gen_now}
+        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
+                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)")
+        self.graph.set_normalized(best)
+        end = self.real_loss(self.graph)
+        self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
+        self.renders["stage2"] = self.real_render(self.graph)
+        missing = sorted({self.graph._spec(self.graph.nodes[k.split('.')[0]]).name for k in gen_now} - set(self.proxies))
+        if missing:
+            self.log(f"Stage II: no proxy for {', '.join(missing)}; their parameters only move by random search")
+        self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    def stage3(self) -> None:
+        t0 = time.perf_counter()
+        start = self.real_loss(self.graph)
+        frozen = self.real_outputs(self.graph)
+        values = self.graph.normalized("filters", optimizable_only=True)
+        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
+                                self.config.iters3, self.config.lr3, "Stage III (real generators)")
+        self.graph.set_normalized(best)
+        end = self.real_loss(self.graph)
+        self.records.append(StageRecord("stage3", start, end, curve, time.perf_counter() - t0))
+        self.renders["stage3"] = self.real_render(self.graph)
+        self.log(f"Stage III: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    # ------------------------------------------------------------ checkpoint
+    def _ckpt_path(self) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / "checkpoints" / "state.json"
+
+    def save_checkpoint(self) -> None:
+        path = self._ckpt_path()
+        if path is None:
+            return
+        state = {"fingerprint": self.config.fingerprint(), "graph": self.graph.to_dict(),
+                 "records": [asdict(r) for r in self.records]}
+        atomic_write_text(path, json.dumps(state) + "\n")
+
+    def load_checkpoint(self) -> bool:
+        path = self._ckpt_path()
+        if path is None or not path.is_file():
+            return False
+        try:
+            state = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            self.log(f"ignoring unreadable checkpoint {path}")
+            return False
+        if state.get("fingerprint") != self.config.fingerprint():
+            self.log("checkpoint was made with other settings; starting over")
+            return False
+        self.graph = Graph.from_dict(state["graph"])
+        self.records = [StageRecord(**r) for r in state["records"]]
+        self.log(f"resuming after {', '.join(r.name for r in self.records) or 'start'} from {path}")
+        return True
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> OptimizeResult:
+        t0 = time.perf_counter()
+        self.load_checkpoint()
+        self.renders["init"] = self.real_render(self.initial)
+        done = {r.name for r in self.records}
+        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", True, self.stage2), ("stage3", self.config.stage3, self.stage3)]
+        for name, enabled, fn in plan:
+            if not enabled or name in done:
+                continue
+            fn()
+            self.save_checkpoint()
+        final = self.real_render(self.graph)
+        self.renders["final"] = final
+        loss_final = float(self.loss(final))
+        return OptimizeResult(self.graph, self.records, self.renders, loss_final, time.perf_counter() - t0)
