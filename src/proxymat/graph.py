@@ -99,8 +99,9 @@ def _spec_inputs(spec: AnySpec) -> tuple:
 class Graph:
     """A procedural material graph."""
 
-    def __init__(self, name: str = "material", seed: int = 0, res: int = 256) -> None:
+    def __init__(self, name: str = "material", seed: int = 0, res: int = 256, description: str = "") -> None:
         self.name = name
+        self.description = description
         self.seed = seed
         self.res = res
         self.nodes: dict[str, Node] = {}
@@ -420,8 +421,10 @@ class Graph:
                 d["seed"] = node.seed
             nodes[node.name] = d
         outputs = {k: (str(v) if isinstance(v, Ref) else (list(v) if isinstance(v, tuple) else v)) for k, v in self.outputs.items()}
-        return {"format": FORMAT, "version": VERSION, "name": self.name, "seed": self.seed, "res": self.res,
-                "nodes": nodes, "outputs": outputs}
+        head: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": self.name}
+        if self.description:
+            head["description"] = self.description
+        return {**head, "seed": self.seed, "res": self.res, "nodes": nodes, "outputs": outputs}
 
     @classmethod
     def from_dict(cls, data: Any) -> "Graph":
@@ -443,9 +446,10 @@ class Graph:
         if isinstance(res, bool) or not isinstance(res, int) or not 1 <= res <= MAX_RES:
             raise GraphError(f"'res' must be an integer in 1..{MAX_RES}, got {res!r}")
         name = data.get("name", "material")
-        if not isinstance(name, str):
-            raise GraphError("'name' must be a string")
-        g = cls(name=name, seed=seed, res=res)
+        description = data.get("description", "")
+        if not isinstance(name, str) or not isinstance(description, str):
+            raise GraphError("'name' and 'description' must be strings")
+        g = cls(name=name, seed=seed, res=res, description=description)
         nodes = data.get("nodes")
         if not isinstance(nodes, dict) or not nodes:
             raise GraphError("'nodes' must be a non-empty object mapping node names to nodes")

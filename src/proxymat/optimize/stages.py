@@ -158,7 +158,7 @@ class Optimization:
         for it in bar:
             img = evaluate(params)
             loss = self.loss(img)
-            value = float(loss)
+            value = loss.item()
             if not math.isfinite(value):
                 self.log(f"{desc}: loss became {value} at iteration {it}; stopping this stage early")
                 break

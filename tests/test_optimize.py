@@ -1,0 +1,159 @@
+"""Graph optimization: each stage lowers the loss, random search, Stage III on real generators, outputs, resume."""
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from proxymat.graph import Graph
+from proxymat.nodes.generators import get_generator
+from proxymat.optimize.loss import LossConfig, MaterialLoss
+from proxymat.optimize.stages import Optimization, OptimizeConfig
+from proxymat.proxy.model import ProxyConfig, build_proxy
+from proxymat.proxy.weights import Proxy, param_table
+from proxymat.render import render
+from proxymat.report import write_report
+
+RES = 64
+
+
+def tiny_graph() -> Graph:
+    g = Graph("tiny", res=RES)
+    cells = g.add("cells", name="cells", scale=4, disorder=0.5, style="f1")
+    h = g.add("levels", name="lv", input=cells, in_high=0.8)
+    g.add("height_to_normal", name="normal", input=h, intensity=1.0)
+    col = g.add("gradient_map", name="color", input=h)
+    rough = g.add("levels", name="rough", input=h, out_low=0.4, out_high=0.6)
+    g.set_output("basecolor", col)
+    g.set_output("normal", "normal")
+    g.set_output("roughness", rough)
+    g.set_output("metallic", 0.0)
+    return g
+
+
+class CountingProxy(torch.nn.Module):
+    """A small untrained proxy that counts its calls."""
+
+    def __init__(self):
+        super().__init__()
+        spec = get_generator("cells")
+        table = param_table(spec)
+        net = build_proxy(ProxyConfig(n_params=len(table), res=16, w_dim=32, map_depth=2, channels=(16, 8, 8)))
+        self.proxy = Proxy(net, {"generator": "cells", "params": table})
+        self.param_names = list(self.proxy.param_names)
+        self.calls = 0
+
+    def forward(self, p):
+        self.calls += 1
+        return self.proxy(p)
+
+
+@pytest.fixture(scope="module")
+def target() -> torch.Tensor:
+    g = tiny_graph()
+    g.set_param("cells", "scale", 6)
+    g.set_param("color", "color_4", (0.9, 0.5, 0.2))
+    g.set_param("rough", "out_low", 0.2)
+    with torch.no_grad():
+        return render(g.evaluate(RES))
+
+
+def config(**kw) -> OptimizeConfig:
+    base = OptimizeConfig(res=RES, iters1=8, iters2=8, iters3=6, samples=6, search_batch=4, lr1=0.05, lr2=0.05, lr3=0.02,
+                          loss=LossConfig(features="random", scales=(1.0, 0.5)))
+    return replace(base, **kw)
+
+
+@pytest.fixture(scope="module")
+def finished(target, tmp_path_factory):
+    out = tmp_path_factory.mktemp("opt")
+    proxy = CountingProxy()
+    run = Optimization(tiny_graph(), target, config(), proxies={"cells": proxy}, out_dir=out, progress=False, log=lambda s: None)
+    run.stage1()
+    run.save_checkpoint()
+    run.stage2()
+    run.save_checkpoint()
+    calls_after_stage2 = proxy.calls
+    run.stage3()
+    run.save_checkpoint()
+    return run, proxy, calls_after_stage2, out
+
+
+def test_each_stage_lowers_its_loss(finished):
+    run, *_ = finished
+    names = [r.name for r in run.records]
+    assert names == ["stage1", "stage2", "stage3"]
+    for r in run.records:
+        assert min(r.curve) < r.curve[0], r.name
+    s1 = run.records[0]
+    assert s1.loss_end < s1.loss_start
+    assert run.records[2].loss_end <= run.records[2].loss_start + 1e-6
+
+
+def test_stage2_goes_through_the_proxy_and_stage3_does_not(finished):
+    run, proxy, calls_after_stage2, _ = finished
+    assert calls_after_stage2 >= config().iters2  # search batches + every Adam step
+    assert proxy.calls == calls_after_stage2  # Stage III never called the proxy
+    assert torch.equal(run.renders["stage3"], run.real_render(run.graph))
+
+
+def test_random_search_picks_the_lowest_loss(target):
+    run = Optimization(tiny_graph(), target, config(), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = run.sample_generator_values(7)
+    losses, idx = run.search(filters, cands)
+    assert losses.shape == (7,)
+    expected = []
+    for k in range(7):
+        one = {key: v[k: k + 1] for key, v in cands.items()}
+        maps = run.graph.evaluate(RES, {**filters, **one}, generator_hook=run.proxy_hook)
+        expected.append(float(run.loss(render(maps))))
+    assert idx == min(range(7), key=lambda k: expected[k])
+    assert torch.allclose(losses, torch.tensor(expected), rtol=1e-4, atol=1e-6)
+
+
+def test_sampled_generator_values_respect_the_sampling_box(target):
+    run = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None)
+    cands = run.sample_generator_values(200)
+    spec = get_generator("cells")
+    for key, u in cands.items():
+        p = spec.param(key.split(".")[1])
+        lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
+        real = p.low + u * (p.high - p.low)
+        assert real.min() >= lo - 1e-4 and real.max() <= hi + 1e-4, key
+
+
+def test_outputs_and_report_reference_existing_files(finished, target):
+    run, _, _, out = finished
+    result = run.run()  # everything done: resumes from the checkpoint, runs nothing new
+    assert [r.name for r in result.records] == ["stage1", "stage2", "stage3"]
+    paths = write_report(out, result, target, {"test": True})
+    for key in ("graph", "render", "target", "comparison", "curves", "gif", "report", "summary"):
+        assert paths[key].is_file(), key
+    html = paths["report"].read_text()
+    refs = re.findall(r"(?:src|href)='([^']+)'", html)
+    assert len(refs) >= 8
+    for ref in refs:
+        assert (out / ref).is_file(), ref
+    reloaded = Graph.load(paths["graph"])
+    with torch.no_grad():
+        img = render(reloaded.evaluate(RES))
+    assert torch.allclose(img, result.renders["final"], atol=1e-6)
+
+
+def test_resume_skips_finished_stages(finished, target):
+    _, _, _, out = finished
+    proxy = CountingProxy()
+    run = Optimization(tiny_graph(), target, config(), proxies={"cells": proxy}, out_dir=out, progress=False, log=lambda s: None)
+    assert run.load_checkpoint()
+    assert [r.name for r in run.records] == ["stage1", "stage2", "stage3"]
+    other = Optimization(tiny_graph(), target, config(iters1=3), out_dir=out, progress=False, log=lambda s: None)
+    assert not other.load_checkpoint()  # different settings never resume
+
+
+def test_loss_is_zero_on_target_and_positive_elsewhere(target):
+    loss = MaterialLoss(target, LossConfig(features="random", scales=(1.0, 0.5)))
+    assert float(loss(target)) == pytest.approx(0.0, abs=1e-7)
+    assert float(loss(target.flip(-1) * 0.5)) > 1e-3
