@@ -1,0 +1,83 @@
+"""Command line: render, listings, gallery, and one-line errors with exit status 2."""
+
+import json
+
+import pytest
+import torch
+
+from proxymat.cli import main
+from proxymat.io import read_image
+
+
+def test_render_writes_maps_and_render(tmp_path, capsys):
+    assert main(["render", "leather", "-o", str(tmp_path), "--res", "32"]) == 0
+    for name in ("basecolor", "normal", "roughness", "metallic", "height", "render"):
+        assert (tmp_path / f"{name}.png").is_file(), name
+    img = read_image(tmp_path / "render.png")
+    assert img.shape == (1, 3, 32, 32) and 0.0 < float(img.mean()) < 1.0
+    assert "render.png" in capsys.readouterr().out
+
+
+def test_render_dx_flips_green(tmp_path):
+    assert main(["render", "leather", "-o", str(tmp_path / "gl"), "--res", "16"]) == 0
+    assert main(["render", "leather", "-o", str(tmp_path / "dx"), "--res", "16", "--normal-format", "dx"]) == 0
+    gl = read_image(tmp_path / "gl" / "normal.png")
+    dx = read_image(tmp_path / "dx" / "normal.png")
+    assert torch.allclose(gl[:, 1], 1 - dx[:, 1], atol=2e-5)
+    assert torch.equal(gl[:, 0], dx[:, 0])
+
+
+def test_nodes_listing_json(capsys):
+    assert main(["nodes", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    types = {r["type"] for r in rows}
+    assert len(types) >= 30 and {"blend", "levels", "height_to_normal", "gradient_map"} <= types
+    blend = next(r for r in rows if r["type"] == "blend")
+    modes = next(p for p in blend["params"] if p["name"] == "mode")["choices"]
+    assert {"copy", "add", "subtract", "multiply", "screen", "overlay", "max", "min", "switch", "soft_light"} <= set(modes)
+
+
+def test_generators_listing(capsys):
+    assert main(["generators", "--json"]) == 0
+    names = {r["type"] for r in json.loads(capsys.readouterr().out)}
+    assert {"cells", "perlin_noise", "clouds", "tile_generator", "scratches", "brick_generator", "arc_pavement"} <= names
+
+
+def test_gallery(tmp_path):
+    assert main(["gallery", "cells", "-o", str(tmp_path), "--n", "4", "--res", "32"]) == 0
+    grid = read_image(tmp_path / "cells_gallery.png")
+    assert grid.shape[-1] == 2 * 32 + 2 and grid.shape[-2] == 2 * 32 + 2
+    assert len(json.loads((tmp_path / "cells_gallery.json").read_text())) == 4
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["render", "no_such_example", "-o", "OUT"], "neither a graph file nor a bundled example"),
+        (["render", "missing.json", "-o", "OUT"], "graph file not found"),
+        (["gallery", "no_such_generator", "-o", "OUT"], "unknown generator"),
+        (["nodes", "no_such_node"], "unknown node type"),
+        (["render", "leather", "-o", "OUT", "--device", "cuda"], "CUDA is not available"),
+    ],
+)
+def test_errors_are_one_line(argv, message, tmp_path, capsys):
+    argv = [a.replace("OUT", str(tmp_path / "o")) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_graph_json_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"nodes": {"a": {"type": "levels"}}, "outputs": {}}')
+    assert main(["render", str(bad), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "missing required input 'input'" in err
+    assert not (tmp_path / "o").exists()  # nothing written for a bad graph
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["render", "leather", "-o", str(blocker / "sub"), "--res", "16"]) == 2
+    assert "proxymat: error:" in capsys.readouterr().err
