@@ -21,7 +21,7 @@ RES = 64
 
 def tiny_graph() -> Graph:
     g = Graph("tiny", res=RES)
-    cells = g.add("cells", name="cells", scale=4, disorder=0.5, style="f1")
+    cells = g.add("cells", name="cells", scale=4, disorder=0.5, style="f2_minus_f1")
     h = g.add("levels", name="lv", input=cells, in_high=0.8)
     g.add("height_to_normal", name="normal", input=h, intensity=1.0)
     col = g.add("gradient_map", name="color", input=h)
@@ -43,6 +43,7 @@ class CountingProxy(torch.nn.Module):
         net = build_proxy(ProxyConfig(n_params=len(table), res=16, w_dim=32, map_depth=2, channels=(16, 8, 8)))
         self.proxy = Proxy(net, {"generator": "cells", "params": table})
         self.param_names = list(self.proxy.param_names)
+        self.fixed = dict(spec.fixed)
         self.calls = 0
 
     def forward(self, p):
@@ -157,3 +158,20 @@ def test_loss_is_zero_on_target_and_positive_elsewhere(target):
     loss = MaterialLoss(target, LossConfig(features="random", scales=(1.0, 0.5)))
     assert float(loss(target)) == pytest.approx(0.0, abs=1e-7)
     assert float(loss(target.flip(-1) * 0.5)) > 1e-3
+
+
+def test_proxy_with_other_pinned_values_is_not_used(target):
+    g = tiny_graph()
+    g.set_param("cells", "style", "f1")  # the proxy was trained on f2_minus_f1
+    messages = []
+    run = Optimization(g, target, config(), proxies={"cells": CountingProxy()}, progress=False, log=messages.append)
+    assert run.proxy_nodes == {}
+    assert any("uses the real generator" in m for m in messages)
+
+
+def test_stage2_keeps_proxy_parameters_in_the_sampling_box(finished):
+    run, *_ = finished
+    bounds = run.generator_bounds()
+    for key, u in run.graph.normalized("generators").items():
+        lo, hi = bounds[key]
+        assert lo - 1e-6 <= float(u[0]) <= hi + 1e-6, key

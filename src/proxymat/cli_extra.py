@@ -37,4 +37,16 @@ def register_optimize(sub: Any) -> None:
     register(sub)
 
 
-REGISTRARS: tuple[Callable[[Any], None], ...] = (register_optimize, register_bench)
+def register_proxy(sub: Any) -> None:
+    from .proxy.command import register_proxy as register
+
+    register(sub)
+
+
+def register_export(sub: Any) -> None:
+    from .export_command import register_export as register
+
+    register(sub)
+
+
+REGISTRARS: tuple[Callable[[Any], None], ...] = (register_optimize, register_proxy, register_export, register_bench)

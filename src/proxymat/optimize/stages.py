@@ -108,8 +108,38 @@ class Optimization:
         self.progress = progress
         self.records: list[StageRecord] = []
         self.renders: dict[str, torch.Tensor] = {}
-        self._frame = 0
         self._gen = torch.Generator().manual_seed(config.seed)
+        self.proxy_nodes = self._applicable_proxies()
+
+    def _applicable_proxies(self) -> dict[str, ProxyLike]:
+        """Generator nodes whose proxy fits: the proxy's pinned parameters equal the node's values."""
+        out: dict[str, ProxyLike] = {}
+        for name, node in self.graph.nodes.items():
+            spec = self.graph._spec(node)
+            proxy = self.proxies.get(getattr(spec, "name", ""))
+            if proxy is None:
+                continue
+            fixed = getattr(proxy, "fixed", None) or getattr(spec, "fixed", {})
+            clash = [k for k, v in fixed.items()
+                     if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
+            if clash:
+                self.log(f"proxy for {spec.name!r} was trained with {', '.join(f'{k}={fixed[k]:g}' for k in clash)}; "
+                         f"node {name!r} differs, so it uses the real generator (random search only)")
+                continue
+            out[name] = proxy
+        return out
+
+    def generator_bounds(self) -> dict[str, tuple[float, float]]:
+        """Normalized [lo, hi] of each generator parameter: its sampling box (where proxies are trained)."""
+        out = {}
+        for key, p in self.graph.param_specs("generators").items():
+            spec = self.graph._spec(self.graph.nodes[key.split(".")[0]])
+            lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
+            if p.name in spec.fixed:  # pinned for the proxy: the search keeps the node's own value
+                lo = hi = p.to_numbers(self.graph.value(key))[0]
+            u = p.normalize_tensor(torch.tensor([float(lo), float(hi)], dtype=torch.float64)).clamp(0, 1).tolist()
+            out[key] = (u[0], u[1])
+        return out
 
     # ----------------------------------------------------------- evaluation
     def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -135,7 +165,7 @@ class Optimization:
 
     def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
                    res: int, seed: int) -> torch.Tensor:
-        proxy = self.proxies.get(spec.name)
+        proxy = self.proxy_nodes.get(name)
         if proxy is None:
             return spec({k: v.detach() for k, v in real.items()}, res, seed)
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
@@ -146,8 +176,9 @@ class Optimization:
 
     # ---------------------------------------------------------------- loops
     def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
-             desc: str) -> tuple[Values, list[float]]:
-        """Adam in normalized space, clamped to [0, 1]; returns the best values seen and the loss curve."""
+             desc: str, bounds: Mapping[str, tuple[float, float]] | None = None) -> tuple[Values, list[float]]:
+        """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve."""
+        bounds = bounds or {}
         from tqdm.auto import tqdm
 
         params = {k: v.detach().clone().to(self.device).requires_grad_(True) for k, v in values.items()}
@@ -171,8 +202,8 @@ class Optimization:
             loss.backward()
             opt.step()
             with torch.no_grad():
-                for v in params.values():
-                    v.clamp_(0.0, 1.0)
+                for k, v in params.items():
+                    v.clamp_(*bounds.get(k, (0.0, 1.0)))
             bar.set_postfix(loss=f"{value:.4f}")
         return best, curve
 
@@ -204,13 +235,7 @@ class Optimization:
     def sample_generator_values(self, n: int) -> Values:
         """``n`` random normalized generator parameter vectors (B, 1) per key, inside each spec's sampling box."""
         out: Values = {}
-        for key, p in self.graph.param_specs("generators").items():
-            node = key.split(".")[0]
-            spec = self.graph._spec(self.graph.nodes[node])
-            lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
-            if p.name in spec.fixed:
-                lo = hi = float(spec.fixed[p.name])
-            u_lo, u_hi = (p.normalize_tensor(torch.tensor([lo, hi], dtype=torch.float64)).float().clamp(0, 1)).tolist()
+        for key, (u_lo, u_hi) in self.generator_bounds().items():
             out[key] = (u_lo + (u_hi - u_lo) * torch.rand(n, 1, generator=self._gen)).to(self.device)
         return out
 
@@ -249,16 +274,18 @@ class Optimization:
                 note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
                 self.log(note)
             gen_now = {k: v[idx] for k, v in cands.items()}
+        # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
+        bounds = {k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}
         values = {**filters, **gen_now}
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
-                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)")
+                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds)
         self.graph.set_normalized(best)
         end = self.real_loss(self.graph)
         self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
         self.renders["stage2"] = self.real_render(self.graph)
-        missing = sorted({self.graph._spec(self.graph.nodes[k.split('.')[0]]).name for k in gen_now} - set(self.proxies))
+        missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
         if missing:
-            self.log(f"Stage II: no proxy for {', '.join(missing)}; their parameters only move by random search")
+            self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search")
         self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
     def stage3(self) -> None:

@@ -143,7 +143,10 @@ SPECS: tuple[GeneratorSpec, ...] = (
             f("luminance_random", 0.0, doc="Per-cell darkening: output * (1 - luminance_random * U)."),
         ),
         doc="Worley / Voronoi cells on a jittered grid (F1, F2, F2-F1, edges, random per cell).",
-        sample_box={"scale": (2, 32), "edge_width": (0.02, 0.3)},
+        # The shipped proxy models the F2-F1 crease pattern (leather, stone):
+        # the style and metric enums switch between unrelated images, so they are pinned.
+        sample_box={"scale": (4, 16), "disorder": (0.3, 1.0)},
+        fixed={"distance": 0.0, "style": 2.0, "edge_width": 0.1, "luminance_random": 0.0},
         stochastic=True,
     ),
 )

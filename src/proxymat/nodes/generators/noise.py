@@ -124,7 +124,7 @@ SPECS: tuple[GeneratorSpec, ...] = (
             f("disorder", 0.0, doc=_DISORDER_DOC),
         ),
         doc="Fractal sum of tileable Perlin octaves, normalized to the contrast of one octave.",
-        sample_box={"scale": (1, 16)},
+        sample_box={"scale": (2, 8), "octaves": (3, 8)},
         stochastic=True,
     ),
 )

@@ -1,0 +1,47 @@
+"""``proxymat export``: write a graph's maps plus MaterialX / glTF 2.0 documents."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """Evaluate the graph and export it; prints each written path."""
+    from .cli import _device
+    from .examples import resolve_graph
+    from .export import export_material
+
+    device = _device(args.device)
+    graph = resolve_graph(args.graph)
+    written = export_material(graph, Path(args.output), res=args.res, formats=tuple(args.format or ()),
+                              normal_format=args.normal_format, bits=args.bits, exr=args.exr, name=args.name,
+                              shader=args.shader, height_scale=args.height_scale, device=device)
+    for path in written.values():
+        print(path)
+    return 0
+
+
+def register_export(sub: Any) -> None:
+    """Add the ``export`` sub-command to an argparse sub-parser collection."""
+    from .cli import _res
+
+    p = sub.add_parser("export", help="write texture maps plus MaterialX (.mtlx) and glTF 2.0 (.gltf) files")
+    p.add_argument("graph", help="graph JSON file or bundled example name")
+    p.add_argument("-o", "--output", required=True, help="output folder")
+    p.add_argument("--res", type=_res, default=1024, help="map resolution in pixels (default 1024)")
+    p.add_argument("--format", nargs="*", choices=("mtlx", "gltf"), default=["mtlx", "gltf"],
+                   help="documents to write (default both; none: maps only)")
+    p.add_argument("--normal-format", choices=("gl", "dx"), default="gl",
+                   help="convention of the loose normal map (documents always use gl)")
+    p.add_argument("--bits", type=int, choices=(8, 16), default=8,
+                   help="bit depth of basecolor/roughness/metallic/orm (normal and height are 16-bit)")
+    p.add_argument("--exr", action="store_true", help="also write float EXR height and normal maps")
+    p.add_argument("--shader", choices=("standard_surface", "gltf_pbr"), default="standard_surface",
+                   help="MaterialX surface shader")
+    p.add_argument("--height-scale", type=float, default=None, metavar="UNITS",
+                   help="add a MaterialX displacement of (height - 0.5) * UNITS")
+    p.add_argument("--device", default="cpu", help="device that evaluates the graph")
+    p.add_argument("--name", default=None, help="document base name (default: the graph's name)")
+    p.set_defaults(func=run_export)

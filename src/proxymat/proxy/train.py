@@ -1,0 +1,473 @@
+"""Proxy training: on-the-fly data from the real generator, losses, checkpoints, resume.
+
+Each step draws ``batch`` parameter sets uniformly in the generator's sample
+box (discrete parameters as integers, fixed ones pinned), renders them with the
+real generator at ``res`` and a fixed seed (the proxy learns one image per
+parameter vector), and fits the proxy on the parameters normalized over their
+FULL [low, high] range (the sample box only narrows where data is drawn, so a
+proxy input keeps its meaning whatever box it was trained on).
+
+Loss: ``l1_weight * L1`` (images in [-1, 1]) ``+ feat_weight * L_feat``
+(relu2_2, relu3_2, relu4_2) ``+ style_weight * L_style`` (Grams at
+relu1_1..relu5_1) on :class:`~proxymat.features.TextureFeatures`; with
+``gan`` (default: ``spec.stochastic``) the feature weight becomes
+``gan_feat_weight`` and ``gan_weight * softplus(-D(G(P), P))`` is added, D
+being a small projection-conditional discriminator trained with the logistic
+loss and a lazy R1 penalty.
+
+Checkpoints (``<out stem>.ckpt.safetensors``, written atomically every
+``checkpoint_every`` steps) hold the model, optimizer and discriminator tensors,
+the sampler RNG state and a JSON ``checkpoint`` metadata entry (step, configs,
+loss history). ``resume=True`` continues from it, so a killed run loses at
+most one interval. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..features import FEATURE_LAYERS, STYLE_LAYERS, TextureFeatures, downscale, feature_loss, style_loss
+from ..nodes.generators.base import GeneratorSpec
+from .model import ProxyConfig, ProxyNet, build_proxy, proxy_inputs, sample_params
+from .weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors, save_proxy
+
+CHECKPOINT_VERSION = 1
+VAL_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Proxy training settings (``res=None``: the model's resolution; ``gan=None``: ``spec.stochastic``)."""
+
+    steps: int = 10_000
+    batch: int = 8
+    res: int | None = None
+    lr: float = 0.0025
+    betas: tuple[float, float] = (0.0, 0.99)
+    l1_weight: float = 1.0
+    feat_weight: float = 10.0
+    style_weight: float = 1.0
+    gan: bool | None = None
+    gan_weight: float = 0.1
+    gan_feat_weight: float = 1.0
+    d_lr: float = 0.001
+    r1_gamma: float = 10.0
+    r1_interval: int = 16
+    feat_res: int = 128
+    features: str = "auto"
+    checkpoint_every: int = 500
+    val_every: int = 500
+    val_size: int = 64
+    log_every: int = 50
+    seed: int = 0
+    gen_seed: int = 0
+    device: str = "cpu"
+    num_threads: int | None = None
+    cache_dir: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "betas" in known:
+            known["betas"] = tuple(float(b) for b in known["betas"])
+        return cls(**known)
+
+
+@dataclass
+class TrainResult:
+    model: ProxyNet
+    step: int
+    history: dict[str, list[dict[str, float]]]
+    out_path: Path
+    checkpoint_path: Path
+    seconds: float = 0.0
+
+
+# ------------------------------------------------------------------ discriminator
+class Discriminator(nn.Module):
+    """Small conditional D: conv pyramid down to 4x4, projection with an embedding of P.
+
+    With ``n_params=0`` it is unconditional (no projection term).
+    """
+
+    def __init__(self, n_params: int, res: int, base: int = 16, cmax: int = 128, hidden: int = 128):
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(1, base, 3, padding=1, padding_mode="circular"), nn.LeakyReLU(0.2)]
+        c, r = base, res
+        while r > 4:
+            c_out = min(c * 2, cmax)
+            layers += [nn.Conv2d(c, c_out, 3, padding=1, padding_mode="circular"), nn.LeakyReLU(0.2), nn.AvgPool2d(2)]
+            c, r = c_out, r // 2
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(c * r * r, hidden), nn.LeakyReLU(0.2))
+        self.out = nn.Linear(hidden, 1)
+        self.embed = (
+            nn.Sequential(nn.Linear(n_params, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden)) if n_params else None
+        )
+        self.hidden = hidden
+
+    def forward(self, img: torch.Tensor, p: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc(self.convs(img))
+        logit = self.out(h).squeeze(1)
+        if self.embed is None or p is None:
+            return logit
+        return logit + (h * self.embed(p)).sum(dim=1) / math.sqrt(self.hidden)
+
+
+# ------------------------------------------------------------------------ helpers
+def checkpoint_path(out_path: str | Path) -> Path:
+    out = Path(out_path)
+    return out.with_name(f"{out.name.removesuffix('.safetensors')}.ckpt.safetensors")
+
+
+def log_path(out_path: str | Path) -> Path:
+    out = Path(out_path)
+    return out.with_name(f"{out.name.removesuffix('.safetensors')}.log")
+
+
+def render_batch(spec: GeneratorSpec, real: Mapping[str, torch.Tensor], res: int, seed: int, device: str) -> torch.Tensor:
+    """Real generator output (B, 1, res, res) in [0, 1] on ``device``."""
+    out = spec({k: v.to(device) for k, v in real.items()}, res, seed)
+    if out.shape[1:] != (1, res, res):
+        raise ValueError(f"generator {spec.name!r} returned shape {tuple(out.shape)}, expected (B, 1, {res}, {res})")
+    return out.to(device=device, dtype=torch.float32)
+
+
+def validation_set(spec: GeneratorSpec, cfg: TrainConfig, res: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Held-out (P, images) from a separate RNG seed, cached in ``cache_dir`` when set."""
+    cache = None
+    if cfg.cache_dir:
+        cache = Path(cfg.cache_dir) / f"val_{spec.name}_r{res}_n{cfg.val_size}_s{cfg.seed}_g{cfg.gen_seed}.safetensors"
+        if cache.is_file():
+            try:
+                tensors, _ = read_safetensors(cache)
+                return tensors["P"], tensors["images"]
+            except (ProxyWeightsError, KeyError):
+                pass
+    gen = torch.Generator().manual_seed(cfg.seed + VAL_SEED_OFFSET)
+    ps, imgs = [], []
+    for start in range(0, cfg.val_size, cfg.batch):
+        p, real = sample_params(spec, min(cfg.batch, cfg.val_size - start), gen)
+        ps.append(p)
+        imgs.append(render_batch(spec, real, res, cfg.gen_seed, "cpu"))
+    p_all, img_all = torch.cat(ps), torch.cat(imgs)
+    if cache is not None:
+        atomic_save_safetensors(cache, {"P": p_all, "images": img_all}, {"generator": spec.name})
+    return p_all, img_all
+
+
+@torch.no_grad()
+def validation_l1(model: ProxyNet, p: torch.Tensor, images: torch.Tensor, batch: int, device: str) -> float:
+    """Mean |proxy - real| in [0, 1] over the validation set."""
+    total = 0.0
+    for start in range(0, p.shape[0], batch):
+        out = model(p[start : start + batch].to(device))
+        total += (out - images[start : start + batch].to(device)).abs().sum().item()
+    return total / images.numel()
+
+
+def texture_losses(
+    features: TextureFeatures, pred01: torch.Tensor, target01: torch.Tensor, feat_res: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(feature loss, style loss) between prediction and target in [0, 1]."""
+    if pred01.shape[-1] > feat_res:
+        pred01 = downscale(pred01, feat_res / pred01.shape[-1])
+        target01 = downscale(target01, feat_res / target01.shape[-1])
+    layers = tuple(dict.fromkeys(STYLE_LAYERS + FEATURE_LAYERS))
+    fp = features(pred01, layers)
+    with torch.no_grad():
+        ft = features(target01, layers)
+    return feature_loss(fp, ft, FEATURE_LAYERS), style_loss(fp, ft, STYLE_LAYERS)
+
+
+# --------------------------------------------------------------------- checkpoint
+def _optimizer_tensors(opt: torch.optim.Optimizer, prefix: str) -> dict[str, torch.Tensor]:
+    out = {}
+    for idx, state in opt.state_dict()["state"].items():
+        for name, value in state.items():
+            out[f"{prefix}.{idx}.{name}"] = torch.as_tensor(value)
+    return out
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor], prefix: str) -> None:
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            idx, name = key[len(prefix) + 1 :].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+
+
+@dataclass
+class _State:
+    """Everything that evolves during training."""
+
+    model: ProxyNet
+    opt: torch.optim.Optimizer
+    sampler: torch.Generator
+    disc: Discriminator | None = None
+    dopt: torch.optim.Optimizer | None = None
+    step: int = 0
+    history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"train": [], "val": []})
+
+
+def save_checkpoint(path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConfig, tcfg: TrainConfig, backbone: str) -> None:
+    tensors = {f"model.{k}": v for k, v in st.model.state_dict().items()}
+    tensors.update(_optimizer_tensors(st.opt, "opt"))
+    if st.disc is not None and st.dopt is not None:
+        tensors.update({f"disc.{k}": v for k, v in st.disc.state_dict().items()})
+        tensors.update(_optimizer_tensors(st.dopt, "dopt"))
+    tensors["rng.sampler"] = st.sampler.get_state()
+    meta = {
+        "version": CHECKPOINT_VERSION,
+        "generator": spec.name,
+        "step": st.step,
+        "model_config": mcfg.to_dict(),
+        "train_config": tcfg.to_dict(),
+        "features": backbone,
+        "history": st.history,
+    }
+    atomic_save_safetensors(path, tensors, {"format": "proxymat-checkpoint", "checkpoint": json.dumps(meta)})
+
+
+def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and parsed metadata of a training checkpoint."""
+    tensors, raw = read_safetensors(path)
+    try:
+        meta = json.loads(raw["checkpoint"])
+    except (KeyError, ValueError) as exc:
+        raise ProxyWeightsError(f"{path}: not a proxymat training checkpoint") from exc
+    return tensors, meta
+
+
+def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> None:
+    tensors, meta = read_checkpoint(path)
+    if meta.get("generator") != spec.name:
+        raise ProxyWeightsError(f"{path}: checkpoint is for generator {meta.get('generator')!r}, not {spec.name!r}")
+    if ProxyConfig.from_dict(meta["model_config"]) != mcfg:
+        raise ProxyWeightsError(f"{path}: checkpoint model config {meta['model_config']} differs from {mcfg.to_dict()}")
+    st.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    _load_optimizer(st.opt, tensors, "opt")
+    if st.disc is not None and st.dopt is not None:
+        disc_state = {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")}
+        if disc_state:  # a GAN run may resume a non-GAN checkpoint: D then starts fresh
+            st.disc.load_state_dict(disc_state)
+            _load_optimizer(st.dopt, tensors, "dopt")
+    st.sampler.set_state(tensors["rng.sampler"])
+    st.step = int(meta["step"])
+    st.history = {"train": list(meta["history"].get("train", [])), "val": list(meta["history"].get("val", []))}
+
+
+# -------------------------------------------------------------------- train steps
+def _generator_step(
+    st: _State, features: TextureFeatures, p: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, gan: bool
+) -> dict[str, float]:
+    raw = st.model.forward_raw(p)
+    l1 = (raw - (target * 2 - 1)).abs().mean()
+    feat, style = texture_losses(features, (raw + 1) * 0.5, target, cfg.feat_res)
+    feat_w = cfg.gan_feat_weight if gan else cfg.feat_weight
+    loss = cfg.l1_weight * l1 + feat_w * feat + cfg.style_weight * style
+    logs = {"l1": l1.item(), "feat": feat.item(), "style": style.item()}
+    if gan and st.disc is not None:
+        st.disc.requires_grad_(False)
+        adv = F.softplus(-st.disc(raw, p)).mean()
+        st.disc.requires_grad_(True)
+        loss = loss + cfg.gan_weight * adv
+        logs["g_adv"] = adv.item()
+    st.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    st.opt.step()
+    logs["loss"] = loss.item()
+    return logs
+
+
+def _discriminator_step(st: _State, p: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, float]:
+    assert st.disc is not None and st.dopt is not None
+    real = target * 2 - 1
+    with torch.no_grad():
+        fake = st.model.forward_raw(p)
+    loss = F.softplus(st.disc(fake, p)).mean() + F.softplus(-st.disc(real, p)).mean()
+    logs = {"d": loss.item()}
+    if cfg.r1_gamma > 0 and st.step % cfg.r1_interval == 0:
+        real_r = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(st.disc(real_r, p).sum(), real_r, create_graph=True)
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
+        logs["r1"] = r1.item()
+    st.dopt.zero_grad(set_to_none=True)
+    loss.backward()
+    st.dopt.step()
+    return logs
+
+
+# ------------------------------------------------------------------------- driver
+def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: bool) -> _State:
+    model = build_proxy(mcfg, seed=cfg.seed).to(cfg.device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=1e-8)
+    disc = dopt = None
+    if gan:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed + 1)
+            disc = Discriminator(mcfg.n_params, mcfg.res).to(cfg.device)
+        dopt = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=tuple(cfg.betas), eps=1e-8)
+    sampler = torch.Generator().manual_seed(cfg.seed)
+    return _State(model, opt, sampler, disc, dopt)
+
+
+def _check_configs(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig) -> int:
+    n = len(proxy_inputs(spec))
+    if mcfg.n_params != n:
+        raise ValueError(f"model takes {mcfg.n_params} params but generator {spec.name!r} has {n} proxy inputs")
+    res = cfg.res or mcfg.res
+    if res != mcfg.res:
+        raise ValueError(f"training res {res} differs from the model res {mcfg.res}")
+    if cfg.batch < 1 or cfg.steps < 0 or cfg.checkpoint_every < 1 or cfg.val_every < 1 or cfg.log_every < 1:
+        raise ValueError("batch, checkpoint_every, val_every and log_every must be >= 1 and steps >= 0")
+    return res
+
+
+def _mean_logs(logs: list[dict[str, float]], step: int) -> dict[str, float]:
+    keys = sorted({k for row in logs for k in row})
+    out = {k: sum(r[k] for r in logs if k in r) / max(1, sum(k in r for r in logs)) for k in keys}
+    return {"step": step, **out}
+
+
+def measure_throughput(
+    spec: GeneratorSpec, model_config: ProxyConfig, train_config: TrainConfig, steps: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Seconds per training step (generator + proxy + losses + Adam), nothing written to disk."""
+    cfg, mcfg = train_config, model_config
+    res = _check_configs(spec, mcfg, cfg)
+    gan = spec.stochastic if cfg.gan is None else bool(cfg.gan)
+    old_threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        features = TextureFeatures(cfg.features).to(cfg.device)
+        st = _init_state(spec, mcfg, cfg, gan)
+        times = {"generator": 0.0, "step": 0.0}
+        for k in range(warmup + steps):
+            t0 = time.perf_counter()
+            p, real = sample_params(spec, cfg.batch, st.sampler)
+            target = render_batch(spec, real, res, cfg.gen_seed, cfg.device)
+            t1 = time.perf_counter()
+            _generator_step(st, features, p.to(cfg.device), target, cfg, gan)
+            if gan:
+                _discriminator_step(st, p.to(cfg.device), target, cfg)
+            if str(cfg.device).startswith("cuda"):
+                torch.cuda.synchronize()
+            st.step += 1
+            if k >= warmup:
+                times["generator"] += t1 - t0
+                times["step"] += time.perf_counter() - t0
+        per_step = times["step"] / steps
+        return {
+            "s_per_step": per_step,
+            "steps_per_s": 1.0 / per_step,
+            "generator_s_per_step": times["generator"] / steps,
+            "params": float(sum(q.numel() for q in st.model.parameters())),
+        }
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def train_proxy(
+    spec: GeneratorSpec,
+    model_config: ProxyConfig,
+    train_config: TrainConfig,
+    out_path: str | Path,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+    resume: bool = False,
+) -> TrainResult:
+    """Train a proxy of ``spec`` and write it to ``out_path`` (fp16, see :mod:`.weights`).
+
+    With ``resume`` an existing checkpoint next to ``out_path`` is continued
+    (up to ``train_config.steps`` total steps); otherwise training starts fresh.
+    """
+    from tqdm.auto import tqdm
+
+    cfg, mcfg = train_config, model_config
+    res = _check_configs(spec, mcfg, cfg)
+    gan = spec.stochastic if cfg.gan is None else bool(cfg.gan)
+    out_path, ckpt = Path(out_path), checkpoint_path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    old_threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    logfile = log_path(out_path).open("a", encoding="utf-8")
+    bar = None
+
+    def emit(line: str) -> None:
+        logfile.write(line + "\n")
+        logfile.flush()
+        if log is not None:
+            log(line)
+        elif bar is not None and progress:
+            bar.write(line)
+
+    try:
+        t0 = time.time()
+        features = TextureFeatures(cfg.features).to(cfg.device)
+        st = _init_state(spec, mcfg, cfg, gan)
+        if resume and ckpt.is_file():
+            _restore(st, ckpt, spec, mcfg)
+        val_p, val_img = validation_set(spec, cfg, res)
+        bar = tqdm(total=cfg.steps, initial=min(st.step, cfg.steps), disable=not progress, desc=f"proxy {spec.name}", dynamic_ncols=True)
+        emit(f"train {spec.name}: steps {st.step}->{cfg.steps}, res {res}, batch {cfg.batch}, gan {gan}, features {features.backbone}")
+        window: list[dict[str, float]] = []
+        while st.step < cfg.steps:
+            p, real = sample_params(spec, cfg.batch, st.sampler)
+            p = p.to(cfg.device)
+            target = render_batch(spec, real, res, cfg.gen_seed, cfg.device)
+            logs = _generator_step(st, features, p, target, cfg, gan)
+            if gan:
+                logs.update(_discriminator_step(st, p, target, cfg))
+            st.step += 1
+            window.append(logs)
+            bar.update(1)
+            bar.set_postfix(loss=f"{logs['loss']:.4f}", l1=f"{logs['l1']:.4f}")
+            if st.step % cfg.log_every == 0 or st.step == cfg.steps:
+                row = _mean_logs(window, st.step)
+                st.history["train"].append(row)
+                window = []
+                emit(" ".join(f"{k}={v:.5g}" if k != "step" else f"step={int(v)}" for k, v in row.items()))
+            if st.step % cfg.val_every == 0 or st.step == cfg.steps:
+                val = validation_l1(st.model, val_p, val_img, cfg.batch, cfg.device)
+                st.history["val"].append({"step": st.step, "l1": val})
+                emit(f"step={st.step} val_l1={val:.5f}")
+            if st.step % cfg.checkpoint_every == 0:
+                save_checkpoint(ckpt, st, spec, mcfg, cfg, features.backbone)
+        save_checkpoint(ckpt, st, spec, mcfg, cfg, features.backbone)
+        seconds = time.time() - t0
+        val_hist = st.history["val"]
+        training = {
+            "steps": st.step,
+            "train_config": cfg.to_dict(),
+            "features": features.backbone,
+            "seconds_this_run": round(seconds, 2),
+            "val_l1_history": [[int(v["step"]), float(v["l1"])] for v in val_hist],
+        }
+        metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}
+        save_proxy(out_path, st.model, spec, mcfg, metrics=metrics, training=training)
+        emit(f"saved {out_path} (step {st.step}, {seconds:.1f} s)")
+        return TrainResult(st.model, st.step, st.history, out_path, ckpt, seconds)
+    finally:
+        if bar is not None:
+            bar.close()
+        logfile.close()
+        torch.set_num_threads(old_threads)

@@ -1,0 +1,189 @@
+"""Trained proxy files: fp16 safetensors with JSON metadata (never pickle).
+
+A proxy file holds the :class:`ProxyNet` state dict in float16 and these
+string metadata entries:
+
+* ``format``: ``"proxymat-proxy"``, ``format_version``: ``"1"``;
+* ``generator``: the generator name;
+* ``params``: JSON list of the proxy inputs ``{name, kind, low, high}`` in order;
+* ``fixed``: JSON dict of the parameters pinned during training;
+* ``model_config``: JSON of :class:`ProxyConfig`;
+* ``metrics`` and ``training``: JSON dicts (fidelity numbers, training info).
+
+Names without a path resolve to ``proxymat/weights/<name>.safetensors``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nodes.generators.base import GeneratorSpec
+from .model import ProxyConfig, ProxyNet, build_proxy, proxy_inputs
+
+FORMAT = "proxymat-proxy"
+FORMAT_VERSION = "1"
+
+
+class ProxyWeightsError(ValueError):
+    """A proxy weight file is missing, unreadable or does not fit the generator."""
+
+
+def atomic_save_safetensors(path: str | Path, tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> None:
+    """Write a safetensors file through a temp file in the same folder + ``os.replace``."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+        save_file(data, tmp, metadata=dict(metadata))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file; :class:`ProxyWeightsError` on any failure."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ProxyWeightsError(f"proxy weights not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:  # noqa: BLE001 - report any parse error as a bad file
+        msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise ProxyWeightsError(f"cannot read proxy weights {path}: {msg}") from exc
+    return tensors, meta
+
+
+def param_table(spec: GeneratorSpec) -> list[dict[str, Any]]:
+    """JSON description of the proxy inputs of ``spec``."""
+    return [{"name": p.name, "kind": p.kind, "low": p.low, "high": p.high} for p in proxy_inputs(spec)]
+
+
+def save_proxy(
+    path: str | Path,
+    model: ProxyNet,
+    spec: GeneratorSpec,
+    config: ProxyConfig | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    training: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``model`` as an fp16 proxy file for ``spec``; returns the path."""
+    config = config or model.config
+    if config.n_params != len(proxy_inputs(spec)):
+        raise ValueError(f"save_proxy: model takes {config.n_params} params, generator {spec.name!r} has {len(proxy_inputs(spec))}")
+    tensors = {k: v.to(torch.float16) for k, v in model.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "generator": spec.name,
+        "params": json.dumps(param_table(spec)),
+        "fixed": json.dumps({k: float(v) for k, v in spec.fixed.items()}),
+        "model_config": json.dumps(config.to_dict()),
+        "metrics": json.dumps(dict(metrics or {})),
+        "training": json.dumps(dict(training or {})),
+    }
+    atomic_save_safetensors(path, tensors, meta)
+    return Path(path)
+
+
+def resolve_weights(path_or_name: str | Path) -> Path:
+    """A file path, or a bare name looked up in the packaged ``proxymat/weights`` folder."""
+    p = Path(path_or_name)
+    if p.suffix == ".safetensors" or p.is_file() or len(p.parts) > 1:
+        return p
+    return Path(str(resources.files("proxymat").joinpath("weights", f"{p.name}.safetensors")))
+
+
+class Proxy(nn.Module):
+    """A loaded proxy: normalized params (B, n) -> map (B, 1, res, res) in [0, 1]."""
+
+    def __init__(self, net: ProxyNet, meta: Mapping[str, Any]):
+        super().__init__()
+        self.net = net
+        self.spec_name: str = meta["generator"]
+        self.param_table: list[dict[str, Any]] = list(meta["params"])
+        self.param_names: tuple[str, ...] = tuple(p["name"] for p in self.param_table)
+        self.fixed: dict[str, float] = dict(meta.get("fixed", {}))
+        self.metrics: dict[str, Any] = dict(meta.get("metrics", {}))
+        self.training_info: dict[str, Any] = dict(meta.get("training", {}))
+        self.net.requires_grad_(False)
+        self.eval()
+
+    @property
+    def res(self) -> int:
+        return self.net.config.res
+
+    @property
+    def config(self) -> ProxyConfig:
+        return self.net.config
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        return self.net(p)
+
+    def at_res(self, p: torch.Tensor, res: int) -> torch.Tensor:
+        """Output resized to ``res`` (bilinear up, area down)."""
+        out = self.net(p)
+        if res == self.res:
+            return out
+        if res < self.res:
+            return F.interpolate(out, size=(res, res), mode="area")
+        return F.interpolate(out, size=(res, res), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+
+    def normalize(self, real: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Real-unit params {name: (B,)} -> normalized P (B, n)."""
+        cols = []
+        for row in self.param_table:
+            v = torch.as_tensor(real[row["name"]], dtype=torch.float32).reshape(-1)
+            span = row["high"] - row["low"]
+            cols.append(torch.zeros_like(v) if span == 0 else (v - row["low"]) / span)
+        return torch.stack(cols, dim=1)
+
+
+def check_matches(meta: Mapping[str, Any], spec: GeneratorSpec, where: str) -> None:
+    """Raise :class:`ProxyWeightsError` if a proxy's metadata does not fit ``spec``."""
+    if meta["generator"] != spec.name:
+        raise ProxyWeightsError(f"{where}: proxy is for generator {meta['generator']!r}, not {spec.name!r}")
+    want = [(r["name"], float(r["low"]), float(r["high"])) for r in param_table(spec)]
+    got = [(r["name"], float(r["low"]), float(r["high"])) for r in meta["params"]]
+    if want != got:
+        raise ProxyWeightsError(f"{where}: proxy parameters {got} differ from generator {spec.name!r} parameters {want}")
+
+
+def load_proxy(path_or_name: str | Path, device: str | torch.device = "cpu", spec: GeneratorSpec | None = None) -> Proxy:
+    """Load a proxy file (float32 on ``device``); checked against ``spec`` when given."""
+    path = resolve_weights(path_or_name)
+    tensors, raw = read_safetensors(path)
+    if raw.get("format") != FORMAT:
+        raise ProxyWeightsError(f"{path}: not a proxymat proxy file (format={raw.get('format')!r})")
+    try:
+        meta = {k: raw[k] if k == "generator" else json.loads(raw[k]) for k in ("generator", "params", "model_config")}
+        meta.update({k: json.loads(raw.get(k, "{}")) for k in ("fixed", "metrics", "training")})
+        config = ProxyConfig.from_dict(meta["model_config"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ProxyWeightsError(f"{path}: bad proxy metadata: {exc}".splitlines()[0]) from exc
+    if spec is not None:
+        check_matches(meta, spec, str(path))
+    net = build_proxy(config)
+    try:
+        net.load_state_dict({k: v.float() for k, v in tensors.items()})
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ProxyWeightsError(f"{path}: weights do not fit the model config: {detail}") from exc
+    return Proxy(net, meta).to(device)
