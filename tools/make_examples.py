@@ -25,6 +25,15 @@ OUT = Path(__file__).resolve().parent.parent / "src" / "proxymat" / "examples"
 Builder = Callable[[], tuple[Graph, dict[str, object]]]
 
 
+def finish(g: Graph, height: object, color: object, rough: object, metallic: float = 0.0) -> None:
+    """Route the standard outputs (the normal map comes from the node named "normal")."""
+    g.set_output("basecolor", color)
+    g.set_output("normal", "normal")
+    g.set_output("roughness", rough)
+    g.set_output("metallic", metallic)
+    g.set_output("height", height)
+
+
 def leather() -> tuple[Graph, dict[str, object]]:
     g = Graph("leather", description="Grained leather: Voronoi cell creases (cells proxy) with a soft color ramp.")
     cells = g.add("cells", name="grain", scale=10, disorder=0.8, style="f2_minus_f1")
@@ -34,11 +43,7 @@ def leather() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=hb, color_1=(0.12, 0.06, 0.03), color_2=(0.30, 0.16, 0.08),
                 color_3=(0.45, 0.26, 0.14), color_4=(0.55, 0.35, 0.20))
     rough = g.add("levels", name="rough_levels", input=hb, out_low=0.45, out_high=0.75)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", hb)
+    finish(g, hb, col, rough)
     truth = {"grain.scale": 14, "grain.disorder": 0.95, "height_levels.in_high": 0.45, "normal.intensity": 2.5,
              "color.color_2": (0.22, 0.10, 0.05), "color.color_3": (0.32, 0.17, 0.09), "rough_levels.out_low": 0.35}
     return g, truth
@@ -53,11 +58,7 @@ def scratched_metal() -> tuple[Graph, dict[str, object]]:
     hgt = g.add("invert", name="grooves", input=sc)
     g.add("height_to_normal", name="normal", input=hgt, intensity=0.5)
     col = g.add("uniform_color", name="metal", color=(0.6, 0.6, 0.62))
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 1.0)
-    g.set_output("height", hgt)
+    finish(g, hgt, col, rough, metallic=1.0)
     truth = {"scratches.spline_number": 160, "scratches.spline_rotation_random": 0.2, "scratches.spline_scale": 0.45,
              "rough_levels.out_low": 0.15, "metal.color": (0.7, 0.68, 0.64), "normal.intensity": 0.9}
     return g, truth
@@ -71,11 +72,7 @@ def ceramic_tiles() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=shape, color_1=(0.55, 0.55, 0.5), color_2=(0.55, 0.55, 0.5),
                 color_3=(0.15, 0.45, 0.35), color_4=(0.2, 0.5, 0.4))
     rough = g.add("levels", name="rough_levels", input=shape, out_low=0.8, out_high=0.15)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", shape)
+    finish(g, shape, col, rough)
     truth = {"tiles.x_amount": 6, "tiles.y_amount": 6, "tile_shape.threshold": 0.25, "color.color_3": (0.35, 0.25, 0.55),
              "color.color_4": (0.4, 0.3, 0.6), "rough_levels.out_high": 0.3}
     return g, truth
@@ -90,11 +87,7 @@ def bricks() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=hgt, color_1=(0.45, 0.42, 0.38), color_2=(0.35, 0.12, 0.08),
                 color_3=(0.5, 0.2, 0.12), color_4=(0.6, 0.3, 0.2))
     rough = g.add("levels", name="rough_levels", input=hgt, out_low=0.9, out_high=0.6)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", hgt)
+    finish(g, hgt, col, rough)
     truth = {"bricks.bricks_x": 3, "bricks.bricks_y": 10, "bricks.gap_x": 0.08, "bricks.height_random": 0.3,
              "color.color_3": (0.55, 0.28, 0.15), "normal.intensity": 3.0}
     return g, truth
@@ -108,11 +101,7 @@ def pavement() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=bl, color_1=(0.15, 0.15, 0.15), color_2=(0.35, 0.34, 0.32),
                 color_3=(0.5, 0.48, 0.45), color_4=(0.6, 0.58, 0.55))
     rough = g.add("levels", name="rough_levels", input=bl, out_low=0.9, out_high=0.55)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", bl)
+    finish(g, bl, col, rough)
     truth = {"stones.pattern_amount": 4, "stones.arcs_amount": 6, "stones.pattern_height_decrease": 0.4,
              "color.color_3": (0.55, 0.45, 0.35), "normal.intensity": 3.0}
     return g, truth
@@ -126,11 +115,7 @@ def plaster() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=hs, color_1=(0.7, 0.66, 0.58), color_2=(0.75, 0.7, 0.62),
                 color_3=(0.8, 0.76, 0.68), color_4=(0.85, 0.8, 0.72))
     rough = g.add("levels", name="rough_levels", input=hs, out_low=0.85, out_high=0.7)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", hs)
+    finish(g, hs, col, rough)
     truth = {"bumps.scale": 4, "bumps.roughness": 0.4, "scan.contrast": 0.6, "normal.intensity": 0.5,
              "color.color_2": (0.62, 0.58, 0.5), "color.color_4": (0.78, 0.72, 0.6)}
     return g, truth
@@ -145,11 +130,7 @@ def stone() -> tuple[Graph, dict[str, object]]:
     col = g.add("gradient_map", name="color", input=mix, color_1=(0.1, 0.1, 0.1), color_2=(0.25, 0.24, 0.22),
                 color_3=(0.4, 0.38, 0.35), color_4=(0.7, 0.68, 0.64))
     rough = g.add("levels", name="rough_levels", input=mix, out_low=0.7, out_high=0.4)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", mix)
+    finish(g, mix, col, rough)
     truth = {"cells.scale": 10, "cells.disorder": 0.6, "mix.opacity": 0.8, "color.color_2": (0.18, 0.16, 0.15),
              "color.color_4": (0.8, 0.78, 0.74), "rough_levels.out_high": 0.25}
     return g, truth
@@ -157,17 +138,13 @@ def stone() -> tuple[Graph, dict[str, object]]:
 
 def fabric() -> tuple[Graph, dict[str, object]]:
     g = Graph("fabric", description="Woven fabric: PPTBF cross tiling (pptbf proxy) as the weave.")
-    pp = g.add("pptbf", name="weave", tiling=10, zoom=8.0, jittering=0.0)
+    pp = g.add("pptbf", name="weave", tiling=10, zoom=8.0, jitter=0.0)
     bl = g.add("blur", name="soften", input=pp, radius=0.002)
     g.add("height_to_normal", name="normal", input=bl, intensity=1.0)
     col = g.add("gradient_map", name="color", input=bl, color_1=(0.1, 0.12, 0.25), color_2=(0.15, 0.2, 0.4),
                 color_3=(0.2, 0.28, 0.5), color_4=(0.3, 0.35, 0.6))
     rough = g.add("levels", name="rough_levels", input=bl, out_low=0.95, out_high=0.75)
-    g.set_output("basecolor", col)
-    g.set_output("normal", "normal")
-    g.set_output("roughness", rough)
-    g.set_output("metallic", 0.0)
-    g.set_output("height", bl)
+    finish(g, bl, col, rough)
     truth = {"weave.zoom": 12.0, "color.color_3": (0.45, 0.15, 0.12), "color.color_4": (0.55, 0.22, 0.18),
              "normal.intensity": 2.0}
     return g, truth
