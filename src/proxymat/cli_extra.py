@@ -17,17 +17,43 @@ def _bench(args: argparse.Namespace) -> int:
         rows += benchmarks.bench_generators(batch=args.batch, iters=args.iters, names=args.names, threads=args.threads)
     for row in rows:
         print(json.dumps(row))
+    if args.what == "examples":
+        _bench_examples(args)
     return 0
+
+
+def _bench_examples(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    import torch
+
+    from .bench_examples import run_example, summarize
+    from .examples import list_examples
+    from .graph import atomic_write_text
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    names = args.names or list(list_examples())
+    rows = []
+    for name in names:
+        rows += run_example(name, args.methods, res=args.res, figures=Path(args.figures) if args.figures else None)
+    if args.json_out:
+        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+    print(summarize(rows))
 
 
 def register_bench(sub: Any) -> None:
     p = sub.add_parser("bench", help="run speed benchmarks (JSON lines on stdout)")
-    p.add_argument("what", choices=("graph", "generators", "all"))
+    p.add_argument("what", choices=("graph", "generators", "all", "examples"))
     p.add_argument("--res", type=int, default=256)
     p.add_argument("--iters", type=int, default=5)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--names", nargs="*", default=None, help="generators to include")
+    p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include")
+    p.add_argument("--methods", nargs="*", default=["full", "stage1"],
+                   help="examples: full, stage1, no_search, no_stage3, cma, sa, powell, random")
+    p.add_argument("--figures", default=None, help="examples: folder for comparison images")
+    p.add_argument("--json-out", default=None, help="examples: write all rows here")
     p.set_defaults(func=_bench)
 
 

@@ -53,6 +53,7 @@ class OptimizeConfig:
     iters3: int = 60
     lr3: float = 0.005
     stage1: bool = True
+    stage2: bool = True
     random_search: bool = True
     stage3: bool = True
     search_batch: int = 8
@@ -336,7 +337,7 @@ class Optimization:
         self.load_checkpoint()
         self.renders["init"] = self.real_render(self.initial)
         done = {r.name for r in self.records}
-        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", True, self.stage2), ("stage3", self.config.stage3, self.stage3)]
+        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2), ("stage3", self.config.stage3, self.stage3)]
         for name, enabled, fn in plan:
             if not enabled or name in done:
                 continue

@@ -1,0 +1,128 @@
+"""Material-graph optimization benchmark (E3): methods side by side on the bundled examples.
+
+For each example (a graph at its starting values and a synthetic target rendered
+from known "truth" values), every method starts from the same graph and is
+scored with the same loss on the real-generator render:
+
+* ``full``: Stages I-III (proxies where shipped);
+* ``stage1``: Stage I only (MATch: filters only);
+* ``no_search`` / ``no_stage3``: ablations of the full pipeline;
+* ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
+  parameters with the real generators, given the wall-clock time of ``full``.
+
+Parameter error: mean absolute difference of normalized values between the
+result and the truth graph over the parameters the truth changed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from .graph import Graph
+from .io import prepare_target, read_image
+from .optimize.loss import LossConfig, MaterialLoss, pick_scales
+from .optimize.stages import Optimization, OptimizeConfig
+from .render import render
+
+GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3")
+FREE_METHODS = ("cma", "sa", "powell", "random")
+
+
+def parameter_error(result: Graph, truth: Graph, start: Graph) -> float:
+    """Mean |normalized result - truth| over the parameters where truth differs from start."""
+    r, t, s = (g.normalized("all") for g in (result, truth, start))
+    keys = [k for k in t if not torch.equal(t[k], s[k])]
+    if not keys:
+        return 0.0
+    return float(torch.stack([(r[k] - t[k]).abs().mean() for k in keys]).mean())
+
+
+def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
+    return {"full": base, "stage1": replace(base, stage2=False, stage3=False),
+            "no_search": replace(base, random_search=False), "no_stage3": replace(base, stage3=False)}[method]
+
+
+def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
+                figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
+                graph: Graph | None = None) -> list[dict[str, Any]]:
+    """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method."""
+    from .examples import example_target_path, example_truth_text, resolve_graph
+    from .optimize.gradient_free import run_baseline
+    from .optimize.proxies import load_graph_proxies
+
+    start = graph or resolve_graph(name)
+    tpath = target_path or example_target_path(name)
+    if tpath is None:
+        raise ValueError(f"no target for {name!r}")
+    target = prepare_target(read_image(tpath), res)
+    truth_text = None if target_path else example_truth_text(name)
+    truth = Graph.loads(truth_text) if truth_text else None
+    loss_cfg = LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25)))
+    base = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
+    loss = MaterialLoss(target, loss_cfg)
+    proxies = load_graph_proxies(start, log=lambda s: None)
+    rows: list[dict[str, Any]] = []
+    images = {"target": target}
+    with torch.no_grad():
+        init_render = render(start.evaluate(res))
+    init_loss = float(loss(init_render))
+    images["init"] = init_render
+    full_seconds = None
+    for method in methods:
+        t0 = time.perf_counter()
+        if method in GRADIENT_METHODS:
+            run = Optimization(start, target, _config_for(method, base), proxies=proxies, progress=False, log=lambda s: None)
+            result = run.run()
+            graph_out, final = result.graph, result.renders["final"]
+            seconds = result.seconds
+            if method == "full":
+                full_seconds = seconds
+        elif method in FREE_METHODS:
+            budget = full_seconds or 60.0
+            res_b = run_baseline(method, start, target, time_budget_s=budget, res=res, loss=loss, seed=base.seed)
+            graph_out = res_b.graph
+            with torch.no_grad():
+                final = render(graph_out.evaluate(res))
+            seconds = time.perf_counter() - t0
+        else:
+            raise ValueError(f"unknown method {method!r}")
+        row = {"example": name, "method": method, "res": res, "loss_init": init_loss, "loss": float(loss(final)),
+               "seconds": round(seconds, 1), "proxies": sorted(proxies)}
+        if truth is not None:
+            row["param_error"] = parameter_error(graph_out, truth, start)
+        rows.append(row)
+        images[method] = final
+        log(json.dumps(row))
+    if figures is not None:
+        from .report import comparison
+
+        figures.mkdir(parents=True, exist_ok=True)
+        comparison(images, figures / f"e3_{name}.png")
+    return rows
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table: one line per example, the loss of each method (lowest in bold)."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    examples = list(dict.fromkeys(r["example"] for r in rows))
+    lines = ["| example | init | " + " | ".join(methods) + " |", "|---" * (len(methods) + 2) + "|"]
+    for ex in examples:
+        by = {r["method"]: r for r in rows if r["example"] == ex}
+        best = min(by[m]["loss"] for m in methods if m in by)
+        cells = []
+        for m in methods:
+            if m not in by:
+                cells.append("-")
+                continue
+            v = f"{by[m]['loss']:.4f}"
+            cells.append(f"**{v}**" if by[m]["loss"] == best else v)
+        init = next(iter(by.values()))["loss_init"]
+        lines.append(f"| {ex} | {init:.4f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
