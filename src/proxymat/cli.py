@@ -28,6 +28,17 @@ def _device(name: str) -> Any:
         raise CliError(f"invalid device {name!r}: {err}") from None
 
 
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
 def _res(value: str) -> int:
     try:
         res = int(value)
@@ -168,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gallery", help="write a grid of random samples of a generator")
     p.add_argument("name")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--n", type=positive_int, default=16)
     p.add_argument("--res", type=_res, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_gallery)

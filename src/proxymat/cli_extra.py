@@ -43,12 +43,14 @@ def _bench_examples(args: argparse.Namespace) -> None:
 
 
 def register_bench(sub: Any) -> None:
+    from .cli import positive_int
+
     p = sub.add_parser("bench", help="run speed benchmarks (JSON lines on stdout)")
     p.add_argument("what", choices=("graph", "generators", "all", "examples"))
     p.add_argument("--res", type=int, default=256)
-    p.add_argument("--iters", type=int, default=5)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--iters", type=positive_int, default=5)
+    p.add_argument("--batch", type=positive_int, default=16)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include")
     p.add_argument("--methods", nargs="*", default=["full", "stage1"],
                    help="examples: full, stage1, no_search, no_stage3, cma, sa, powell, random")

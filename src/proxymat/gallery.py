@@ -48,6 +48,7 @@ def write_gallery(spec: GeneratorSpec, out_dir: Path, n: int = 16, res: int = 12
     gen = torch.Generator().manual_seed(seed)
     params = sample_params(spec, n, gen)
     images = spec(params, res, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.name}_gallery.png"
     write_png(path, tile_grid(images), bits=8)
     rows = [{k: float(v[i]) for k, v in params.items()} for i in range(n)]

@@ -35,6 +35,7 @@ MAP_CHANNELS = {"basecolor": 3, "normal": 3, "roughness": 1, "metallic": 1, "hei
 REQUIRED_MAPS = ("basecolor", "normal", "roughness", "metallic")
 MAP_DEFAULTS = {"height": 0.5}
 MAX_RES = 8192
+MAX_SEED = 2**31 - 1  # |seed| bound: graph and node seeds are combined and hashed as int64
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # A generator evaluator: (node name, spec, real-unit params (B,), normalized params (B, n), res, seed) -> (B,1,H,W)
@@ -142,10 +143,7 @@ class Graph:
             p = next(p for p in _spec_params(spec) if p.name == param)
         except StopIteration:
             raise GraphError(f"node {node!r} ({spec_name(spec)}) has no parameter {param!r}") from None
-        try:
-            self.nodes[node].params[param] = p.validate(value)
-        except ParamError as err:
-            raise GraphError(f"node {node!r}: {err}") from None
+        self.nodes[node].params[param] = _validate_param(p, value, f"node {node!r}")
 
     def set_output(self, map_name: str, source: Ref | str | float | Iterable[float]) -> None:
         """Route a node output (or a constant) to a material map."""
@@ -178,7 +176,7 @@ class Graph:
             raise GraphError(f"node {node.name!r}: {err.args[0]}") from None
 
     def _check_node(self, node: Node, spec: AnySpec, require_inputs: bool) -> None:
-        if not _NAME_RE.match(node.name):
+        if not _NAME_RE.fullmatch(node.name):
             raise GraphError(f"invalid node name {node.name!r}: use letters, digits and underscores")
         ports = {p.name: p for p in _spec_inputs(spec)}
         for port, ref in node.inputs.items():
@@ -196,12 +194,9 @@ class Graph:
             if k not in pspecs:
                 known = ", ".join(pspecs) or "none"
                 raise GraphError(f"node {node.name!r} ({node.type}) has no parameter {k!r} (parameters: {known})")
-            try:
-                node.params[k] = pspecs[k].validate(v)
-            except ParamError as err:
-                raise GraphError(f"node {node.name!r}: {err}") from None
-        if isinstance(node.seed, bool) or not isinstance(node.seed, int):
-            raise GraphError(f"node {node.name!r}: seed must be an integer, got {node.seed!r}")
+            node.params[k] = _validate_param(pspecs[k], v, f"node {node.name!r}")
+        if not _is_seed(node.seed):
+            raise GraphError(f"node {node.name!r}: seed must be an integer in -{MAX_SEED}..{MAX_SEED}, got {_short(node.seed)}")
 
     def _check_ref(self, ref: Ref, where: str) -> None:
         if ref.node not in self.nodes:
@@ -441,8 +436,8 @@ class Graph:
             raise GraphError(f"unknown top-level key(s) {sorted(unknown)}")
         seed = data.get("seed", 0)
         res = data.get("res", 256)
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise GraphError(f"'seed' must be an integer, got {seed!r}")
+        if not _is_seed(seed):
+            raise GraphError(f"'seed' must be an integer in -{MAX_SEED}..{MAX_SEED}, got {_short(seed)}")
         if isinstance(res, bool) or not isinstance(res, int) or not 1 <= res <= MAX_RES:
             raise GraphError(f"'res' must be an integer in 1..{MAX_RES}, got {res!r}")
         name = data.get("name", "material")
@@ -493,6 +488,8 @@ class Graph:
             raise GraphError(f"invalid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
         except RecursionError:
             raise GraphError("invalid JSON: nested too deeply") from None
+        except ValueError as err:  # e.g. an integer longer than Python's int-parsing limit
+            raise GraphError(f"invalid JSON: {str(err).split(';')[0]}") from None
         return cls.from_dict(data)
 
     @classmethod
@@ -500,7 +497,7 @@ class Graph:
         """Load a graph file."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = p.read_text(encoding="utf-8-sig")  # tolerate a byte-order mark (Windows editors)
         except FileNotFoundError:
             raise GraphError(f"graph file not found: {p}") from None
         except (OSError, UnicodeDecodeError) as err:
@@ -524,6 +521,33 @@ class Graph:
         return Graph.from_dict(json.loads(self.dumps()))
 
 
+def _is_seed(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_SEED <= value <= MAX_SEED
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters (huge numbers stay readable in one-line errors)."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int beyond Python's int-to-str digit limit
+        return f"<integer of {value.bit_length()} bits>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _validate_param(p: ParamSpec, value: Any, where: str) -> Any:
+    """``p.validate`` with every failure (also numbers too large for a float) as GraphError."""
+    try:
+        return p.validate(value)
+    except ParamError as err:
+        raise GraphError(f"{where}: {_shorten_message(str(err))}") from None
+    except (OverflowError, ValueError):  # a float() overflow, or repr() of an int with > 4300 digits
+        raise GraphError(f"{where}: parameter {p.name!r} ({p.kind}): number {_short(value)} is too large") from None
+
+
+def _shorten_message(msg: str, limit: int = 300) -> str:
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
+
+
 def spec_name(spec: AnySpec) -> str:
     return spec.name if isinstance(spec, GeneratorSpec) else spec.type
 
@@ -534,16 +558,24 @@ def _parse_output(src: Any, where: str) -> Ref | float | tuple[float, ...]:
     if isinstance(src, bool):
         raise GraphError(f"{where}: expected a node reference or a number, got {src!r}")
     if isinstance(src, (int, float)):
-        v = float(src)
+        v = _as_float(src)
         if not math.isfinite(v) or not 0.0 <= v <= 1.0:
-            raise GraphError(f"{where}: constant {src!r} must be a finite number in [0, 1]")
+            raise GraphError(f"{where}: constant {_short(src)} must be a finite number in [0, 1]")
         return v
     if isinstance(src, (list, tuple)) and len(src) in (1, 3) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in src):
-        vals = tuple(float(x) for x in src)
+        vals = tuple(_as_float(x) for x in src)
         if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in vals):
             raise GraphError(f"{where}: constants must be finite numbers in [0, 1]")
         return vals
-    raise GraphError(f"{where}: expected a node reference like 'node' or 'node:port', or a constant, got {src!r}")
+    raise GraphError(f"{where}: expected a node reference like 'node' or 'node:port', or a constant, got {_short(src)}")
+
+
+def _as_float(x: int | float) -> float:
+    """``float(x)``, with integers too large for a float mapped to infinity."""
+    try:
+        return float(x)
+    except OverflowError:
+        return math.inf if x > 0 else -math.inf
 
 
 def atomic_write_text(path: Path, text: str) -> None:

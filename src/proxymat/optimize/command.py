@@ -40,7 +40,22 @@ def run_optimize(args: argparse.Namespace) -> int:
     graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
     target_path = _target_path(args)
     target = prepare_target(read_image(target_path), args.res, linearize=args.linearize_target).to(device)
+    bad = [item for item in args.proxy or [] if "=" not in item]
+    if bad:
+        raise CliError(f"--proxy expects GENERATOR=FILE, got {bad[0]!r}")
+    extra = dict(item.split("=", 1) for item in (args.proxy or []))
+    proxies = load_graph_proxies(graph, extra, device=device)
+    config = OptimizeConfig(res=args.res, seed=args.seed)
+    if args.iters:
+        config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
+    config = replace(config, samples=args.samples, stage1=not args.no_stage1, random_search=not args.no_random_search,
+                     stage3=not args.no_stage3,
+                     loss=LossConfig(features=args.features, scales=pick_scales(args.res, (1.0, 0.5, 0.25))))
     out = Path(args.output)
+    try:
+        run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=not args.quiet, device=device)
+    except ValueError as err:  # e.g. unreadable --features weights
+        raise CliError(str(err)) from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".proxymat-write-test"
@@ -48,17 +63,8 @@ def run_optimize(args: argparse.Namespace) -> int:
         probe.unlink()
     except OSError as err:
         raise CliError(f"cannot write to output folder {out}: {err.strerror or err}") from None
-    config = OptimizeConfig(res=args.res, seed=args.seed)
-    if args.iters:
-        config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
-    config = replace(config, samples=args.samples, stage1=not args.no_stage1, random_search=not args.no_random_search,
-                     stage3=not args.no_stage3,
-                     loss=LossConfig(features=args.features, scales=pick_scales(args.res, (1.0, 0.5, 0.25))))
-    extra = dict(item.split("=", 1) for item in (args.proxy or []))
-    proxies = load_graph_proxies(graph, extra, device=device)
     print(f"optimizing {graph.name!r} ({len(graph.nodes)} nodes) to {target_path} at {args.res}px; "
           f"proxies: {', '.join(sorted(proxies)) or 'none'}")
-    run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=not args.quiet, device=device)
     result = run.run()
     settings: dict[str, Any] = {"graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), **asdict(config)}
     paths = write_report(out, result, target.cpu(), settings)
@@ -67,6 +73,8 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def register_optimize(sub: Any) -> None:
+    from ..cli import positive_int
+
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
     p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
     p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
@@ -82,6 +90,6 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE", help="use this proxy weights file for a generator")
     p.add_argument("--linearize-target", action="store_true", help="treat the target as sRGB and linearize it")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_optimize)

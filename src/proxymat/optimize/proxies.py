@@ -31,7 +31,11 @@ def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = No
     from ..proxy.weights import ProxyWeightsError, load_proxy, resolve_weights
 
     proxies: dict[str, torch.nn.Module] = {}
-    for name, spec in graph_generators(graph).items():
+    used = graph_generators(graph)
+    unknown = sorted(set(extra or {}) - set(used))
+    if unknown:
+        raise ProxyWeightsError(f"--proxy names generator(s) {unknown} that the graph does not use (it uses {sorted(used)})")
+    for name, spec in used.items():
         source = (extra or {}).get(name, name)
         path = resolve_weights(source)
         if not path.is_file():

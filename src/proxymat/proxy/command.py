@@ -101,26 +101,28 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def register_proxy(sub: Any) -> None:
+    from ..cli import positive_int
+
     p = sub.add_parser("proxy", help="train, evaluate or list generator proxies")
     psub = p.add_subparsers(dest="proxy_command", metavar="ACTION", required=True)
 
     t = psub.add_parser("train", help="train a proxy for a generator (resumes from its checkpoint)")
     t.add_argument("generator")
-    t.add_argument("--steps", type=int, default=10_000)
+    t.add_argument("--steps", type=positive_int, default=10_000)
     t.add_argument("--res", type=int, default=128)
-    t.add_argument("--batch", type=int, default=8)
-    t.add_argument("--w-dim", type=int, default=256)
+    t.add_argument("--batch", type=positive_int, default=8)
+    t.add_argument("--w-dim", type=positive_int, default=256)
     t.add_argument("--channels", type=int, nargs="*", help="channels per resolution 4, 8, ..., res")
     t.add_argument("--device", default="cpu")
-    t.add_argument("--threads", type=int, default=None)
+    t.add_argument("--threads", type=positive_int, default=None)
     t.add_argument("--out", help="weights file (default proxies/GENERATOR.safetensors)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--gan", dest="gan", action="store_true", default=None, help="adversarial term (default: for stochastic generators)")
     t.add_argument("--no-gan", dest="gan", action="store_false")
     t.add_argument("--feat-weight", type=float, default=None)
     t.add_argument("--features", default="auto")
-    t.add_argument("--checkpoint-every", type=int, default=250)
-    t.add_argument("--val-every", type=int, default=250)
+    t.add_argument("--checkpoint-every", type=positive_int, default=250)
+    t.add_argument("--val-every", type=positive_int, default=250)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=run_train)
@@ -128,11 +130,11 @@ def register_proxy(sub: Any) -> None:
     e = psub.add_parser("eval", help="fidelity of a proxy against its real generator on held-out parameters")
     e.add_argument("generator")
     e.add_argument("--weights", help="weights file (default: the shipped proxy)")
-    e.add_argument("--n", type=int, default=256)
+    e.add_argument("--n", type=positive_int, default=256)
     e.add_argument("--res", type=int, default=None)
     e.add_argument("--grid", help="write a real-vs-proxy image grid here (PNG)")
     e.add_argument("--device", default="cpu")
-    e.add_argument("--threads", type=int, default=None)
+    e.add_argument("--threads", type=positive_int, default=None)
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=run_eval)
 

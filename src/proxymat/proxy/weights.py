@@ -166,6 +166,23 @@ def check_matches(meta: Mapping[str, Any], spec: GeneratorSpec, where: str) -> N
         raise ProxyWeightsError(f"{where}: proxy parameters {got} differ from generator {spec.name!r} parameters {want}")
 
 
+def _check_meta(meta: Mapping[str, Any]) -> None:
+    """Raise ValueError unless the parsed metadata has the documented shapes."""
+    for key in ("model_config", "fixed", "metrics", "training"):
+        if not isinstance(meta[key], dict):
+            raise ValueError(f"{key!r} must be a JSON object")
+    rows = meta["params"]
+    if not isinstance(rows, list) or not all(_is_param_row(r) for r in rows):
+        raise ValueError("'params' must be a list of {name, kind, low, high} objects")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in meta["fixed"].values()):
+        raise ValueError("'fixed' values must be numbers")
+
+
+def _is_param_row(row: Any) -> bool:
+    return (isinstance(row, dict) and isinstance(row.get("name"), str)
+            and all(isinstance(row.get(k), (int, float)) and not isinstance(row.get(k), bool) for k in ("low", "high")))
+
+
 def load_proxy(path_or_name: str | Path, device: str | torch.device = "cpu", spec: GeneratorSpec | None = None) -> Proxy:
     """Load a proxy file (float32 on ``device``); checked against ``spec`` when given."""
     path = resolve_weights(path_or_name)
@@ -175,8 +192,9 @@ def load_proxy(path_or_name: str | Path, device: str | torch.device = "cpu", spe
     try:
         meta = {k: raw[k] if k == "generator" else json.loads(raw[k]) for k in ("generator", "params", "model_config")}
         meta.update({k: json.loads(raw.get(k, "{}")) for k in ("fixed", "metrics", "training")})
+        _check_meta(meta)
         config = ProxyConfig.from_dict(meta["model_config"])
-    except (KeyError, ValueError, TypeError) as exc:
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise ProxyWeightsError(f"{path}: bad proxy metadata: {exc}".splitlines()[0]) from exc
     if spec is not None:
         check_matches(meta, spec, str(path))
