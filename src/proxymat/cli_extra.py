@@ -19,7 +19,39 @@ def _bench(args: argparse.Namespace) -> int:
         print(json.dumps(row))
     if args.what == "examples":
         _bench_examples(args)
+    if args.what == "proxies":
+        _bench_proxies(args)
     return 0
+
+
+def _bench_proxies(args: argparse.Namespace) -> None:
+    """E1: every shipped proxy against its real generator (metrics + real-vs-proxy grid)."""
+    from importlib import resources
+    from pathlib import Path
+
+    import torch
+
+    from .nodes.generators import get_generator
+    from .proxy.metrics import comparison_grid, evaluate_proxy
+    from .proxy.model import sample_params
+    from .proxy.weights import load_proxy
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    folder = resources.files("proxymat").joinpath("weights")
+    names = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
+    for name in args.names or names:
+        spec = get_generator(name)
+        proxy = load_proxy(name, spec=spec)
+        row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=args.n_eval),
+               "train_steps": proxy.training_info.get("steps"),
+               "train_hours": round(float(proxy.training_info.get("seconds_total", proxy.training_info.get("seconds_this_run", 0))) / 3600, 3)}
+        if args.figures:
+            p, real = sample_params(spec, 8, torch.Generator().manual_seed(7))
+            with torch.no_grad():
+                grid = comparison_grid(spec(real, proxy.res, 0), proxy.at_res(p, proxy.res), Path(args.figures) / f"e1_{name}.png")
+            row["grid"] = str(grid)
+        print(json.dumps(row))
 
 
 def _bench_examples(args: argparse.Namespace) -> None:
@@ -46,7 +78,8 @@ def register_bench(sub: Any) -> None:
     from .cli import positive_int
 
     p = sub.add_parser("bench", help="run speed benchmarks (JSON lines on stdout)")
-    p.add_argument("what", choices=("graph", "generators", "all", "examples"))
+    p.add_argument("what", choices=("graph", "generators", "all", "examples", "proxies"))
+    p.add_argument("--n-eval", type=positive_int, default=256, help="proxies: held-out parameter vectors")
     p.add_argument("--res", type=int, default=256)
     p.add_argument("--iters", type=positive_int, default=5)
     p.add_argument("--batch", type=positive_int, default=16)

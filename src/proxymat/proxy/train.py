@@ -223,6 +223,12 @@ class _State:
     dopt: torch.optim.Optimizer | None = None
     step: int = 0
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"train": [], "val": []})
+    seconds: float = 0.0  # training wall-clock over all runs, up to the last checkpoint
+    started: float = field(default_factory=time.time)
+
+    def elapsed(self) -> float:
+        """Total training seconds including this run so far."""
+        return self.seconds + (time.time() - self.started)
 
 
 def save_checkpoint(path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConfig, tcfg: TrainConfig, backbone: str) -> None:
@@ -240,6 +246,7 @@ def save_checkpoint(path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConf
         "train_config": tcfg.to_dict(),
         "features": backbone,
         "history": st.history,
+        "seconds_total": round(st.elapsed(), 2),
     }
     atomic_save_safetensors(path, tensors, {"format": "proxymat-checkpoint", "checkpoint": json.dumps(meta)})
 
@@ -268,6 +275,8 @@ def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> 
             st.disc.load_state_dict(disc_state)
             _load_optimizer(st.dopt, tensors, "dopt")
     st.sampler.set_state(tensors["rng.sampler"])
+    st.seconds = float(meta.get("seconds_total", 0.0))
+    st.started = time.time()
     st.step = int(meta["step"])
     st.history = {"train": list(meta["history"].get("train", [])), "val": list(meta["history"].get("val", []))}
 
@@ -460,6 +469,7 @@ def train_proxy(
             "train_config": cfg.to_dict(),
             "features": features.backbone,
             "seconds_this_run": round(seconds, 2),
+            "seconds_total": round(st.elapsed(), 2),
             "val_l1_history": [[int(v["step"]), float(v["l1"])] for v in val_hist],
         }
         metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}
