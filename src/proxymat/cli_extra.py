@@ -61,7 +61,7 @@ def _bench_examples(args: argparse.Namespace) -> None:
 
     from .bench_examples import run_example, summarize
     from .examples import list_examples
-    from .graph import atomic_write_text
+    from .atomic import atomic_write_text
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -317,7 +317,7 @@ def build_gltf(name: str, files: MapFiles, bin_uri: str) -> tuple[dict, bytes]:
 
 
 def _write_text(path: Path, text: str) -> Path:
-    from .graph import atomic_write_text
+    from .atomic import atomic_write_text
 
     try:
         atomic_write_text(path, text)

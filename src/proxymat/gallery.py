@@ -40,7 +40,7 @@ def tile_grid(images: torch.Tensor, cols: int | None = None, pad: int = 2) -> to
 
 def write_gallery(spec: GeneratorSpec, out_dir: Path, n: int = 16, res: int = 128, seed: int = 0) -> Path:
     """Write ``<name>_gallery.png`` and the sampled parameters as JSON; return the PNG path."""
-    from .graph import atomic_write_text
+    from .atomic import atomic_write_text
     from .io import write_png
 
     if n < 1 or n > 256:

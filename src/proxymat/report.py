@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from .atomic import atomic_target
 from .gallery import tile_grid
 from .io import write_maps, write_png
 
@@ -24,13 +25,8 @@ def _to_pil(img: torch.Tensor) -> Image.Image:
 
 
 def _atomic_pil_save(img: Image.Image, path: Path, **kwargs: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_target(path) as tmp:
         img.save(tmp, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG"), **kwargs)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, size: tuple[int, int] = (640, 320)) -> Path:
@@ -75,13 +71,7 @@ def write_gif(frames_dir: Path, path: Path, ms: int = 120) -> Path | None:
         return None
     frames = [Image.open(f).convert("RGB") for f in files]
     frames += [frames[-1]] * 5  # pause on the final frame
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=ms, loop=0)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    _atomic_pil_save(frames[0], path, save_all=True, append_images=frames[1:], duration=ms, loop=0)
     return path
 
 
@@ -132,7 +122,7 @@ def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Map
                     "seconds": round(r.seconds, 2), "note": r.note} for r in result.records],
         "settings": settings,
     }
-    from .graph import atomic_write_text
+    from .atomic import atomic_write_text
 
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     paths["summary"] = out_dir / "summary.json"
@@ -141,7 +131,7 @@ def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Map
 
 
 def _write_html(out_dir: Path, paths: Mapping[str, Path], summary: Mapping[str, Any], name: str) -> Path:
-    from .graph import atomic_write_text
+    from .atomic import atomic_write_text
 
     def rel(key: str) -> str:
         return html.escape(paths[key].relative_to(out_dir).as_posix())

@@ -26,7 +26,8 @@ from typing import Any, Callable, Mapping, Protocol
 import torch
 import torch.nn.functional as F
 
-from ..graph import Graph, atomic_write_text
+from ..atomic import atomic_write_text
+from ..graph import Graph
 from ..nodes.generators.base import GeneratorSpec
 from ..render import RenderSettings, render
 from .loss import LossConfig, MaterialLoss

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..atomic import atomic_target
 from ..nodes.generators.base import GeneratorSpec
 from .model import ProxyConfig, ProxyNet, build_proxy, proxy_inputs
 
@@ -41,17 +41,9 @@ def atomic_save_safetensors(path: str | Path, tensors: Mapping[str, torch.Tensor
     """Write a safetensors file through a temp file in the same folder + ``os.replace``."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-        save_file(data, tmp, metadata=dict(metadata))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
+    with atomic_target(path) as tmp:
+        save_file(data, str(tmp), metadata=dict(metadata))
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
