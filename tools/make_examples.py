@@ -137,15 +137,15 @@ def stone() -> tuple[Graph, dict[str, object]]:
 
 
 def fabric() -> tuple[Graph, dict[str, object]]:
-    g = Graph("fabric", description="Woven fabric: PPTBF cross tiling (pptbf proxy) as the weave.")
-    pp = g.add("pptbf", name="weave", tiling=10, zoom=8.0, jitter=0.0)
+    g = Graph("fabric", description="Knit fabric: PPTBF cross tiling (pptbf proxy) as the stitches.")
+    pp = g.add("pptbf", name="weave", tiling=10, zoom=4.0, jitter=0.0)
     bl = g.add("blur", name="soften", input=pp, radius=0.002)
     g.add("height_to_normal", name="normal", input=bl, intensity=1.0)
     col = g.add("gradient_map", name="color", input=bl, color_1=(0.1, 0.12, 0.25), color_2=(0.15, 0.2, 0.4),
-                color_3=(0.2, 0.28, 0.5), color_4=(0.3, 0.35, 0.6))
+                color_3=(0.35, 0.45, 0.7), color_4=(0.5, 0.55, 0.8))
     rough = g.add("levels", name="rough_levels", input=bl, out_low=0.95, out_high=0.75)
     finish(g, bl, col, rough)
-    truth = {"weave.zoom": 12.0, "color.color_3": (0.45, 0.15, 0.12), "color.color_4": (0.55, 0.22, 0.18),
+    truth = {"weave.zoom": 6.0, "color.color_3": (0.65, 0.25, 0.2), "color.color_4": (0.8, 0.35, 0.3),
              "normal.intensity": 2.0}
     return g, truth
 
