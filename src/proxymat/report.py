@@ -126,11 +126,12 @@ def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Map
 
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     paths["summary"] = out_dir / "summary.json"
-    paths["report"] = _write_html(out_dir, paths, summary, graph.name)
+    paths["report"] = _write_html(out_dir, paths, summary, graph.name, ", ".join(shown))
     return paths
 
 
-def _write_html(out_dir: Path, paths: Mapping[str, Path], summary: Mapping[str, Any], name: str) -> Path:
+def _write_html(out_dir: Path, paths: Mapping[str, Path], summary: Mapping[str, Any], name: str,
+                comparison_order: str = "") -> Path:
     from .atomic import atomic_write_text
 
     def rel(key: str) -> str:
@@ -149,6 +150,7 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}i
 <body><h1>proxymat: {html.escape(name)}</h1>
 <p>Final loss {summary['loss_final']:.4f} in {summary['seconds']:.1f} s. Optimized graph: <a href='{rel('graph')}'>{rel('graph')}</a>.</p>
 <h2>Target, initial, stages, final</h2><img src='{rel('comparison')}' style='max-width:100%'>
+<p>Left to right: {html.escape(comparison_order)}.</p>
 <h2>Stages</h2><table><tr><th>stage</th><th>loss start</th><th>loss end</th><th>iterations</th><th>seconds</th><th>note</th></tr>{rows}</table>
 <h2>Loss curves</h2><img src='{rel('curves')}'>
 {gif}

@@ -82,7 +82,7 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--res", type=int, default=256, choices=(64, 128, 256, 512))
     p.add_argument("--device", default="cpu")
     p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
-    p.add_argument("--samples", type=int, default=32, help="random-search samples at the start of Stage II")
+    p.add_argument("--samples", type=positive_int, default=64, help="random-search samples at the start of Stage II")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")
     p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")

@@ -46,12 +46,12 @@ class ProxyLike(Protocol):
 @dataclass(frozen=True)
 class OptimizeConfig:
     res: int = 256
-    iters1: int = 100
+    iters1: int = 200
     lr1: float = 0.02
-    samples: int = 32
-    iters2: int = 120
+    samples: int = 64
+    iters2: int = 200
     lr2: float = 0.02
-    iters3: int = 60
+    iters3: int = 150
     lr3: float = 0.005
     stage1: bool = True
     stage2: bool = True
