@@ -175,3 +175,11 @@ def test_stage2_keeps_proxy_parameters_in_the_sampling_box(finished):
     for key, u in run.graph.normalized("generators").items():
         lo, hi = bounds[key]
         assert lo - 1e-6 <= float(u[0]) <= hi + 1e-6, key
+
+
+def test_final_result_is_the_lowest_loss_of_all_stages(target):
+    run = Optimization(tiny_graph(), target, config(), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    result = run.run()
+    stage_losses = [r.loss_end for r in result.records]
+    assert result.loss_final <= min(stage_losses) + 1e-6
+    assert result.loss_final <= run.best["loss"] + 1e-6

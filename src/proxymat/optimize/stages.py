@@ -110,6 +110,7 @@ class Optimization:
         self.progress = progress
         self.records: list[StageRecord] = []
         self.renders: dict[str, torch.Tensor] = {}
+        self.best: dict[str, Any] | None = None  # {"stage", "loss", "graph"}: lowest real loss seen
         self._gen = torch.Generator().manual_seed(config.seed)
         self.proxy_nodes = self._applicable_proxies()
 
@@ -312,7 +313,7 @@ class Optimization:
         if path is None:
             return
         state = {"fingerprint": self.config.fingerprint(), "graph": self.graph.to_dict(),
-                 "records": [asdict(r) for r in self.records]}
+                 "records": [asdict(r) for r in self.records], "best": self.best}
         atomic_write_text(path, json.dumps(state) + "\n")
 
     def load_checkpoint(self) -> bool:
@@ -329,21 +330,34 @@ class Optimization:
             return False
         self.graph = Graph.from_dict(state["graph"])
         self.records = [StageRecord(**r) for r in state["records"]]
+        self.best = state.get("best")
         self.log(f"resuming after {', '.join(r.name for r in self.records) or 'start'} from {path}")
         return True
 
     # ------------------------------------------------------------------ run
+    def note_best(self, stage: str, loss: float) -> None:
+        """Remember the graph with the lowest real-generator loss so far."""
+        if self.best is None or loss < self.best["loss"]:
+            self.best = {"stage": stage, "loss": loss, "graph": self.graph.to_dict()}
+
     def run(self) -> OptimizeResult:
         t0 = time.perf_counter()
         self.load_checkpoint()
         self.renders["init"] = self.real_render(self.initial)
+        if self.best is None:
+            self.note_best("initial", float(self.loss(self.renders["init"])))
         done = {r.name for r in self.records}
         plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2), ("stage3", self.config.stage3, self.stage3)]
         for name, enabled, fn in plan:
             if not enabled or name in done:
                 continue
             fn()
+            self.note_best(name, self.records[-1].loss_end)
             self.save_checkpoint()
+        if self.best is not None and self.best["loss"] < self.real_loss(self.graph):
+            self.log(f"final result taken from {self.best['stage']} (real-generator loss {self.best['loss']:.4f}), "
+                     "the lowest of all stages")
+            self.graph = Graph.from_dict(self.best["graph"])
         final = self.real_render(self.graph)
         self.renders["final"] = final
         loss_final = float(self.loss(final))
