@@ -96,8 +96,11 @@ def _generator_output(g: Graph, name: str, res: int) -> torch.Tensor:
 
 
 def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int = 16, iters: int = 3,
-                     names: list[str] | None = None, threads: int | None = None) -> list[dict[str, Any]]:
-    """Images per second of each generator at default parameters, batched."""
+                     names: list[str] | None = None, threads: int | None = None,
+                     random_params: bool = False) -> list[dict[str, Any]]:
+    """Images per second of each generator, batched, at default parameters or at
+    random parameters drawn in the sampling box (``random_params``)."""
+    from .gallery import sample_params
     from .nodes.generators import generator_specs
 
     if threads:
@@ -108,8 +111,9 @@ def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int 
             continue
         for res in resolutions:
             b = batch if res <= 256 else max(1, batch // 4)
-            params = spec.defaults(b)
+            params = sample_params(spec, b, torch.Generator().manual_seed(res)) if random_params else spec.defaults(b)
             t = _median_time(lambda: spec(params, res, 0), iters)
             rows.append({"bench": "generator", "name": name, "res": res, "batch": b,
+                         "params": "random" if random_params else "default",
                          "images_per_s": round(b / t, 1), "ms_per_image": round(1000 * t / b, 2)})
     return rows

@@ -14,7 +14,8 @@ def _bench(args: argparse.Namespace) -> int:
     if args.what in ("graph", "all"):
         rows.append(benchmarks.bench_graph(res=args.res, iters=args.iters, threads=args.threads))
     if args.what in ("generators", "all"):
-        rows += benchmarks.bench_generators(batch=args.batch, iters=args.iters, names=args.names, threads=args.threads)
+        rows += benchmarks.bench_generators(batch=args.batch, iters=args.iters, names=args.names, threads=args.threads,
+                                            random_params=args.random_params)
     for row in rows:
         print(json.dumps(row))
     if args.what == "examples":
@@ -85,6 +86,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--batch", type=positive_int, default=16)
     p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include")
+    p.add_argument("--random-params", action="store_true", help="generators: random parameters in the sampling box")
     p.add_argument("--methods", nargs="*", default=["full", "stage1"],
                    help="examples: full, stage1, no_search, no_stage3, cma, sa, powell, random")
     p.add_argument("--figures", default=None, help="examples: folder for comparison images")

@@ -1,0 +1,38 @@
+"""Benchmark code paths stay runnable (smoke tests; speed goals live in docs/RESULTS.md)."""
+
+import torch
+
+from proxymat.bench_examples import parameter_error, run_example, summarize
+from proxymat.benchmarks import bench_generators, bench_graph, benchmark_graph
+from proxymat.examples import example_truth_text, resolve_graph
+from proxymat.graph import Graph
+from proxymat.optimize.stages import OptimizeConfig
+
+
+def test_benchmark_graph_has_twenty_nodes_and_backpropagates():
+    assert len(benchmark_graph().nodes) == 20
+    row = bench_graph(res=32, iters=1)
+    assert row["nodes"] == 20 and row["params"] > 30 and row["iteration_ms"] > 0
+
+
+def test_generator_benchmark_rows():
+    rows = bench_generators(resolutions=(16,), batch=2, iters=1, names=["cells"], random_params=True)
+    assert len(rows) == 1 and rows[0]["name"] == "cells" and rows[0]["images_per_s"] > 0
+
+
+def test_parameter_error_counts_only_changed_parameters():
+    start = resolve_graph("leather")
+    truth = Graph.loads(example_truth_text("leather"))
+    assert parameter_error(truth, truth, start) == 0.0
+    assert parameter_error(start, truth, start) > 0.0
+
+
+def test_example_benchmark_runs_and_summarizes():
+    torch.manual_seed(0)
+    base = OptimizeConfig(iters1=2, iters2=2, iters3=2, samples=2)
+    rows = run_example("plaster", ["full", "stage1", "random"], res=32, base=base, log=lambda s: None)
+    assert [r["method"] for r in rows] == ["full", "stage1", "random"]
+    for r in rows:
+        assert r["loss"] <= r["loss_init"] + 1e-6 and "param_error" in r
+    table = summarize(rows)
+    assert "| plaster |" in table and "**" in table
