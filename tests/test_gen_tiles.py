@@ -353,8 +353,10 @@ def test_fixed_pattern_specs():
     kw = dict(x_amount=6, y_amount=3, scale=1.2, position_random=0.3, luminance_random=0.5)
     torch.testing.assert_close(par(_p(**kw), 32, seed=1), G(_p(pattern="paraboloid", **kw), 32, seed=1))
     torch.testing.assert_close(names["tile_disc"](_p(**kw), 32), G(_p(pattern="disc", **kw), 32))
-    assert par.stochastic and names["tile_disc"].stochastic and not names["tile_square"].stochastic
-    assert par.sample_box["x_amount"] == (2, 16) and par.fixed["blending_mode"] == T.BLEND_MODES.index("max")
+    # the shipped paraboloid proxy covers regular grids only: per-tile randomness and rotation are pinned
+    assert not par.stochastic and names["tile_disc"].stochastic and not names["tile_square"].stochastic
+    assert par.sample_box["x_amount"] == (2, 12) and par.fixed["blending_mode"] == T.BLEND_MODES.index("max")
+    assert all(par.fixed[k] == 0.0 for k in ("scale_random", "position_random", "rotation_random", "rotation"))
     with pytest.raises(KeyError, match="pattern"):
         par(_p(pattern=1.0), 16)
 

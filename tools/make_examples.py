@@ -66,7 +66,7 @@ def scratched_metal() -> tuple[Graph, dict[str, object]]:
 
 def ceramic_tiles() -> tuple[Graph, dict[str, object]]:
     g = Graph("ceramic_tiles", description="Glazed ceramic tiles: rounded tiles (tile_paraboloid proxy) thresholded into grout lines.")
-    t = g.add("tile_paraboloid", name="tiles", x_amount=4, y_amount=4, scale=1.0)
+    t = g.add("tile_paraboloid", name="tiles", x_amount=4, y_amount=4, scale=1.0, blending_mode="max")
     shape = g.add("threshold", name="tile_shape", input=t, threshold=0.15, softness=0.05)
     g.add("height_to_normal", name="normal", input=shape, intensity=1.0)
     col = g.add("gradient_map", name="color", input=shape, color_1=(0.55, 0.55, 0.5), color_2=(0.55, 0.55, 0.5),
