@@ -34,12 +34,14 @@ class MaterialLoss:
         self.config = config
         self.features = (features or TextureFeatures(config.features)).to(target.device)
         self.target = target
+        # Scales that would shrink the image below 32 px are dropped (small test resolutions).
+        self.scales = pick_scales(int(target.shape[-1]), config.scales)
         with torch.no_grad():
             self._t_gram = self._gram(target)
             self._t_ds = self._ds(target)
 
     def _gram(self, img: torch.Tensor) -> torch.Tensor:
-        return gram_descriptor(img, self.features, self.config.scales, self.config.layers)
+        return gram_descriptor(img, self.features, self.scales, self.config.layers)
 
     def _ds(self, img: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(img, self.config.ds_res)
