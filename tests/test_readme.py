@@ -28,3 +28,13 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "fitted.json").is_file()
     assert (tmp_path / "fitted_material").is_dir() and any((tmp_path / "fitted_material").glob("*.mtlx"))
     assert namespace["image"].shape == (1, 3, 32, 32)
+
+
+def test_proxy_training_example_runs(tmp_path, monkeypatch):
+    code = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)[1]
+    small = code.replace("steps=6000", "steps=2, val_size=4, checkpoint_every=1").replace("res=64", "res=16")
+    assert small != code
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(small, "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    assert namespace["proxy"].res == 16 and (tmp_path / "cells.safetensors").is_file()
