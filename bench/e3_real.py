@@ -1,0 +1,50 @@
+"""E3 on the real flash photographs of ../shared/targets/real (not shipped: MIT, Deschaintre et al. 2018).
+
+Each photo is paired with the bundled example graph of its material and every
+method starts from that graph. Run from the repository root:
+
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from proxymat.bench_examples import run_example, summarize
+from proxymat.examples import resolve_graph
+
+PAIRS = {
+    "IMG_20180114_223844.png": "plaster",
+    "IMG_20180115_135633.png": "scratched_metal",
+    "IMG_6966.png": "leather",
+    "IMG_20180115_135508.png": "stone",
+    "IMG_20180105_114506.png": "stone",
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--res", type=int, default=128)
+    ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[2] / "shared" / "targets" / "real"))
+    ap.add_argument("--methods", nargs="*", default=["full", "stage1", "no_search", "no_stage3", "cma", "sa", "powell"])
+    ap.add_argument("--figures", default="docs/figures")
+    ap.add_argument("--json-out", default=None)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for photo, graph_name in PAIRS.items():
+        label = f"real_{Path(photo).stem}_{graph_name}"
+        rows += run_example(label, args.methods, res=args.res, figures=Path(args.figures),
+                            target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rows, indent=1) + "\n")
+    print(summarize(rows))
+
+
+if __name__ == "__main__":
+    main()

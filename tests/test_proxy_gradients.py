@@ -1,0 +1,45 @@
+"""Gradient sanity of the shipped proxies: the proxy's gradient w.r.t. a smooth parameter
+points the way that lowers the REAL generator's loss (finite differences of the real generator)."""
+
+import pytest
+import torch
+
+from proxymat.nodes.generators import get_generator
+from proxymat.proxy.model import normalize_params
+from proxymat.proxy.weights import load_proxy
+
+CASES = [
+    # generator, smooth parameter, other parameters, target value, start values (both sides)
+    ("clouds", "roughness", {"scale": 4.0, "octaves": 5.0, "disorder": 0.0}, 0.7, (0.35, 0.95)),
+    pytest.param("cells", "disorder", {"scale": 6.0}, 0.65, (0.35, 0.95), marks=pytest.mark.xfail(
+        strict=True, reason="known weakness: the shipped cells proxy (0.64 CPU-h) points the wrong way "
+        "for disorder below the truth (docs/RESULTS.md, E1)")),
+]
+
+
+def _real(spec, params, res):
+    return spec({k: torch.tensor([float(v)]) for k, v in params.items()}, res, 0)
+
+
+@pytest.mark.parametrize("name,param,others,truth,starts", CASES)
+def test_proxy_gradient_agrees_with_real_finite_differences(name, param, others, truth, starts):
+    spec = get_generator(name)
+    proxy = load_proxy(name, spec=spec)
+    res = proxy.res
+    full = {p.name: p.to_numbers(p.default)[0] for p in spec.params}
+    full.update(others)
+    target = _real(spec, {**full, param: truth}, res)
+    p_spec = spec.param(param)
+    h = 0.05 * (p_spec.high - p_spec.low)
+    for start in starts:
+        real_loss = [float((_real(spec, {**full, param: start + s}, res) - target).abs().mean()) for s in (-h, h)]
+        fd = (real_loss[1] - real_loss[0]) / (2 * h)
+        inputs = normalize_params(spec, {k: torch.tensor([float(v)]) for k, v in {**full, param: start}.items()})
+        inputs.requires_grad_(True)
+        loss = (proxy(inputs) - target).abs().mean()
+        loss.backward()
+        k = list(proxy.param_names).index(param)
+        grad = float(inputs.grad[0, k])
+        assert fd * grad > 0, (start, fd, grad)
+        # and both point toward the true value
+        assert (grad > 0) == (start > truth)
