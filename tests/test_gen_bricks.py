@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from proxymat.nodes.generators import get_generator
-from seams import seam_ok
+from generator_checks import check_batch_items_independent, check_deterministic_and_seeded, seam_ok
 
 SPEC = get_generator("brick_generator")
 FLAT = {"gap_x": 0.0, "gap_y": 0.0, "bevel": 0.0, "height_random": 0.0, "offset": 0.0, "offset_random": 0.0}
@@ -79,19 +79,11 @@ def test_offset_random_shifts_rows_by_a_row_constant() -> None:
 
 
 def test_deterministic_and_seeded() -> None:
-    p = _p(height_random=0.8, offset_random=0.5)
-    a, b, c = SPEC(p, 32, seed=1), SPEC(p, 32, seed=1), SPEC(p, 32, seed=2)
-    assert torch.equal(a, b)
-    assert (a - c).abs().mean().item() > 0.01
+    check_deterministic_and_seeded(SPEC, _p(height_random=0.8, offset_random=0.5))
 
 
 def test_batch_items_are_independent() -> None:
-    gen = torch.Generator().manual_seed(0)
-    params = _random_params(5, gen)
-    batch = SPEC(params, 32, seed=4)
-    for k in range(5):
-        alone = SPEC({n: v[k:k + 1] for n, v in params.items()}, 32, seed=4)
-        torch.testing.assert_close(batch[k:k + 1], alone, atol=1e-6, rtol=0)
+    check_batch_items_independent(SPEC, _random_params(5, torch.Generator().manual_seed(0)))
 
 
 def test_tiles_and_control_fails() -> None:

@@ -9,6 +9,7 @@ import torch
 
 from proxymat.nodes.generators import get_generator
 from proxymat.nodes.generators.cells import DISTANCES, STYLES, feature_points, worley
+from generator_checks import check_batch_items_independent, check_deterministic_and_seeded
 
 SPEC = get_generator("cells")
 
@@ -133,19 +134,11 @@ def test_luminance_random_scales_each_cell() -> None:
 
 
 def test_deterministic_and_seeded() -> None:
-    p = _p(scale=6, disorder=0.8)
-    a, b, c = SPEC(p, 32, seed=1), SPEC(p, 32, seed=1), SPEC(p, 32, seed=2)
-    assert torch.equal(a, b)
-    assert (a - c).abs().mean().item() > 0.01
+    check_deterministic_and_seeded(SPEC, _p(scale=6, disorder=0.8))
 
 
 def test_batch_items_are_independent() -> None:
-    gen = torch.Generator().manual_seed(0)
-    params = _random_params(5, gen)
-    batch = SPEC(params, 32, seed=4)
-    for k in range(5):
-        alone = SPEC({n: v[k:k + 1] for n, v in params.items()}, 32, seed=4)
-        torch.testing.assert_close(batch[k:k + 1], alone, atol=1e-6, rtol=0)
+    check_batch_items_independent(SPEC, _random_params(5, torch.Generator().manual_seed(0)))
 
 
 def _seeds(params: dict[str, torch.Tensor], res: int) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 
 from proxymat.nodes.generators import get_generator
 from proxymat.nodes.generators.noise import gradient_angles, perlin_raw
-from seams import seam_ok
+from generator_checks import seam_ok
 
 PERLIN = get_generator("perlin_noise")
 CLOUDS = get_generator("clouds")
