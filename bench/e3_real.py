@@ -34,13 +34,16 @@ def main() -> None:
     ap.add_argument("--figures", default="docs/figures")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
+                    help="linear: gamma-encode the photos (stored roughly linear) like the renders")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
     for photo, graph_name in PAIRS.items():
-        label = f"real_{Path(photo).stem}_{graph_name}"
+        label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
         rows += run_example(label, args.methods, res=args.res, figures=Path(args.figures),
-                            target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name))
+                            target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
+                            target_encoding=args.target_encoding)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))

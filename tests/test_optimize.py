@@ -183,3 +183,13 @@ def test_final_result_is_the_lowest_loss_of_all_stages(target):
     stage_losses = [r.loss_end for r in result.records]
     assert result.loss_final <= min(stage_losses) + 1e-6
     assert result.loss_final <= run.best["loss"] + 1e-6
+
+
+def test_linear_targets_are_gamma_encoded_like_renders():
+    from proxymat.optimize.loss import encode_like_render
+
+    lin = torch.tensor([0.0, 0.25, 1.0]).view(1, 3, 1, 1)
+    assert torch.equal(encode_like_render(lin, "srgb"), lin)
+    assert torch.allclose(encode_like_render(lin, "linear").flatten(), torch.tensor([0.0, 0.25 ** (1 / 2.2), 1.0]))
+    with pytest.raises(ValueError, match="target encoding"):
+        encode_like_render(lin, "rgb")

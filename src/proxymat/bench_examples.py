@@ -26,7 +26,7 @@ import torch
 
 from .graph import Graph
 from .io import prepare_target, read_image
-from .optimize.loss import LossConfig, MaterialLoss, pick_scales
+from .optimize.loss import LossConfig, MaterialLoss, encode_like_render, pick_scales
 from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
@@ -50,7 +50,7 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
                 figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
-                graph: Graph | None = None) -> list[dict[str, Any]]:
+                graph: Graph | None = None, target_encoding: str = "srgb") -> list[dict[str, Any]]:
     """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method."""
     from .examples import example_target_path, example_truth_text, resolve_graph
     from .optimize.gradient_free import run_baseline
@@ -60,7 +60,7 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     tpath = target_path or example_target_path(name)
     if tpath is None:
         raise ValueError(f"no target for {name!r}")
-    target = prepare_target(read_image(tpath), res)
+    target = encode_like_render(prepare_target(read_image(tpath), res), target_encoding)
     truth_text = None if target_path else example_truth_text(name)
     truth = Graph.loads(truth_text) if truth_text else None
     loss_cfg = LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25)))

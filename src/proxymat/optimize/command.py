@@ -29,6 +29,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     from ..cli import CliError, _device
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
     from ..io import prepare_target, read_image
+    from .loss import encode_like_render
     from ..report import write_report
     from .loss import LossConfig, pick_scales
     from .proxies import load_graph_proxies
@@ -39,7 +40,8 @@ def run_optimize(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
     target_path = _target_path(args)
-    target = prepare_target(read_image(target_path), args.res, linearize=args.linearize_target).to(device)
+    target = prepare_target(read_image(target_path), args.res)
+    target = encode_like_render(target, args.target_encoding).to(device)
     bad = [item for item in args.proxy or [] if "=" not in item]
     if bad:
         raise CliError(f"--proxy expects GENERATOR=FILE, got {bad[0]!r}")
@@ -90,7 +92,9 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")
     p.add_argument("--features", default="auto", help="texture features: auto, random, or a VGG19 weights file")
     p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE", help="use this proxy weights file for a generator")
-    p.add_argument("--linearize-target", action="store_true", help="treat the target as sRGB and linearize it")
+    p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
+                   help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
+                        "(raw/linear captures; gamma-encoded like the renders before comparing)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -69,3 +69,16 @@ def pick_scales(res: int, scales: Sequence[float], min_px: int = 32) -> tuple[fl
     """Drop scales whose image would be smaller than ``min_px`` (small test resolutions)."""
     kept = tuple(s for s in scales if res * s >= min_px)
     return kept or (1.0,)
+
+
+def encode_like_render(target: torch.Tensor, encoding: str) -> torch.Tensor:
+    """Bring a target photo to the renders' encoding (gamma 2.2 on linear radiance).
+
+    ``"srgb"``: the photo is already display encoded and is compared as is;
+    ``"linear"``: the photo holds linear values and is gamma encoded.
+    """
+    if encoding == "srgb":
+        return target
+    if encoding == "linear":
+        return target.clamp(0.0, 1.0).pow(1.0 / 2.2)
+    raise ValueError(f"target encoding must be 'srgb' or 'linear', not {encoding!r}")
