@@ -64,7 +64,7 @@ def bench_graph(res: int = 256, iters: int = 5, threads: int | None = None) -> d
     if threads:
         torch.set_num_threads(threads)
     g = benchmark_graph()
-    frozen = {"noise": _generator_output(g, "noise", res)}
+    frozen = g.generator_outputs(res)
     values = {k: v.clone().requires_grad_(True) for k, v in g.normalized("filters", optimizable_only=True).items()}
 
     def step() -> None:
@@ -89,18 +89,12 @@ def bench_graph(res: int = 256, iters: int = 5, threads: int | None = None) -> d
     }
 
 
-def _generator_output(g: Graph, name: str, res: int) -> torch.Tensor:
-    spec = g._spec(g.nodes[name])
-    real, _ = g.generator_inputs(name)
-    return spec(real, res, 0)
-
-
 def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int = 16, iters: int = 3,
                      names: list[str] | None = None, threads: int | None = None,
                      random_params: bool = False) -> list[dict[str, Any]]:
     """Images per second of each generator, batched, at default parameters or at
     random parameters drawn in the sampling box (``random_params``)."""
-    from .gallery import sample_params
+    from .proxy.model import sample_params
     from .nodes.generators import generator_specs
 
     if threads:
@@ -111,7 +105,7 @@ def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int 
             continue
         for res in resolutions:
             b = batch if res <= 256 else max(1, batch // 4)
-            params = sample_params(spec, b, torch.Generator().manual_seed(res)) if random_params else spec.defaults(b)
+            params = sample_params(spec, b, torch.Generator().manual_seed(res))[1] if random_params else spec.defaults(b)
             t = _median_time(lambda: spec(params, res, 0), iters)
             rows.append({"bench": "generator", "name": name, "res": res, "batch": b,
                          "params": "random" if random_params else "default",

@@ -33,8 +33,7 @@ def _bench_proxies(args: argparse.Namespace) -> None:
     import torch
 
     from .nodes.generators import get_generator
-    from .proxy.metrics import comparison_grid, evaluate_proxy
-    from .proxy.model import sample_params
+    from .proxy.metrics import evaluate_proxy, proxy_grid
     from .proxy.weights import load_proxy
 
     if args.threads:
@@ -48,10 +47,7 @@ def _bench_proxies(args: argparse.Namespace) -> None:
                "train_steps": proxy.training_info.get("steps"),
                "train_hours": round(float(proxy.training_info.get("seconds_total", proxy.training_info.get("seconds_this_run", 0))) / 3600, 3)}
         if args.figures:
-            p, real = sample_params(spec, 8, torch.Generator().manual_seed(7))
-            with torch.no_grad():
-                grid = comparison_grid(spec(real, proxy.res, 0), proxy.at_res(p, proxy.res), Path(args.figures) / f"e1_{name}.png")
-            row["grid"] = str(grid)
+            row["grid"] = str(proxy_grid(proxy, spec, Path(args.figures) / f"e1_{name}.png"))
         print(json.dumps(row))
 
 

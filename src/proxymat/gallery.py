@@ -11,21 +11,6 @@ import torch
 from .nodes.generators.base import GeneratorSpec
 
 
-def sample_params(spec: GeneratorSpec, n: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
-    """Draw ``n`` real-unit parameter vectors uniformly in the spec's sampling box."""
-    out: dict[str, torch.Tensor] = {}
-    for p in spec.params:
-        if p.name in spec.fixed:
-            out[p.name] = torch.full((n,), float(spec.fixed[p.name]))
-            continue
-        lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
-        if p.discrete:
-            out[p.name] = torch.randint(int(round(lo)), int(round(hi)) + 1, (n,), generator=gen).float()
-        else:
-            out[p.name] = lo + (hi - lo) * torch.rand(n, generator=gen)
-    return out
-
-
 def tile_grid(images: torch.Tensor, cols: int | None = None, pad: int = 2) -> torch.Tensor:
     """(N, C, H, W) -> (1, C, rows*(H+pad)-pad, cols*(W+pad)-pad) grid on a white background."""
     n, c, h, w = images.shape
@@ -45,8 +30,9 @@ def write_gallery(spec: GeneratorSpec, out_dir: Path, n: int = 16, res: int = 12
 
     if n < 1 or n > 256:
         raise ValueError(f"gallery size must be 1..256, got {n}")
-    gen = torch.Generator().manual_seed(seed)
-    params = sample_params(spec, n, gen)
+    from .proxy.model import sample_params
+
+    _, params = sample_params(spec, n, torch.Generator().manual_seed(seed))
     images = spec(params, res, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{spec.name}_gallery.png"

@@ -372,10 +372,24 @@ class Graph:
             real[p.name] = p.denormalize_tensor(u.unsqueeze(-1))[..., 0]
         return real, norm
 
+    def generator_seed(self, name: str) -> int:
+        """The seed a generator node is evaluated with (graph seed combined with the node's)."""
+        return self.seed * 1000003 + self.nodes[name].seed
+
+    def generator_outputs(self, res: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """Real outputs of every generator node at the current parameters (for ``frozen``)."""
+        out = {}
+        for name, node in self.nodes.items():
+            spec = self._spec(node)
+            if is_generator(spec):
+                real, _ = self.generator_inputs(name, device=device)
+                out[name] = spec(real, res, self.generator_seed(name))
+        return out
+
     def _run_generator(self, node: Node, spec: GeneratorSpec, res: int, overrides: Mapping[str, torch.Tensor],
                        hook: GeneratorHook | None, device: torch.device, batch: int) -> torch.Tensor:
         real, norm = self.generator_inputs(node.name, overrides, batch, device)
-        seed = self.seed * 1000003 + node.seed
+        seed = self.generator_seed(node.name)
         if hook is not None:
             return hook(node.name, spec, real, norm, res, seed)
         return spec({k: v.detach() for k, v in real.items()}, res, seed)

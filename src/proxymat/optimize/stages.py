@@ -150,13 +150,7 @@ class Optimization:
 
     def real_outputs(self, graph: Graph) -> dict[str, torch.Tensor]:
         """Real generator outputs at the graph's current parameters (frozen inputs)."""
-        out = {}
-        for name, node in graph.nodes.items():
-            spec = graph._spec(node)
-            if isinstance(spec, GeneratorSpec):
-                real, _ = graph.generator_inputs(name, device=self.device)
-                out[name] = spec(real, self.config.res, graph.seed * 1000003 + node.seed)
-        return out
+        return graph.generator_outputs(self.config.res, self.device)
 
     def real_render(self, graph: Graph) -> torch.Tensor:
         with torch.no_grad():

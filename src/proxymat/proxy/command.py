@@ -55,8 +55,7 @@ def run_eval(args: argparse.Namespace) -> int:
     import torch
 
     from ..cli import _device
-    from .metrics import comparison_grid, evaluate_proxy
-    from .model import sample_params
+    from .metrics import evaluate_proxy, proxy_grid
     from .weights import load_proxy
 
     spec = _spec(args.generator)
@@ -66,13 +65,7 @@ def run_eval(args: argparse.Namespace) -> int:
     proxy = load_proxy(args.weights or spec.name, device=device, spec=spec)
     metrics = evaluate_proxy(proxy, spec, n=args.n, res=args.res, device=device)
     if args.grid:
-        gen = torch.Generator().manual_seed(7)
-        p, real = sample_params(spec, 8, gen)
-        res = args.res or proxy.res
-        with torch.no_grad():
-            target = spec(real, res, 0)
-            out = proxy.at_res(p.to(device), res).cpu()
-        metrics["grid"] = str(comparison_grid(target, out, args.grid))
+        metrics["grid"] = str(proxy_grid(proxy, spec, args.grid, res=args.res, device=device))
     metrics["generator"] = spec.name
     metrics["steps"] = proxy.training_info.get("steps")
     if args.json:

@@ -135,6 +135,18 @@ def comparison_grid(real: torch.Tensor, proxy_out: torch.Tensor, path: str | Pat
     return path
 
 
+def proxy_grid(proxy: Callable[[torch.Tensor], torch.Tensor], spec: GeneratorSpec, path: str | Path,
+               res: int | None = None, n: int = 8, seed: int = 7, gen_seed: int = 0,
+               device: str | torch.device = "cpu") -> Path:
+    """Real-vs-proxy grid (like the paper's Fig. 7) on ``n`` random parameter sets from the sample box."""
+    p, real = sample_params(spec, n, torch.Generator().manual_seed(seed))
+    res = int(res or getattr(proxy, "res", 0) or 128)
+    with torch.no_grad():
+        target = spec(real, res, gen_seed)
+        out = _proxy_at(proxy, p.to(device), res).cpu()
+    return comparison_grid(target, out, path)
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB for maps in [0, 1] -> (B,)."""
     mse = (a - b).square().flatten(1).mean(dim=1)
