@@ -48,7 +48,7 @@ from proxymat.nodes.generators.pptbf_windows import (
     voronoi_radius,
 )
 
-SOFT, MASK = SPECS
+SOFT, MASK, CELLULAR = SPECS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -89,11 +89,11 @@ def _seam_ok(img: torch.Tensor) -> bool:
 # --------------------------------------------------------------------------- specs
 def test_specs_are_registered_with_sampling_box():
     specs = generator_specs()
-    assert specs["pptbf"] is SOFT and specs["pptbf_mask"] is MASK
+    assert specs["pptbf"] is SOFT and specs["pptbf_mask"] is MASK and specs["pptbf_mask_cellular"] is CELLULAR
     for spec in SPECS:
         assert spec.stochastic
         names = {p.name for p in spec.params}
-        assert len(names) == len(spec.params) == (29 if spec is MASK else 28)
+        assert len(names) == len(spec.params) == (28 if spec is SOFT else 29)
         for name, (lo, hi) in spec.sample_box.items():
             p = spec.param(name)
             assert p.low <= lo <= hi <= p.high, name
@@ -568,3 +568,13 @@ def test_params_from_batch_units():
     assert ip.feature.phase == pytest.approx(math.pi / 2)
     assert ip.feature.orientation == pytest.approx(math.pi / 4)
     assert ip.tiling == 0 and ip.window_shape == 1
+
+
+def test_cellular_family_pins_everything_but_its_box():
+    """The mask-fitting family: the free parameters are exactly the sampling box, all others pinned."""
+    free = {p.name for p in CELLULAR.params} - set(CELLULAR.fixed)
+    assert free == set(CELLULAR.sample_box) and len(free) == 10
+    assert CELLULAR.fixed["tiling"] == 0.0 and CELLULAR.fixed["mixture"] == 0.0
+    img = CELLULAR({"threshold": torch.tensor([0.3]), "jitter": torch.tensor([0.5])}, 32, 0)
+    assert set(img.unique().tolist()) <= {0.0, 1.0}
+    assert abs(float(img.mean()) - 0.3) < 0.05  # the white fraction follows the threshold

@@ -50,8 +50,13 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
                 figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
-                graph: Graph | None = None, target_encoding: str = "srgb") -> list[dict[str, Any]]:
-    """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method."""
+                graph: Graph | None = None, target_encoding: str = "srgb", features: str = "auto",
+                seed: int | None = None) -> list[dict[str, Any]]:
+    """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method.
+
+    ``features`` picks the texture descriptor of the loss (``auto``, ``random``, ``filters`` or
+    VGG19 weights); ``seed`` overrides the optimization seed (random search and baselines).
+    """
     from .examples import example_target_path, example_truth_text, resolve_graph
     from .optimize.gradient_free import run_baseline
     from .optimize.proxies import load_graph_proxies
@@ -63,9 +68,14 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     target = encode_like_render(prepare_target(read_image(tpath), res), target_encoding)
     truth_text = None if target_path else example_truth_text(name)
     truth = Graph.loads(truth_text) if truth_text else None
-    loss_cfg = LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25)))
+    loss_cfg = LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25)), features=features)
     base = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
+    if seed is not None:
+        base = replace(base, seed=seed)
     loss = MaterialLoss(target, loss_cfg)
+    # Every descriptor is also scored with the default one, so runs with different descriptors compare.
+    ref_cfg = replace(loss_cfg, features="random")
+    ref_loss = loss if loss.features.backbone == "random" else MaterialLoss(target, ref_cfg)
     proxies = load_graph_proxies(start, log=lambda s: None)
     rows: list[dict[str, Any]] = []
     images = {"target": target}
@@ -93,7 +103,8 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
         else:
             raise ValueError(f"unknown method {method!r}")
         row = {"example": name, "method": method, "res": res, "loss_init": init_loss, "loss": float(loss(final)),
-               "seconds": round(seconds, 1), "proxies": sorted(proxies)}
+               "seconds": round(seconds, 1), "proxies": sorted(proxies), "features": loss.features.backbone,
+               "seed": base.seed, "loss_ref": float(ref_loss(final))}
         if truth is not None:
             row["param_error"] = parameter_error(graph_out, truth, start)
         rows.append(row)

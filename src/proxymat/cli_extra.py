@@ -12,7 +12,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     rows: list[dict[str, Any]] = []
     if args.what in ("graph", "all"):
-        rows.append(benchmarks.bench_graph(res=args.res, iters=args.iters, threads=args.threads))
+        rows.append(benchmarks.bench_graph(res=args.res or 256, iters=args.iters, threads=args.threads))
     if args.what in ("generators", "all"):
         rows += benchmarks.bench_generators(batch=args.batch, iters=args.iters, names=args.names, threads=args.threads,
                                             random_params=args.random_params)
@@ -22,7 +22,58 @@ def _bench(args: argparse.Namespace) -> int:
         _bench_examples(args)
     if args.what == "proxies":
         _bench_proxies(args)
+    if args.what == "e2":
+        _bench_e2(args)
+    if args.what == "e4":
+        _bench_e4(args)
     return 0
+
+
+def _bench_e4(args: argparse.Namespace) -> None:
+    """E4 (mask fitting): PPTBF-mask proxy + Adam vs gradient-free fits with the real generator."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from .atomic import atomic_write_text
+    from .bench_mask_fit import run_mask_fit, summarize
+    from .nodes.generators import get_generator
+    from .proxy.weights import load_proxy
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = (args.names or ["pptbf_mask_cellular"])[0]
+    spec = get_generator(name)
+    proxy = load_proxy(args.proxy_weights or name, spec=spec)
+    log = (lambda line: print(line, file=sys.stderr, flush=True))
+    rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
+                        methods=args.gf_methods, steps=args.steps, progress=log)
+    if args.json_out:
+        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+    print(summarize(rows))
+
+
+def _bench_e2(args: argparse.Namespace) -> None:
+    """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
+    import sys
+    from pathlib import Path
+
+    import torch
+
+    from .atomic import atomic_write_text
+    from .bench_proxy_choice import available_generators, run_proxy_choice, summarize
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.names or available_generators(args.baselines_dir) or ["cells"]:
+        rows += run_proxy_choice(name, n_targets=args.targets, steps=args.steps, pool=args.pool, res=args.res,
+                                 baselines_dir=args.baselines_dir, figures=args.figures,
+                                 progress=sys.stderr.isatty())
+    if args.json_out:
+        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+    print(summarize(rows))
 
 
 def _bench_proxies(args: argparse.Namespace) -> None:
@@ -64,8 +115,10 @@ def _bench_examples(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
     names = args.names or list(list_examples())
     rows = []
-    for name in names:
-        rows += run_example(name, args.methods, res=args.res, figures=Path(args.figures) if args.figures else None)
+    for seed in args.seeds or [None]:
+        for name in names:
+            rows += run_example(name, args.methods, res=args.res or 256, features=args.features, seed=seed,
+                                figures=Path(args.figures) if args.figures else None)
     if args.json_out:
         atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))
@@ -75,18 +128,27 @@ def register_bench(sub: Any) -> None:
     from .cli import positive_int
 
     p = sub.add_parser("bench", help="run speed benchmarks (JSON lines on stdout)")
-    p.add_argument("what", choices=("graph", "generators", "all", "examples", "proxies"))
+    p.add_argument("what", choices=("graph", "generators", "all", "examples", "proxies", "e2", "e4"))
     p.add_argument("--n-eval", type=positive_int, default=256, help="proxies: held-out parameter vectors")
-    p.add_argument("--res", type=int, default=256)
+    p.add_argument("--res", type=int, default=None, help="default 256 (e2: the proxy's resolution)")
     p.add_argument("--iters", type=positive_int, default=5)
     p.add_argument("--batch", type=positive_int, default=16)
     p.add_argument("--threads", type=positive_int, default=None)
-    p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include")
+    p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include (e2: default those with baselines)")
     p.add_argument("--random-params", action="store_true", help="generators: random parameters in the sampling box")
     p.add_argument("--methods", nargs="*", default=["full", "stage1"],
                    help="examples: full, stage1, no_search, no_stage3, cma, sa, powell, random")
-    p.add_argument("--figures", default=None, help="examples: folder for comparison images")
-    p.add_argument("--json-out", default=None, help="examples: write all rows here")
+    p.add_argument("--figures", default=None, help="examples, proxies, e2: folder for comparison images")
+    p.add_argument("--json-out", default=None, help="examples, e2, e4: write all rows here")
+    p.add_argument("--features", default="auto", help="examples: texture descriptor of the loss (auto, random, filters, VGG19 file)")
+    p.add_argument("--seeds", type=int, nargs="*", default=None, help="examples: repeat with these optimization seeds")
+    p.add_argument("--budget", type=float, default=120.0, help="e4: seconds per gradient-free fit")
+    p.add_argument("--gf-methods", nargs="*", default=["powell_bo", "cma_es"], help="e4: powell_bo, cma_es, random_search")
+    p.add_argument("--proxy-weights", default=None, help="e4: proxy file (default: the shipped one)")
+    p.add_argument("--targets", type=positive_int, default=8, help="e2, e4: held-out targets per generator")
+    p.add_argument("--steps", type=positive_int, default=300, help="e2, e4: Adam steps per method and target")
+    p.add_argument("--pool", type=positive_int, default=1024, help="e2: real maps to project latent baselines on")
+    p.add_argument("--baselines-dir", default="bench/weights", help="e2: folder of the baseline weights")
     p.set_defaults(func=_bench)
 
 

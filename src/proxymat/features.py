@@ -1,7 +1,7 @@
-"""Texture descriptor network and Gram / feature losses.
+"""Texture descriptor networks and Gram / feature losses.
 
 :class:`TextureFeatures` returns named activations (``relu1_1`` ... ``relu5_1``,
-``relu2_2``, ``relu3_2``, ``relu4_2``) of one of two backbones:
+``relu2_2``, ``relu3_2``, ``relu4_2``) of one of three backbones:
 
 * ``vgg19``: the convolutional part of VGG19 with real weights supplied by the
   user, either a path to a torchvision-style state dict (``.pth``, read with
@@ -13,9 +13,14 @@
   average pooling between levels. Random convolutional features are known to
   carry enough Gram statistics for texture comparison; no training is needed
   and two instances are always identical.
+* ``filters``: a hand-designed, weight-free pyramid of oriented filters
+  (:class:`FilterBankFeatures`): Gaussian low-pass and even/odd Gabor pairs at
+  4 orientations on luminance / colour-opponent channels, half-wave rectified
+  (``reluL_1``) or as local quadrature energy (``reluL_2``), in the tradition
+  of Heeger-Bergen / Portilla-Simoncelli steerable-pyramid statistics.
 
 Inputs are images in [0, 1], (B, 1 or 3, H, W); gray inputs are repeated to 3
-channels and ImageNet-normalized for both backbones. Convolutions wrap around
+channels and ImageNet-normalized for every backbone. Convolutions wrap around
 (circular padding) because materials tile; this also makes Gram descriptors
 invariant to circular shifts by multiples of the network's total stride.
 """
@@ -23,6 +28,7 @@ invariant to circular shifts by multiples of the network's total stride.
 from __future__ import annotations
 
 import glob
+import math
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -52,7 +58,7 @@ _RANDOM_LEVELS: tuple[tuple[tuple[int, str], ...], ...] = (
 )
 RANDOM_SEED = 20220807
 # Total stride of the deepest layer of each backbone (shift invariance holds for multiples of it).
-STRIDE = {"vgg19": 16, "random": 16}
+STRIDE = {"vgg19": 16, "random": 16, "filters": 16}
 
 
 def _vgg19_layer_names() -> dict[int, str]:
@@ -170,6 +176,126 @@ def _pink_noise(gen: torch.Generator, res: int = 128) -> torch.Tensor:
     return torch.fft.irfft2(spec * amp, s=(res, res))[None]
 
 
+# --------------------------------------------------------- fixed filter bank
+FILTER_ORIENTATIONS = 4
+_GABOR_WAVELENGTH = 3.0  # pixels at each pyramid level (peak 1/3 cycle/px, octave-spaced across levels)
+_GABOR_SIGMA = 1.2  # envelope std in pixels (about 1.3 octaves of bandwidth)
+_KERNEL_RADIUS = 3  # 7x7 kernels, the envelope is cut at 2.5 sigma
+_FILTER_LEVELS = 5
+_FILTER_REF_RES = 256  # reference image size: its coarsest level is still 16x16
+# Orthonormal luminance / red-green / blue-yellow transform (rows) of RGB.
+_OPPONENT = (
+    (3**-0.5, 3**-0.5, 3**-0.5),
+    (2**-0.5, -(2**-0.5), 0.0),
+    (6**-0.5, 6**-0.5, -2 * 6**-0.5),
+)  # fmt: skip
+
+
+def _gabor_bank() -> torch.Tensor:
+    """(1 + 2n, 1, k, k) kernels: a Gaussian low-pass, n even (cosine), n odd (sine) Gabors.
+
+    Even Gabors have their DC removed (zero-sum), both phases share the envelope;
+    every kernel has unit L2 norm. Orientation ``i`` is ``i * pi / n``.
+    """
+    r = torch.arange(-_KERNEL_RADIUS, _KERNEL_RADIUS + 1, dtype=torch.float64)
+    y, x = torch.meshgrid(r, r, indexing="ij")
+    env = torch.exp(-(x.square() + y.square()) / (2 * _GABOR_SIGMA**2))
+    even, odd = [], []
+    for i in range(FILTER_ORIENTATIONS):
+        theta = math.pi * i / FILTER_ORIENTATIONS
+        phase = 2 * torch.pi * (x * math.cos(theta) + y * math.sin(theta)) / _GABOR_WAVELENGTH
+        cos = env * torch.cos(phase)
+        even.append(cos - env * cos.sum() / env.sum())
+        odd.append(env * torch.sin(phase))
+    bank = torch.stack([env, *even, *odd])
+    bank = bank / bank.square().sum(dim=(1, 2), keepdim=True).sqrt()
+    return bank[:, None].float()
+
+
+def _wrap_pad(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Circular padding by ``r`` on both spatial axes, valid for maps of any size (even 1x1)."""
+    h, w = x.shape[-2:]
+    if min(h, w) >= r:
+        return F.pad(x, (r, r, r, r), mode="circular")
+    rows = torch.arange(-r, h + r, device=x.device) % h
+    cols = torch.arange(-r, w + r, device=x.device) % w
+    return x.index_select(-2, rows).index_select(-1, cols)
+
+
+class FilterBankFeatures(nn.Module):
+    """Fixed oriented filter-bank pyramid (Heeger-Bergen / Portilla-Simoncelli style), no weights.
+
+    At each of 5 levels (2x2 average pooling between levels) the input is
+    rotated to luminance / red-green / blue-yellow opponent channels and each
+    is filtered (circularly) with a Gaussian low-pass and even/odd Gabor pairs
+    at 4 orientations, giving 3 x 9 = 27 responses. Each (level, kernel)
+    response is scaled to unit root-mean-square over a fixed 1/f-noise
+    reference image, pooled over the three colour channels (this also evens
+    out the gains of the two phases of a pair and of the discretized
+    orientations). Layers at level L:
+
+    * ``reluL_1`` (54 ch): ``sqrt(2) * relu(+r)`` and ``sqrt(2) * relu(-r)`` of
+      the 27 responses, so Grams see sign / phase structure.
+    * ``reluL_2`` (18 ch, L = 2, 3, 4): phase-invariant local energy
+      ``sqrt((even^2 + odd^2) / 2)`` per colour and orientation (12 ch), then the
+      6 rectified low-pass channels of ``reluL_1``.
+
+    The ``sqrt(2)`` factors give every channel unit RMS on symmetric unit-variance
+    responses. Deepest layer stride: 16.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("opponent", torch.tensor(_OPPONENT).view(3, 3, 1, 1), persistent=False)
+        self.register_buffer("kernels", _gabor_bank().repeat(3, 1, 1, 1), persistent=False)
+        self.register_buffer("scale", torch.ones(_FILTER_LEVELS, 1, self.n_kernels, 1, 1), persistent=False)
+        self._calibrate(_pink_noise(torch.Generator().manual_seed(RANDOM_SEED), _FILTER_REF_RES))
+
+    @property
+    def n_kernels(self) -> int:
+        return 1 + 2 * FILTER_ORIENTATIONS
+
+    @torch.no_grad()
+    def _calibrate(self, x: torch.Tensor) -> None:
+        x = (x - x.mean()) / x.std()
+        for level in range(_FILTER_LEVELS):
+            if level > 0:
+                x = F.avg_pool2d(x, 2)
+            r = self.responses(x, level)
+            rms = r.square().mean(dim=(0, 1, 3, 4), keepdim=True).sqrt()
+            self.scale[level] = 1.0 / rms[0].clamp_min(1e-8)
+
+    def responses(self, x: torch.Tensor, level: int) -> torch.Tensor:
+        """Calibrated responses (B, 3 colours, 9 kernels, H, W); kernels: low-pass, 4 even, 4 odd."""
+        opp = F.conv2d(x, self.opponent)
+        r = F.conv2d(_wrap_pad(opp, _KERNEL_RADIUS), self.kernels, groups=3)
+        return r.unflatten(1, (3, self.n_kernels)) * self.scale[level]
+
+    def _layers(self, r: torch.Tensor, level: int, wanted: set[str]) -> dict[str, torch.Tensor]:
+        out: dict[str, torch.Tensor] = {}
+        name1, name2 = f"relu{level + 1}_1", f"relu{level + 1}_2"
+        if name1 in wanted:
+            out[name1] = torch.cat([F.relu(r), F.relu(-r)], dim=2).flatten(1, 2) * 2**0.5
+        if name2 in wanted:
+            n = FILTER_ORIENTATIONS
+            even, odd, low = r[:, :, 1 : 1 + n], r[:, :, 1 + n :], r[:, :, :1]
+            energy = ((even.square() + odd.square()) / 2 + 1e-12).sqrt()
+            low = torch.cat([F.relu(low), F.relu(-low)], dim=2) * 2**0.5
+            out[name2] = torch.cat([energy.flatten(1, 2), low.flatten(1, 2)], dim=1)
+        return out
+
+    def forward(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
+        wanted, out = set(layers), {}
+        for level in range(_FILTER_LEVELS):
+            if len(out) == len(wanted):
+                break
+            if level > 0:
+                x = F.avg_pool2d(x, 2)
+            if {f"relu{level + 1}_1", f"relu{level + 1}_2"} & wanted:
+                out.update(self._layers(self.responses(x, level), level, wanted))
+        return out
+
+
 # ------------------------------------------------------------------ weights I/O
 def find_vgg19_weights() -> Path | None:
     """A VGG19 checkpoint in torch's hub cache, if the user has one (never downloads)."""
@@ -198,25 +324,17 @@ def load_vgg19_state(path: str | Path) -> dict[str, torch.Tensor]:
 
 # ----------------------------------------------------------------------- module
 class TextureFeatures(nn.Module):
-    """Named activations of VGG19 (real weights) or of the built-in random CNN.
+    """Named activations of VGG19 (real weights), the built-in random CNN or the fixed filter bank.
 
     ``weights``: ``"auto"`` (VGG19 from the hub cache if present, else random),
-    ``"random"``, or a path to VGG19 weights.
+    ``"random"`` (:class:`RandomFeatures`), ``"filters"``
+    (:class:`FilterBankFeatures`), or a path to VGG19 weights. The chosen
+    backbone's name (``"vgg19"``, ``"random"`` or ``"filters"``) is ``self.backbone``.
     """
 
     def __init__(self, weights: str | Path | None = "auto"):
         super().__init__()
-        path: Path | None
-        if weights is None or str(weights) == "auto":
-            path = find_vgg19_weights()
-        elif str(weights) == "random":
-            path = None
-        else:
-            path = Path(weights)
-        if path is None:
-            self.backbone, self.net = "random", RandomFeatures()
-        else:
-            self.backbone, self.net = "vgg19", _vgg_from(path)
+        self.backbone, self.net = _backbone_from(weights)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
@@ -241,6 +359,21 @@ class TextureFeatures(nn.Module):
         x = img.expand(-1, 3, -1, -1) if img.shape[1] == 1 else img
         x = (x.to(self.mean.dtype) - self.mean) / self.std
         return self.net(x, layers)
+
+
+def _backbone_from(weights: str | Path | None) -> tuple[str, nn.Module]:
+    """(backbone name, network) for ``TextureFeatures(weights)``."""
+    if str(weights) == "filters":
+        return "filters", FilterBankFeatures()
+    if weights is None or str(weights) == "auto":
+        path = find_vgg19_weights()
+    elif str(weights) == "random":
+        path = None
+    else:
+        path = Path(weights)
+    if path is None:
+        return "random", RandomFeatures()
+    return "vgg19", _vgg_from(path)
 
 
 def _vgg_from(path: Path) -> VGG19Features:

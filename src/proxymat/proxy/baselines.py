@@ -48,7 +48,12 @@ class AutoencoderConfig:
 
 
 def _conv(c_in: int, c_out: int) -> nn.Conv2d:
-    return nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="circular")
+    """3x3 circular conv, He-initialized for leaky ReLU (PyTorch's default init shrinks the
+    signal about 3x per layer, so a deep autoencoder starts with a constant output and stays there)."""
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="circular")
+    nn.init.kaiming_normal_(conv.weight, a=0.2, nonlinearity="leaky_relu")
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 class AutoencoderProxy(nn.Module):

@@ -23,11 +23,16 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from ..cli import CliError, _device
+    from .distributed import dist_context
     from .model import ProxyConfig, proxy_inputs
     from .train import TrainConfig, checkpoint_path, train_proxy
 
     spec = _spec(args.generator)
     device = _device(args.device)
+    try:
+        ctx = dist_context()
+    except ValueError as err:
+        raise CliError(str(err)) from None
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
     try:
         mcfg = ProxyConfig(n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim,
@@ -36,18 +41,19 @@ def run_train(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=args.res, device=str(device), num_threads=args.threads,
                        checkpoint_every=args.checkpoint_every, val_every=args.val_every, features=args.features,
-                       seed=args.seed)
+                       seed=args.seed, cache_dir=args.cache_dir)
     if args.gan is not None:
         tcfg = replace(tcfg, gan=args.gan)
     if args.feat_weight is not None:
         tcfg = replace(tcfg, feat_weight=args.feat_weight, gan_feat_weight=args.feat_weight)
     resume = not args.fresh and checkpoint_path(out).is_file()
-    if resume:
+    if resume and ctx.is_main:
         print(f"resuming from {checkpoint_path(out)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = train_proxy(spec, mcfg, tcfg, out, progress=not args.quiet, resume=resume)
-    print(f"saved {result.out_path} after {result.step} steps")
+    result = train_proxy(spec, mcfg, tcfg, out, progress=not args.quiet, resume=resume, distributed=ctx)
+    if ctx.is_main:
+        print(f"saved {result.out_path} after {result.step} steps")
     return 0
 
 
@@ -99,7 +105,8 @@ def register_proxy(sub: Any) -> None:
     p = sub.add_parser("proxy", help="train, evaluate or list generator proxies")
     psub = p.add_subparsers(dest="proxy_command", metavar="ACTION", required=True)
 
-    t = psub.add_parser("train", help="train a proxy for a generator (resumes from its checkpoint)")
+    t = psub.add_parser("train", help="train a proxy for a generator (resumes from its checkpoint; "
+                        "data-parallel under torchrun)")
     t.add_argument("generator")
     t.add_argument("--steps", type=positive_int, default=10_000)
     t.add_argument("--res", type=int, default=128)
@@ -117,6 +124,8 @@ def register_proxy(sub: Any) -> None:
     t.add_argument("--checkpoint-every", type=positive_int, default=250)
     t.add_argument("--val-every", type=positive_int, default=250)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=run_train)
 

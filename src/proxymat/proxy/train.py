@@ -20,16 +20,28 @@ Checkpoints (``<out stem>.ckpt.safetensors``, written atomically every
 the sampler RNG state and a JSON ``checkpoint`` metadata entry (step, configs,
 loss history). ``resume=True`` continues from it, so a killed run loses at
 most one interval. Nothing is pickled.
+
+With ``cache_dir`` every training batch is also stored on disk (see
+:class:`BatchCache`): P in float32, the rendered targets in float16, one file
+per :data:`CACHE_CHUNK_STEPS` steps, and re-used by later runs on the same
+data stream. A run with ``cache_dir`` trains on the float16-rounded targets
+whether they were just rendered or read back, so cached and uncached epochs of
+that run are bit-identical.
+
+Passing a multi-process :class:`~.distributed.DistContext` (``proxymat proxy
+train`` does under ``torchrun``) trains data-parallel: see :mod:`.distributed`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +49,23 @@ from torch import nn
 
 from ..features import FEATURE_LAYERS, STYLE_LAYERS, TextureFeatures, downscale, feature_loss, style_loss
 from ..nodes.generators.base import GeneratorSpec
+from .distributed import (
+    DistContext,
+    RawForward,
+    barrier,
+    gather_tensor,
+    process_group,
+    rank_device,
+    rank_seed,
+    wrap_ddp,
+)
 from .model import ProxyConfig, ProxyNet, build_proxy, proxy_inputs, sample_params
-from .weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors, save_proxy
+from .weights import ProxyWeightsError, atomic_save_safetensors, param_table, read_safetensors, save_proxy
 
 CHECKPOINT_VERSION = 1
 VAL_SEED_OFFSET = 1_000_003
+CACHE_CHUNK_STEPS = 100
+CACHE_FORMAT = "proxymat-batch-cache"
 
 
 @dataclass(frozen=True)
@@ -170,6 +194,115 @@ def validation_set(spec: GeneratorSpec, cfg: TrainConfig, res: int) -> tuple[tor
     return p_all, img_all
 
 
+# -------------------------------------------------------------------- batch cache
+def cache_key(spec: GeneratorSpec, res: int, batch: int, seed: int, gen_seed: int, chunk_steps: int) -> str:
+    """Folder name of one data stream: generator, res, batch, sampler seed, generator seed, chunk size
+    and a short hash of the parameter table, ``sample_box`` and ``fixed`` (a changed family never matches)."""
+    family = {
+        "params": param_table(spec),
+        "sample_box": {k: [float(a), float(b)] for k, (a, b) in sorted(spec.sample_box.items())},
+        "fixed": {k: float(v) for k, v in sorted(spec.fixed.items())},
+    }
+    digest = hashlib.sha256(json.dumps(family, sort_keys=True).encode()).hexdigest()[:10]
+    return f"train_{spec.name}_r{res}_b{batch}_s{seed}_g{gen_seed}_c{chunk_steps}_{digest}"
+
+
+class BatchCache:
+    """Training batches of one data stream on disk, ``chunk_steps`` steps per safetensors file.
+
+    ``chunk_NNNNNN.safetensors`` holds ``P`` (n, batch, n_params) float32 and
+    ``images`` (n, batch, 1, res, res) float16 for the first ``n`` steps of
+    the chunk. One chunk is held in memory; it is written atomically when full,
+    on :meth:`flush` (checkpoints, end of run) and before moving to another
+    chunk. An unreadable file, or one whose P differ from the live parameter
+    stream, is reported through ``warn`` and re-rendered/rewritten.
+    """
+
+    def __init__(self, folder: str | Path, chunk_steps: int = CACHE_CHUNK_STEPS, warn: Callable[[str], None] = print):
+        if chunk_steps < 1:
+            raise ValueError("chunk_steps must be >= 1")
+        self.folder, self.chunk_steps, self.warn = Path(folder), chunk_steps, warn
+        self._chunk = -1
+        self._p: list[torch.Tensor] = []
+        self._img: list[torch.Tensor] = []
+        self._dirty = False
+
+    def chunk_path(self, index: int) -> Path:
+        return self.folder / f"chunk_{index:06d}.safetensors"
+
+    def _read(self, path: Path) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if not path.is_file():
+            return [], []
+        try:
+            tensors, meta = read_safetensors(path)
+            p, img = tensors["P"], tensors["images"]
+            if meta.get("format") != CACHE_FORMAT or p.ndim != 3 or img.ndim != 5 or img.dtype != torch.float16:
+                raise ValueError("not a batch-cache chunk")
+            if p.shape[:2] != img.shape[:2] or p.shape[0] > self.chunk_steps:
+                raise ValueError(f"inconsistent shapes {tuple(p.shape)} / {tuple(img.shape)}")
+        except (ProxyWeightsError, KeyError, ValueError) as exc:
+            self.warn(f"cache: ignoring unreadable {path} ({str(exc).splitlines()[0]}); re-rendering")
+            return [], []
+        return list(p.unbind(0)), list(img.unbind(0))
+
+    def _select(self, index: int) -> None:
+        if index != self._chunk:
+            self.flush()
+            self._chunk, self._dirty = index, False
+            self._p, self._img = self._read(self.chunk_path(index))
+
+    def get(self, step: int, p: torch.Tensor) -> torch.Tensor | None:
+        """Cached targets (float32, CPU) of ``step`` if stored for exactly these ``p``, else ``None``."""
+        index, j = divmod(step, self.chunk_steps)
+        self._select(index)
+        if j >= len(self._p):
+            return None
+        if not torch.equal(self._p[j], p.detach().cpu()):
+            self.warn(f"cache: {self.chunk_path(index)} differs from the parameter stream at step {step}; re-rendering")
+            del self._p[j:], self._img[j:]
+            self._dirty = True
+            return None
+        return self._img[j].float()
+
+    def put(self, step: int, p: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+        """Record freshly rendered ``images`` of ``step``; returns them as stored (float16-rounded, float32).
+
+        Only a step that extends the held chunk contiguously is recorded (a run
+        resumed in the middle of a chunk with nothing cached renders that chunk's
+        rest without storing it).
+        """
+        half = images.detach().to(torch.float16)
+        index, j = divmod(step, self.chunk_steps)
+        self._select(index)
+        if j == len(self._p):
+            self._p.append(p.detach().cpu().clone())
+            self._img.append(half.cpu())
+            self._dirty = True
+            if len(self._p) == self.chunk_steps:
+                self.flush()
+        return half.float()
+
+    def flush(self) -> None:
+        """Write the held chunk if it changed since it was read or written."""
+        if self._dirty and self._p:
+            tensors = {"P": torch.stack(self._p), "images": torch.stack(self._img)}
+            atomic_save_safetensors(self.chunk_path(self._chunk), tensors, {"format": CACHE_FORMAT, "steps": str(len(self._p))})
+        self._dirty = False
+
+
+def next_batch(
+    spec: GeneratorSpec, cfg: TrainConfig, res: int, step: int, sampler: torch.Generator, cache: BatchCache | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(P, target) of ``step`` on ``cfg.device``; the sampler advances whether or not the cache hits."""
+    p, real = sample_params(spec, cfg.batch, sampler)
+    target = cache.get(step, p) if cache is not None else None
+    if target is None:
+        target = render_batch(spec, real, res, cfg.gen_seed, cfg.device)
+        if cache is not None:
+            target = cache.put(step, p, target)
+    return p.to(cfg.device), target.to(cfg.device)
+
+
 @torch.no_grad()
 def validation_l1(model: ProxyNet, p: torch.Tensor, images: torch.Tensor, batch: int, device: str) -> float:
     """Mean |proxy - real| in [0, 1] over the validation set."""
@@ -225,19 +358,35 @@ class _State:
     history: dict[str, list[dict[str, float]]] = field(default_factory=lambda: {"train": [], "val": []})
     seconds: float = 0.0  # training wall-clock over all runs, up to the last checkpoint
     started: float = field(default_factory=time.time)
+    ddp_model: nn.Module | None = None  # DistributedDataParallel(RawForward(model)) in a multi-process run
+    ddp_disc: nn.Module | None = None  # DistributedDataParallel(disc) in a multi-process GAN run
 
     def elapsed(self) -> float:
         """Total training seconds including this run so far."""
         return self.seconds + (time.time() - self.started)
 
+    def forward_raw(self, p: torch.Tensor) -> torch.Tensor:
+        """Training forward of the proxy (through DDP when wrapped, so gradients are averaged)."""
+        return self.ddp_model(p) if self.ddp_model is not None else self.model.forward_raw(p)
 
-def save_checkpoint(path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConfig, tcfg: TrainConfig, backbone: str) -> None:
+
+def save_checkpoint(
+    path: Path,
+    st: _State,
+    spec: GeneratorSpec,
+    mcfg: ProxyConfig,
+    tcfg: TrainConfig,
+    backbone: str,
+    rank_samplers: Sequence[torch.Tensor] = (),
+) -> None:
+    """Write the training state; ``rank_samplers`` are the sampler states of ranks 1.. (``rng.sampler.R``)."""
     tensors = {f"model.{k}": v for k, v in st.model.state_dict().items()}
     tensors.update(_optimizer_tensors(st.opt, "opt"))
     if st.disc is not None and st.dopt is not None:
         tensors.update({f"disc.{k}": v for k, v in st.disc.state_dict().items()})
         tensors.update(_optimizer_tensors(st.dopt, "dopt"))
     tensors["rng.sampler"] = st.sampler.get_state()
+    tensors.update({f"rng.sampler.{r}": s for r, s in enumerate(rank_samplers, start=1)})
     meta = {
         "version": CHECKPOINT_VERSION,
         "generator": spec.name,
@@ -247,6 +396,7 @@ def save_checkpoint(path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConf
         "features": backbone,
         "history": st.history,
         "seconds_total": round(st.elapsed(), 2),
+        "world_size": 1 + len(rank_samplers),
     }
     atomic_save_safetensors(path, tensors, {"format": "proxymat-checkpoint", "checkpoint": json.dumps(meta)})
 
@@ -261,7 +411,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     return tensors, meta
 
 
-def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> None:
+def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig, rank: int = 0) -> bool:
+    """Load a checkpoint into ``st``; False when it holds no sampler state for ``rank`` (fresh stream kept)."""
     tensors, meta = read_checkpoint(path)
     if meta.get("generator") != spec.name:
         raise ProxyWeightsError(f"{path}: checkpoint is for generator {meta.get('generator')!r}, not {spec.name!r}")
@@ -274,18 +425,21 @@ def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> 
         if disc_state:  # a GAN run may resume a non-GAN checkpoint: D then starts fresh
             st.disc.load_state_dict(disc_state)
             _load_optimizer(st.dopt, tensors, "dopt")
-    st.sampler.set_state(tensors["rng.sampler"])
+    key = "rng.sampler" if rank == 0 else f"rng.sampler.{rank}"
+    if key in tensors:
+        st.sampler.set_state(tensors[key])
     st.seconds = float(meta.get("seconds_total", 0.0))
     st.started = time.time()
     st.step = int(meta["step"])
     st.history = {"train": list(meta["history"].get("train", [])), "val": list(meta["history"].get("val", []))}
+    return key in tensors
 
 
 # -------------------------------------------------------------------- train steps
 def _generator_step(
     st: _State, features: TextureFeatures, p: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, gan: bool
 ) -> dict[str, float]:
-    raw = st.model.forward_raw(p)
+    raw = st.forward_raw(p)
     l1 = (raw - (target * 2 - 1)).abs().mean()
     feat, style = texture_losses(features, (raw + 1) * 0.5, target, cfg.feat_res)
     feat_w = cfg.gan_feat_weight if gan else cfg.feat_weight
@@ -304,17 +458,43 @@ def _generator_step(
     return logs
 
 
+def _d_loss_local(
+    disc: nn.Module, fake: torch.Tensor, real: torch.Tensor, p: torch.Tensor, with_r1: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(logistic D loss, R1 penalty or None) with separate fake / real / R1 passes (single process)."""
+    loss = F.softplus(disc(fake, p)).mean() + F.softplus(-disc(real, p)).mean()
+    if not with_r1:
+        return loss, None
+    real_r = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(disc(real_r, p).sum(), real_r, create_graph=True)
+    return loss, grad.square().sum(dim=(1, 2, 3)).mean()
+
+
+def _d_loss_one_pass(
+    disc: nn.Module, fake: torch.Tensor, real: torch.Tensor, p: torch.Tensor, with_r1: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Same losses from ONE forward over [fake; real] (DDP allows one forward per backward)."""
+    real_in = real.detach().requires_grad_(with_r1)
+    fake_logit, real_logit = disc(torch.cat([fake, real_in]), torch.cat([p, p])).split(fake.shape[0])
+    loss = F.softplus(fake_logit).mean() + F.softplus(-real_logit).mean()
+    if not with_r1:
+        return loss, None
+    (grad,) = torch.autograd.grad(real_logit.sum(), real_in, create_graph=True)
+    return loss, grad.square().sum(dim=(1, 2, 3)).mean()
+
+
 def _discriminator_step(st: _State, p: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, float]:
     assert st.disc is not None and st.dopt is not None
     real = target * 2 - 1
     with torch.no_grad():
         fake = st.model.forward_raw(p)
-    loss = F.softplus(st.disc(fake, p)).mean() + F.softplus(-st.disc(real, p)).mean()
+    with_r1 = cfg.r1_gamma > 0 and st.step % cfg.r1_interval == 0
+    if st.ddp_disc is None:
+        loss, r1 = _d_loss_local(st.disc, fake, real, p, with_r1)
+    else:
+        loss, r1 = _d_loss_one_pass(st.ddp_disc, fake, real, p, with_r1)
     logs = {"d": loss.item()}
-    if cfg.r1_gamma > 0 and st.step % cfg.r1_interval == 0:
-        real_r = real.detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(st.disc(real_r, p).sum(), real_r, create_graph=True)
-        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+    if r1 is not None:
         loss = loss + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
         logs["r1"] = r1.item()
     st.dopt.zero_grad(set_to_none=True)
@@ -324,7 +504,7 @@ def _discriminator_step(st: _State, p: torch.Tensor, target: torch.Tensor, cfg: 
 
 
 # ------------------------------------------------------------------------- driver
-def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: bool) -> _State:
+def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: bool, sampler_seed: int | None = None) -> _State:
     model = build_proxy(mcfg, seed=cfg.seed).to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), eps=1e-8)
     disc = dopt = None
@@ -333,7 +513,7 @@ def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: b
             torch.manual_seed(cfg.seed + 1)
             disc = Discriminator(mcfg.n_params, mcfg.res).to(cfg.device)
         dopt = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=tuple(cfg.betas), eps=1e-8)
-    sampler = torch.Generator().manual_seed(cfg.seed)
+    sampler = torch.Generator().manual_seed(cfg.seed if sampler_seed is None else sampler_seed)
     return _State(model, opt, sampler, disc, dopt)
 
 
@@ -394,6 +574,29 @@ def measure_throughput(
         torch.set_num_threads(old_threads)
 
 
+def _wrap_ddp(st: _State, device: str) -> None:
+    """Wrap the proxy (training forward) and the discriminator in DistributedDataParallel."""
+    st.ddp_model = wrap_ddp(RawForward(st.model), device)
+    if st.disc is not None:
+        st.ddp_disc = wrap_ddp(st.disc, device)
+
+
+def _checkpoint_all(
+    path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, backbone: str, ctx: DistContext
+) -> None:
+    """Collective: gather every rank's sampler state; rank 0 writes the checkpoint."""
+    states = gather_tensor(st.sampler.get_state(), ctx, cfg.device)
+    if ctx.is_main:
+        save_checkpoint(path, st, spec, mcfg, cfg, backbone, rank_samplers=states[1:])
+
+
+def _open_cache(spec: GeneratorSpec, cfg: TrainConfig, res: int, rank: int, warn: Callable[[str], None]) -> BatchCache | None:
+    if not cfg.cache_dir:
+        return None
+    key = cache_key(spec, res, cfg.batch, rank_seed(cfg.seed, rank), cfg.gen_seed, CACHE_CHUNK_STEPS)
+    return BatchCache(Path(cfg.cache_dir) / key, CACHE_CHUNK_STEPS, warn)
+
+
 def train_proxy(
     spec: GeneratorSpec,
     model_config: ProxyConfig,
@@ -402,26 +605,48 @@ def train_proxy(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     resume: bool = False,
+    distributed: DistContext | None = None,
 ) -> TrainResult:
     """Train a proxy of ``spec`` and write it to ``out_path`` (fp16, see :mod:`.weights`).
 
     With ``resume`` an existing checkpoint next to ``out_path`` is continued
     (up to ``train_config.steps`` total steps); otherwise training starts fresh.
+    ``distributed`` (see :func:`~.distributed.dist_context`) makes this process
+    one rank of a data-parallel ``torchrun`` job: the process group is set up
+    and torn down here, a CUDA device becomes ``cuda:LOCAL_RANK``, and only
+    rank 0 writes the log, checkpoint and weights (every rank returns a result).
     """
+    ctx = distributed or DistContext()
+    cfg = replace(train_config, device=rank_device(train_config.device, ctx)) if ctx.enabled else train_config
+    with process_group(ctx, cfg.device):
+        return _train(spec, model_config, cfg, Path(out_path), progress, log, resume, ctx)
+
+
+def _train(
+    spec: GeneratorSpec,
+    mcfg: ProxyConfig,
+    cfg: TrainConfig,
+    out_path: Path,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    resume: bool,
+    ctx: DistContext,
+) -> TrainResult:
     from tqdm.auto import tqdm
 
-    cfg, mcfg = train_config, model_config
     res = _check_configs(spec, mcfg, cfg)
     gan = spec.stochastic if cfg.gan is None else bool(cfg.gan)
-    out_path, ckpt = Path(out_path), checkpoint_path(out_path)
+    ckpt = checkpoint_path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     old_threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    logfile = log_path(out_path).open("a", encoding="utf-8")
+    logfile = log_path(out_path).open("a", encoding="utf-8") if ctx.is_main else None
     bar = None
 
     def emit(line: str) -> None:
+        if logfile is None:
+            return
         logfile.write(line + "\n")
         logfile.flush()
         if log is not None:
@@ -429,20 +654,34 @@ def train_proxy(
         elif bar is not None and progress:
             bar.write(line)
 
+    def warn(line: str) -> None:
+        if ctx.is_main:
+            emit(line)
+        else:
+            print(f"[rank {ctx.rank}] {line}", file=sys.stderr, flush=True)
+
     try:
         t0 = time.time()
         features = TextureFeatures(cfg.features).to(cfg.device)
-        st = _init_state(spec, mcfg, cfg, gan)
+        st = _init_state(spec, mcfg, cfg, gan, sampler_seed=rank_seed(cfg.seed, ctx.rank))
+        own_sampler = True
         if resume and ckpt.is_file():
-            _restore(st, ckpt, spec, mcfg)
-        val_p, val_img = validation_set(spec, cfg, res)
-        bar = tqdm(total=cfg.steps, initial=min(st.step, cfg.steps), disable=not progress, desc=f"proxy {spec.name}", dynamic_ncols=True)
-        emit(f"train {spec.name}: steps {st.step}->{cfg.steps}, res {res}, batch {cfg.batch}, gan {gan}, features {features.backbone}")
+            own_sampler = _restore(st, ckpt, spec, mcfg, rank=ctx.rank)
+        if ctx.enabled:
+            _wrap_ddp(st, cfg.device)
+        cache = _open_cache(spec, cfg, res, ctx.rank, warn)
+        val_p, val_img = validation_set(spec, cfg, res) if ctx.is_main else (None, None)
+        bar = tqdm(total=cfg.steps, initial=min(st.step, cfg.steps), disable=not (progress and ctx.is_main),
+                   desc=f"proxy {spec.name}", dynamic_ncols=True)  # fmt: skip
+        header = f"train {spec.name}: steps {st.step}->{cfg.steps}, res {res}, batch {cfg.batch}, gan {gan}, features {features.backbone}"
+        if ctx.enabled:
+            header += f", world size {ctx.world_size} (effective batch {cfg.batch * ctx.world_size})"
+        emit(header + (f", cache {cache.folder}" if cache is not None else ""))
+        if not own_sampler:
+            warn(f"checkpoint {ckpt} holds no sampler state for rank {ctx.rank}: starting its fresh stream")
         window: list[dict[str, float]] = []
         while st.step < cfg.steps:
-            p, real = sample_params(spec, cfg.batch, st.sampler)
-            p = p.to(cfg.device)
-            target = render_batch(spec, real, res, cfg.gen_seed, cfg.device)
+            p, target = next_batch(spec, cfg, res, st.step, st.sampler, cache)
             logs = _generator_step(st, features, p, target, cfg, gan)
             if gan:
                 logs.update(_discriminator_step(st, p, target, cfg))
@@ -455,29 +694,46 @@ def train_proxy(
                 st.history["train"].append(row)
                 window = []
                 emit(" ".join(f"{k}={v:.5g}" if k != "step" else f"step={int(v)}" for k, v in row.items()))
-            if st.step % cfg.val_every == 0 or st.step == cfg.steps:
+            if ctx.is_main and (st.step % cfg.val_every == 0 or st.step == cfg.steps):
                 val = validation_l1(st.model, val_p, val_img, cfg.batch, cfg.device)
                 st.history["val"].append({"step": st.step, "l1": val})
                 emit(f"step={st.step} val_l1={val:.5f}")
             if st.step % cfg.checkpoint_every == 0:
-                save_checkpoint(ckpt, st, spec, mcfg, cfg, features.backbone)
-        save_checkpoint(ckpt, st, spec, mcfg, cfg, features.backbone)
+                if cache is not None:
+                    cache.flush()
+                _checkpoint_all(ckpt, st, spec, mcfg, cfg, features.backbone, ctx)
+        if cache is not None:
+            cache.flush()
+        _checkpoint_all(ckpt, st, spec, mcfg, cfg, features.backbone, ctx)
         seconds = time.time() - t0
-        val_hist = st.history["val"]
-        training = {
-            "steps": st.step,
-            "train_config": cfg.to_dict(),
-            "features": features.backbone,
-            "seconds_this_run": round(seconds, 2),
-            "seconds_total": round(st.elapsed(), 2),
-            "val_l1_history": [[int(v["step"]), float(v["l1"])] for v in val_hist],
-        }
-        metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}
-        save_proxy(out_path, st.model, spec, mcfg, metrics=metrics, training=training)
-        emit(f"saved {out_path} (step {st.step}, {seconds:.1f} s)")
+        if ctx.is_main:
+            _save_final(out_path, st, spec, mcfg, cfg, features.backbone, seconds, ctx)
+            emit(f"saved {out_path} (step {st.step}, {seconds:.1f} s)")
+        barrier(ctx)
         return TrainResult(st.model, st.step, st.history, out_path, ckpt, seconds)
     finally:
         if bar is not None:
             bar.close()
-        logfile.close()
+        if logfile is not None:
+            logfile.close()
         torch.set_num_threads(old_threads)
+
+
+def _save_final(
+    out_path: Path, st: _State, spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, backbone: str,
+    seconds: float, ctx: DistContext,
+) -> None:  # fmt: skip
+    """Write the fp16 proxy weights (the unwrapped model) with training info and the last val metric."""
+    val_hist = st.history["val"]
+    training: dict[str, Any] = {
+        "steps": st.step,
+        "train_config": cfg.to_dict(),
+        "features": backbone,
+        "seconds_this_run": round(seconds, 2),
+        "seconds_total": round(st.elapsed(), 2),
+        "val_l1_history": [[int(v["step"]), float(v["l1"])] for v in val_hist],
+    }
+    if ctx.enabled:
+        training.update(world_size=ctx.world_size, effective_batch=cfg.batch * ctx.world_size)
+    metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}
+    save_proxy(out_path, st.model, spec, mcfg, metrics=metrics, training=training)

@@ -639,6 +639,26 @@ _SAMPLE_BOX: dict[str, tuple[float, float]] = {
 }
 _FIXED = {"feature_norm": 2.0, "sigcos_var": 0.2, "phase": 0.0}
 
+# A cellular sub-family for mask fitting (benchmark E4): regular tiling, constant feature,
+# the window and point-process parameters free. Small enough for a CPU-trained proxy.
+_CELLULAR_BOX: dict[str, tuple[float, float]] = {
+    "threshold": (0.2, 0.8),
+    "jitter": (0.0, 0.9),
+    "zoom": (3.0, 10.0),
+    "aspect": (1.0, 2.5),
+    "distortion_amplitude": (0.0, 0.08),
+    "window_larp": (0.0, 0.9),
+    "window_norm": (1.0, 3.0),
+    "window_smoothness": (0.0, 2.0),
+    "window_blend": (0.6, 1.0),
+    "window_sigma": (0.3, 2.0),
+}
+_CELLULAR_FIXED: dict[str, float] = {
+    **{p.name: p.to_numbers(p.default)[0] for p in _PARAMS if p.name not in _CELLULAR_BOX},
+    "distortion_gain": 0.5,
+    "distortion_frequency": 1.0,
+}
+
 SPECS = (
     GeneratorSpec(
         name="pptbf",
@@ -656,6 +676,16 @@ SPECS = (
         doc="Binary PPTBF structure map: the brightest `threshold` fraction of the soft PPTBF.",
         sample_box={"threshold": (0.05, 0.95), **_SAMPLE_BOX},
         fixed=_FIXED,
+        stochastic=True,
+    ),
+    GeneratorSpec(
+        name="pptbf_mask_cellular",
+        fn=pptbf_mask,
+        params=(f("threshold", 0.5, doc="Fraction of white pixels (quantile threshold of the soft PPTBF)."),) + _PARAMS,
+        doc="PPTBF mask restricted to cells: regular tiling, constant feature; jitter, zoom, aspect, distortion "
+        "and the window free (the mask-fitting proxy's family).",
+        sample_box=_CELLULAR_BOX,
+        fixed=_CELLULAR_FIXED,
         stochastic=True,
     ),
 )

@@ -1,0 +1,117 @@
+"""E4 mask-fitting benchmark: search space, objective, both fitting paths, time-to-loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from proxymat.bench_mask_fit import (
+    BoxSpace,
+    FitResult,
+    GeneratorObjective,
+    MaskLoss,
+    fit_gradient_free,
+    fit_proxy_adam,
+    make_targets,
+    run_mask_fit,
+    summarize,
+)
+from proxymat.nodes.generators import get_generator
+from proxymat.proxy.model import ProxyConfig, build_proxy, normalize_params
+
+RES = 32
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def space() -> BoxSpace:
+    return BoxSpace.of(get_generator("pptbf_mask_cellular"))
+
+
+@pytest.fixture(scope="module")
+def proxy(space):
+    return build_proxy(ProxyConfig(n_params=space.dim, res=RES, channels=(16, 16, 8, 8)), seed=3).eval()
+
+
+def test_box_space_maps_unit_cube_onto_sampling_box(space):
+    spec = space.spec
+    assert [p.name for p in space.params] == sorted(spec.sample_box, key=[p.name for p in spec.params].index)
+    lo = space.real(torch.zeros(1, space.dim))
+    hi = space.real(torch.ones(1, space.dim))
+    for p in space.params:
+        assert float(lo[p.name]) == pytest.approx(spec.sample_box[p.name][0])
+        assert float(hi[p.name]) == pytest.approx(spec.sample_box[p.name][1])
+    assert float(lo["tiling"]) == spec.fixed["tiling"]
+    x = torch.rand(3, space.dim, generator=torch.Generator().manual_seed(0))
+    real = space.real(x)
+    expected = normalize_params(spec, {p.name: real[p.name] for p in space.params})
+    assert torch.allclose(space.proxy_input(x), expected)
+
+
+def test_proxy_input_is_differentiable(space):
+    x = torch.full((1, space.dim), 0.5, requires_grad=True)
+    space.proxy_input(x).sum().backward()
+    assert x.grad is not None and bool((x.grad > 0).all())  # each P column grows with its x
+
+
+def test_objective_scores_real_renders_with_the_mask_loss(space):
+    target, _ = make_targets(space, 1, RES)
+    loss = MaskLoss(target)
+    obj = GeneratorObjective(space, loss, RES, max_evals=10)
+    X = np.random.default_rng(0).random((3, space.dim))
+    got = obj.f_batch(X)
+    with torch.no_grad():
+        want = loss.per_image(space.render(torch.from_numpy(X).float(), RES)).double().numpy()
+    assert np.allclose(got, want, rtol=1e-5)
+    assert obj.evaluations == 3 and obj.best_loss == pytest.approx(want.min())
+
+
+def test_mask_loss_is_zero_on_the_target_and_sees_the_white_fraction(space):
+    target, _ = make_targets(space, 1, RES)
+    loss = MaskLoss(target)
+    assert float(loss.per_image(target)) == pytest.approx(0.0, abs=1e-6)
+    assert float(loss.per_image(1.0 - target)) > 0.05
+
+
+def test_proxy_adam_reports_real_losses_it_can_reproduce(space, proxy):
+    target, _ = make_targets(space, 1, RES)
+    loss = MaskLoss(target)
+    res = fit_proxy_adam(space, proxy, loss, RES, n_init=8, starts=2, steps=6, check_every=3)
+    assert len(res.history) == 3 and res.evaluations == 6  # checks at 0, 3 and the end, 2 starts each
+    assert [v for _, v in res.history] == sorted((v for _, v in res.history), reverse=True)
+    with torch.no_grad():
+        again = float(loss.per_image(space.render(torch.tensor([res.x]), RES)))
+    assert again == pytest.approx(res.loss, rel=1e-5)
+
+
+def test_gradient_free_respects_the_budget_and_improves_on_random(space):
+    target, _ = make_targets(space, 1, RES)
+    loss = MaskLoss(target)
+    res = fit_gradient_free("powell_bo", space, loss, RES, budget_s=1.5, n_init=4)
+    assert res.seconds < 4.0 and res.evaluations > 4
+    assert res.loss <= min(v for _, v in res.history[:1])
+    with pytest.raises(ValueError, match="unknown method"):
+        fit_gradient_free("annealing", space, loss, RES, budget_s=0.5, n_init=2)
+
+
+def test_time_to_loss():
+    r = FitResult("m", 0.1, 5.0, [], history=[(1.0, 0.5), (2.0, 0.3), (4.0, 0.1)])
+    assert r.time_to(0.3) == 2.0 and r.time_to(0.35) == 2.0 and r.time_to(0.05) is None
+
+
+def test_run_and_summarize(space, proxy):
+    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=1.0, methods=("random_search",), steps=3)
+    assert [r["method"] for r in rows] == ["proxy_adam", "random_search"]
+    gf = rows[1]
+    assert (gf["speedup"] is None) != (gf["speedup_lower_bound"] is None)
+    assert "true_params_loss" in gf
+    table = summarize(rows)
+    assert table.count("\n") == 3 and "random_search" in table
