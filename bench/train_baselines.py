@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("generator")
     ap.add_argument("--res", type=int, default=64)
-    ap.add_argument("--ae-steps", type=int, default=2000)
+    ap.add_argument("--ae-steps", type=int, default=2000,
+                    help="autoencoder steps (cells res 64: l1 0.35 -> ~0.2 at 300, ~0.1 at 1000; ~0.08 s/step)")
     ap.add_argument("--gan-steps", type=int, default=3000)
-    ap.add_argument("--ae-lr", type=float, default=5e-4)
+    ap.add_argument("--ae-lr", type=float, default=5e-4, help="autoencoder Adam lr, betas (0.9, 0.99); 2e-4..1e-3 all work")
     ap.add_argument("--z-dim", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out-dir", default="bench/weights")

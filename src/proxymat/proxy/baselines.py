@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
-from .model import ProxyConfig, ProxyNet, sample_params, upsample2x
+from .model import ProxyConfig, ProxyNet, sample_params
 from .train import Discriminator, TrainConfig, render_batch, texture_losses
 from .weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors
 
@@ -47,17 +47,24 @@ class AutoencoderConfig:
         return [min(self.base << k, self.cmax) for k in range(n + 1)]
 
 
-def _conv(c_in: int, c_out: int) -> nn.Conv2d:
-    """3x3 circular conv, He-initialized for leaky ReLU (PyTorch's default init shrinks the
-    signal about 3x per layer, so a deep autoencoder starts with a constant output and stays there)."""
-    conv = nn.Conv2d(c_in, c_out, 3, padding=1, padding_mode="circular")
+def _conv(c_in: int, c_out: int, kernel: int = 3, stride: int = 1) -> nn.Conv2d:
+    """Circular conv (3x3, or 4x4 stride 2 to halve the size), He-initialized for leaky ReLU."""
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=(kernel - 1) // 2 if stride == 1 else 1,
+                     padding_mode="circular")
     nn.init.kaiming_normal_(conv.weight, a=0.2, nonlinearity="leaky_relu")
     nn.init.zeros_(conv.bias)
     return conv
 
 
 class AutoencoderProxy(nn.Module):
-    """Conv encoder to a (C, 4, 4) latent and decoder back to (1, res, res); ``forward(z)`` decodes."""
+    """Conv encoder to a (C, 4, 4) latent and decoder back to (1, res, res); ``forward(z)`` decodes.
+
+    Resampling must keep pixel-level detail: the generators' maps are stationary textures
+    whose per-image content is almost all high-frequency (per-image means hardly differ), so
+    an avg-pool encoder and a smoothing ([1,3,3,1]) upsampling decoder can only produce the
+    batch mean and collapse to it. Hence strided 4x4 convs down and sub-pixel convs
+    (3x3 conv to 4x channels + pixel shuffle) up.
+    """
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
@@ -67,11 +74,11 @@ class AutoencoderProxy(nn.Module):
         ws = config.widths()
         enc: list[nn.Module] = [_conv(1, ws[0]), nn.LeakyReLU(0.2)]
         for c_in, c_out in zip(ws[:-1], ws[1:]):
-            enc += [nn.AvgPool2d(2), _conv(c_in, c_out), nn.LeakyReLU(0.2)]
+            enc += [_conv(c_in, c_out, 4, 2), nn.LeakyReLU(0.2)]
         enc.append(_conv(ws[-1], config.latent_channels))
         self.encoder = nn.Sequential(*enc)
         self.dec_in = _conv(config.latent_channels, ws[-1])
-        self.dec = nn.ModuleList(_conv(c_in, c_out) for c_in, c_out in zip(ws[::-1][:-1], ws[::-1][1:]))
+        self.dec = nn.ModuleList(_conv(c_in, 4 * c_out) for c_in, c_out in zip(ws[::-1][:-1], ws[::-1][1:]))
         self.dec_out = _conv(ws[0], 1)
 
     def encode(self, img: torch.Tensor) -> torch.Tensor:
@@ -80,7 +87,7 @@ class AutoencoderProxy(nn.Module):
     def decode_raw(self, z: torch.Tensor) -> torch.Tensor:
         x = F.leaky_relu(self.dec_in(z), 0.2)
         for conv in self.dec:
-            x = F.leaky_relu(conv(upsample2x(x)), 0.2)
+            x = F.leaky_relu(F.pixel_shuffle(conv(x), 2), 0.2)
         return self.dec_out(x)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
