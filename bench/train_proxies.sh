@@ -17,6 +17,10 @@ queue_b() {
   $P proxy train clouds --steps 5000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
   $P proxy train scratches --steps 1500 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
 }
+queue_c() {  # session 9: the mask-fitting family of benchmark E4 (planned 12000 steps, stopped at 9500)
+  $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
+queue_c > runs/proxies/queue_c.log 2>&1 &
 wait

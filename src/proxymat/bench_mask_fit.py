@@ -152,13 +152,19 @@ class FitResult:
 def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor], loss: MaskLoss, res: int, *,
                    n_init: int = 64, starts: int = 4, steps: int = 150, lr: float = 0.03, check_every: int = 25,
                    seed: int = 0) -> FitResult:
-    """Random init through the proxy, Adam through the proxy, real renders at checkpoints."""
+    """Random init through the proxy, Adam through the proxy, real renders at checkpoints.
+
+    The proxy works at its own resolution against the target area-downsampled
+    to it (parameters do not depend on resolution); real renders are scored
+    with ``loss`` at ``res``.
+    """
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         x_init = torch.rand(n_init, space.dim, generator=gen)
-        init_losses = torch.cat([loss.per_image(_fit_res(proxy(space.proxy_input(x_init[s:s + 16])), res))
-                                 for s in range(0, n_init, 16)])
+        outs = torch.cat([proxy(space.proxy_input(x_init[s:s + 16])) for s in range(0, n_init, 16)])
+        p_loss = loss if outs.shape[-1] == res else MaskLoss(_fit_res(loss.target, outs.shape[-1]))
+        init_losses = p_loss.per_image(outs)
     x = x_init[torch.argsort(init_losses)[:starts]].clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
     best, best_x, history, renders = math.inf, x.detach()[0].clone(), [], 0
@@ -177,9 +183,9 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
     for it in range(steps):
         if it % check_every == 0:
             check()
-        out = _fit_res(proxy(space.proxy_input(x)), res)
+        out = proxy(space.proxy_input(x))
         opt.zero_grad(set_to_none=True)
-        loss.per_image(out).sum().backward()
+        p_loss.per_image(out).sum().backward()
         opt.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
@@ -188,8 +194,11 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
 
 
 def _fit_res(img: torch.Tensor, res: int) -> torch.Tensor:
+    """Area-downsample (or bilinearly upsample) square maps to ``res``."""
     if img.shape[-1] == res:
         return img
+    if img.shape[-1] > res:
+        return torch.nn.functional.interpolate(img, size=(res, res), mode="area")
     return torch.nn.functional.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
 
 
