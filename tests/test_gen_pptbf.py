@@ -51,13 +51,7 @@ from proxymat.nodes.generators.pptbf_windows import (
 SOFT, MASK, CELLULAR = SPECS
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small images are faster (and timings steadier on a shared machine) single-threaded."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _params(**kw: float) -> dict[str, torch.Tensor]:
