@@ -102,8 +102,14 @@ def test_time_to_loss():
     assert r.time_to(0.3) == 2.0 and r.time_to(0.35) == 2.0 and r.time_to(0.05) is None
 
 
-def test_run_and_summarize(space, proxy):
-    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=1.0, methods=("random_search",), steps=3)
+def test_run_and_summarize(space, proxy, tmp_path):
+    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=1.0, methods=("random_search",), steps=3,
+                        figures=tmp_path)
+    assert (tmp_path / "e4_target0.png").stat().st_size > 100
+    with torch.no_grad():  # each row's x reproduces its loss
+        for r in rows:
+            again = float(MaskLoss(make_targets(space, 1, RES)[0]).per_image(space.render(torch.tensor([r["x"]]), RES)))
+            assert again == pytest.approx(r["loss"], rel=1e-4)
     assert [r["method"] for r in rows] == ["proxy_adam", "random_search"]
     gf = rows[1]
     assert (gf["speedup"] is None) != (gf["speedup_lower_bound"] is None)

@@ -356,7 +356,7 @@ def test_fixed_pattern_specs():
     # the shipped paraboloid proxy covers regular grids only: per-tile randomness and rotation are pinned
     assert not par.stochastic and names["tile_disc"].stochastic and not names["tile_square"].stochastic
     assert par.sample_box["x_amount"] == (2, 12) and par.fixed["blending_mode"] == T.BLEND_MODES.index("max")
-    assert all(par.fixed[k] == 0.0 for k in ("scale_random", "position_random", "rotation_random", "rotation"))
+    assert all(par.fixed[k] == 0.0 for k in ("scale_random", "position_random", "rotation_random", "rotation", "offset"))
     with pytest.raises(KeyError, match="pattern"):
         par(_p(pattern=1.0), 16)
 

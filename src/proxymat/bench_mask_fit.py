@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -236,8 +237,13 @@ def make_targets(space: BoxSpace, n: int, res: int, seed: int = TARGET_SEED) -> 
 def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tensor], *, n_targets: int = 4,
                  res: int = 64, budget_s: float = 120.0, methods: Sequence[str] = ("powell_bo", "cma_es"),
                  steps: int = 150, seed: int = 0, targets: torch.Tensor | None = None,
-                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """E4 rows: one per (target, method), with the proxy's time-to-loss ratio."""
+                 progress: Callable[[str], None] | None = None, figures: Path | None = None) -> list[dict[str, Any]]:
+    """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
+
+    With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
+    proxy's output and the real mask at the proxy+Adam result, then the real
+    mask of each gradient-free result.
+    """
     space = BoxSpace.of(spec)
     if targets is None:
         targets, true_x = make_targets(space, n_targets, res)
@@ -252,7 +258,11 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             with torch.no_grad():
                 ref["true_params_loss"] = float(loss.per_image(space.render(true_x[t:t + 1], res)))
         rows.append({"target": t, "method": ours.method, "loss": ours.loss, "seconds": ours.seconds,
-                     "renders": ours.evaluations, **ref})
+                     "renders": ours.evaluations, "x": ours.x, **ref})
+        images = {"target": targets[t:t + 1]}
+        with torch.no_grad():
+            images["proxy output"] = _fit_res(proxy(space.proxy_input(torch.tensor([ours.x]))), res)
+            images["proxy+Adam"] = space.render(torch.tensor([ours.x]), res)
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
         for method in methods:
@@ -261,10 +271,17 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             rows.append({"target": t, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                          "renders": gf.evaluations, "time_to_proxy_loss": reach,
                          "speedup": (reach / ours.seconds) if reach is not None else None,
-                         "speedup_lower_bound": None if reach is not None else gf.seconds / ours.seconds, **ref})
+                         "speedup_lower_bound": None if reach is not None else gf.seconds / ours.seconds,
+                         "x": gf.x, **ref})
+            images[method] = space.render(torch.tensor([gf.x]), res)
             if progress:
                 progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
                          f"reached proxy loss after {reach if reach is None else round(reach, 1)} s")
+        if figures is not None:
+            from .report import comparison
+
+            figures.mkdir(parents=True, exist_ok=True)
+            comparison({k: v.expand(-1, 3, -1, -1) for k, v in images.items()}, figures / f"e4_target{t}.png")
     return rows
 
 

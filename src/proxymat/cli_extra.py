@@ -48,7 +48,8 @@ def _bench_e4(args: argparse.Namespace) -> None:
     proxy = load_proxy(args.proxy_weights or name, spec=spec)
     log = (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
-                        methods=args.gf_methods, steps=args.steps, progress=log)
+                        methods=args.gf_methods, steps=args.steps, progress=log,
+                        figures=Path(args.figures) if args.figures else None)
     if args.json_out:
         atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))
@@ -138,7 +139,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--random-params", action="store_true", help="generators: random parameters in the sampling box")
     p.add_argument("--methods", nargs="*", default=["full", "stage1"],
                    help="examples: full, stage1, no_search, no_stage3, cma, sa, powell, random")
-    p.add_argument("--figures", default=None, help="examples, proxies, e2: folder for comparison images")
+    p.add_argument("--figures", default=None, help="examples, proxies, e2, e4: folder for comparison images")
     p.add_argument("--json-out", default=None, help="examples, e2, e4: write all rows here")
     p.add_argument("--features", default="auto", help="examples: texture descriptor of the loss (auto, random, filters, VGG19 file)")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="examples: repeat with these optimization seeds")
