@@ -81,3 +81,16 @@ def test_unwritable_output_is_one_line(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["render", "leather", "-o", str(blocker / "sub"), "--res", "16"]) == 2
     assert "proxymat: error:" in capsys.readouterr().err
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """`proxymat nodes | head -1`: no traceback or error line when the reader goes away."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "proxymat.cli", "nodes"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the command writes anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Broken pipe" not in err and "Traceback" not in err, err

@@ -91,10 +91,11 @@ def run_list(args: argparse.Namespace) -> int:
     found = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
     if not found:
         print("no proxies shipped")
+    width = max((len(n) for n in found), default=0) + 1
     for name in found:
         proxy = load_proxy(name)
         info = proxy.training_info
-        print(f"{name:<18} res {proxy.res:<4} params {len(proxy.param_names):<3} steps {info.get('steps', '?')} "
+        print(f"{name:<{width}} res {proxy.res:<4} params {len(proxy.param_names):<3} steps {info.get('steps', '?')} "
               f"metrics {json.dumps(proxy.metrics)}")
     return 0
 
