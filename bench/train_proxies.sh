@@ -17,7 +17,7 @@ queue_b() {
   $P proxy train scratches --steps 1500 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
 }
 queue_c() {  # session 9: aligned paraboloid grids (row offset pinned); the mask-fitting family of E4 (planned 12000 steps, stopped at 9500)
-  $P proxy train tile_paraboloid --steps 10000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/tile_paraboloid.safetensors
+  $P proxy train tile_paraboloid --steps 16000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/tile_paraboloid.safetensors
   $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
 queue_a > runs/proxies/queue_a.log 2>&1 &

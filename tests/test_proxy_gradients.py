@@ -11,6 +11,8 @@ from proxymat.proxy.weights import load_proxy
 CASES = [
     # generator, smooth parameter, other parameters, target value, start values (both sides)
     ("clouds", "roughness", {"scale": 4.0, "octaves": 5.0, "disorder": 0.0}, 0.7, (0.35, 0.95)),
+    ("tile_paraboloid", "scale", {"x_amount": 4.0, "y_amount": 4.0}, 1.0, (0.7, 1.3)),
+    ("tile_paraboloid", "interstice_x", {"x_amount": 6.0, "y_amount": 3.0}, 0.25, (0.1, 0.4)),
     ("pptbf_mask_cellular", "threshold", {"zoom": 6.0, "jitter": 0.5}, 0.5, (0.3, 0.7)),
     pytest.param("cells", "disorder", {"scale": 6.0}, 0.65, (0.35, 0.95), marks=pytest.mark.xfail(
         strict=True, reason="known weakness: the shipped cells proxy (0.64 CPU-h) points the wrong way "
