@@ -116,3 +116,15 @@ def test_run_and_summarize(space, proxy, tmp_path):
     assert "true_params_loss" in gf
     table = summarize(rows)
     assert table.count("\n") == 3 and "random_search" in table
+
+
+def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):
+    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=2.0,
+                        methods=("powell_bo", "proxy_then_powell_bo"), steps=3)
+    ours, plain, hybrid = rows
+    assert "time_to_powell_bo_loss" in hybrid and "speedup" not in hybrid
+    assert summarize(rows).splitlines()[-1].endswith("| - |")
+    assert hybrid["method"] == "proxy_then_powell_bo"
+    assert hybrid["loss"] <= ours["loss"] + 1e-9  # it starts where the proxy run ended
+    assert hybrid["seconds"] >= ours["seconds"]  # and its clock includes the proxy run
+    assert hybrid["renders"] > ours["renders"]

@@ -144,7 +144,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--features", default="auto", help="examples: texture descriptor of the loss (auto, random, filters, VGG19 file)")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="examples: repeat with these optimization seeds")
     p.add_argument("--budget", type=float, default=120.0, help="e4: seconds per gradient-free fit")
-    p.add_argument("--gf-methods", nargs="*", default=["powell_bo", "cma_es"], help="e4: powell_bo, cma_es, random_search")
+    p.add_argument("--gf-methods", nargs="*", default=["powell_bo", "cma_es"], help="e4: powell_bo, cma_es, random_search, proxy_then_powell_bo")
     p.add_argument("--proxy-weights", default=None, help="e4: proxy file (default: the shipped one)")
     p.add_argument("--targets", type=positive_int, default=8, help="e2, e4: held-out targets per generator")
     p.add_argument("--steps", type=positive_int, default=300, help="e2, e4: Adam steps per method and target")
