@@ -293,10 +293,11 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                             "speedup_lower_bound": None if reach is not None else gf.seconds / ours.seconds})
             rows.append(row)
             reach = row.get("time_to_proxy_loss", row.get("time_to_powell_bo_loss"))
+            goal = "Powell+BO's final loss" if method == PROXY_INIT else "proxy loss"
             images[method] = space.render(torch.tensor([gf.x]), res)
             if progress:
                 progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
-                         f"reached proxy loss after {reach if reach is None else round(reach, 1)} s")
+                         f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}")
         if figures is not None:
             from .report import comparison
 
