@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from .io import resize_square
 from .nodes.generators.base import GeneratorSpec
 from .optimize.gradient_free import BudgetExhausted, Layout, Objective, cma_es, powell_bo, random_search
 from .optimize.loss import LossConfig, MaterialLoss
@@ -111,29 +112,20 @@ def _rgb(grey: torch.Tensor) -> torch.Tensor:
 
 
 class GeneratorObjective(Objective):
-    """:class:`Objective` over a generator's box-normalized free parameters."""
+    """:class:`Objective` over a generator's box-normalized free parameters (no graph, no render)."""
 
     def __init__(self, space: BoxSpace, loss: MaskLoss, res: int, *, time_budget_s: float | None = None,
                  max_evals: int | None = None, batch_size: int = 16, x0: np.ndarray | None = None):
         self.space, self.loss, self.res = space, loss, int(res)
         self.target = loss.target
-        self.time_budget_s, self.max_evals, self.batch_size = time_budget_s, max_evals, int(batch_size)
         self.device = torch.device("cpu")
         self.layout = space.layout()
-        self.x0 = np.full(space.dim, 0.5) if x0 is None else np.asarray(x0, dtype=np.float64)
-        self.best_x = self.x0.copy()
-        self.best_loss = math.inf
-        self.evaluations = 0
-        self.history: list[tuple[float, int, float]] = []
-        self._t0: float | None = None
+        self._init_search(np.full(space.dim, 0.5) if x0 is None else x0, time_budget_s, max_evals, batch_size)
 
     def _losses(self, X: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             maps = self.space.render(torch.from_numpy(X).float(), self.res)
             return self.loss.per_image(maps).double().numpy()
-
-    def real_loss(self, graph: Any = None) -> float:  # noqa: ARG002 - signature of the base class
-        return float(self.best_loss)
 
 
 # ------------------------------------------------------------------ methods
@@ -165,7 +157,7 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
     with torch.no_grad():
         x_init = torch.rand(n_init, space.dim, generator=gen)
         outs = torch.cat([proxy(space.proxy_input(x_init[s:s + 16])) for s in range(0, n_init, 16)])
-        p_loss = loss if outs.shape[-1] == res else MaskLoss(_fit_res(loss.target, outs.shape[-1]))
+        p_loss = loss if outs.shape[-1] == res else MaskLoss(resize_square(loss.target, outs.shape[-1]))
         init_losses = p_loss.per_image(outs)
     x = x_init[torch.argsort(init_losses)[:starts]].clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
@@ -193,15 +185,6 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
             x.clamp_(0.0, 1.0)
     check()
     return FitResult("proxy_adam", best, time.perf_counter() - t0, best_x.tolist(), history, renders)
-
-
-def _fit_res(img: torch.Tensor, res: int) -> torch.Tensor:
-    """Area-downsample (or bilinearly upsample) square maps to ``res``."""
-    if img.shape[-1] == res:
-        return img
-    if img.shape[-1] > res:
-        return torch.nn.functional.interpolate(img, size=(res, res), mode="area")
-    return torch.nn.functional.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
 
 
 def fit_gradient_free(method: str, space: BoxSpace, loss: MaskLoss, res: int, *, budget_s: float, n_init: int = 64,
@@ -267,10 +250,6 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                 ref["true_params_loss"] = float(loss.per_image(space.render(true_x[t:t + 1], res)))
         rows.append({"target": t, "method": ours.method, "loss": ours.loss, "seconds": ours.seconds,
                      "renders": ours.evaluations, "x": ours.x, **ref})
-        images = {"target": targets[t:t + 1]}
-        with torch.no_grad():
-            images["proxy output"] = _fit_res(proxy(space.proxy_input(torch.tensor([ours.x]))), res)
-            images["proxy+Adam"] = space.render(torch.tensor([ours.x]), res)
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
         for method in methods:
@@ -278,7 +257,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                 gf = fit_gradient_free("powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0),
                                        seed=seed, x0=ours.x)
                 gf = FitResult(method, gf.loss, gf.seconds + ours.seconds, gf.x,
-                               [(t + ours.seconds, v) for t, v in gf.history], gf.evaluations + ours.evaluations)
+                               [(s + ours.seconds, v) for s, v in gf.history], gf.evaluations + ours.evaluations)
             else:
                 gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed)
             row: dict[str, Any] = {"target": t, "method": method, "loss": gf.loss, "seconds": gf.seconds,
@@ -294,16 +273,29 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             rows.append(row)
             reach = row.get("time_to_proxy_loss", row.get("time_to_powell_bo_loss"))
             goal = "Powell+BO's final loss" if method == PROXY_INIT else "proxy loss"
-            images[method] = space.render(torch.tensor([gf.x]), res)
             if progress:
                 progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
                          f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}")
         if figures is not None:
-            from .report import comparison
-
-            figures.mkdir(parents=True, exist_ok=True)
-            comparison({k: v.expand(-1, 3, -1, -1) for k, v in images.items()}, figures / f"e4_target{t}.png")
+            write_figure(space, proxy, targets[t:t + 1], [r for r in rows if r["target"] == t], res,
+                         figures / f"e4_target{t}.png")
     return rows
+
+
+def write_figure(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor,
+                 rows: Sequence[dict[str, Any]], res: int, path: Path) -> Path:
+    """One target's row of images: the target, the proxy's output at the proxy+Adam result,
+    then the real mask at each method's result (``rows`` in order, proxy+Adam first)."""
+    from .report import comparison
+
+    images = {"target": target}
+    with torch.no_grad():
+        images["proxy output"] = resize_square(proxy(space.proxy_input(torch.tensor([rows[0]["x"]]))), res)
+        for r in rows:
+            images["proxy+Adam" if r["method"] == "proxy_adam" else r["method"]] = space.render(
+                torch.tensor([r["x"]]), res)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return comparison({k: v.expand(-1, 3, -1, -1) for k, v in images.items()}, path)
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> str:

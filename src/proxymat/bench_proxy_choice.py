@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .features import TextureFeatures, gram_descriptor
+from .io import resize_square
 from .nodes.generators.base import GeneratorSpec
 from .optimize.loss import LossConfig, MaterialLoss, pick_scales
 from .proxy.model import denormalize_params, sample_params
@@ -150,15 +151,6 @@ def pixel_l1(maps: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (maps - target).abs().flatten(1).mean(1)
 
 
-def resize(maps: torch.Tensor, res: int) -> torch.Tensor:
-    """Maps to ``res`` (area down, bilinear up)."""
-    if maps.shape[-1] == res:
-        return maps
-    if maps.shape[-1] > res:
-        return F.interpolate(maps, size=(res, res), mode="area")
-    return F.interpolate(maps, size=(res, res), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
-
-
 def render(spec: GeneratorSpec, p_norm: torch.Tensor, res: int, chunk: int = 64) -> torch.Tensor:
     """Real generator maps (B, 1, res, res) at normalized parameters, gen seed :data:`GEN_SEED`."""
     outs = []
@@ -221,7 +213,7 @@ def search_start(proxy: Callable[[torch.Tensor], torch.Tensor], spec: GeneratorS
     """Best of ``n`` random P (sample box, :data:`SEARCH_SEED`) through the proxy -> (1, n_params)."""
     cand, _ = sample_params(spec, max(n, 1), torch.Generator().manual_seed(SEARCH_SEED))
     with torch.no_grad():
-        losses = loss_fn(resize(proxy(cand), res))
+        losses = loss_fn(resize_square(proxy(cand), res))
     return cand[int(losses.argmin())][None]
 
 
@@ -233,12 +225,12 @@ def fit_methods(data: ChoiceData, loss_fn: Callable[[torch.Tensor], torch.Tensor
     t0 = time.perf_counter()
     p0 = search_start(proxy, spec, res, loss_fn, settings.search)
     search_s = time.perf_counter() - t0
-    ours = fit_code(lambda p: resize(proxy(p), res), p0, loss_fn, settings.steps, settings.lr * spreads["ours"], (0.0, 1.0))
+    ours = fit_code(lambda p: resize_square(proxy(p), res), p0, loss_fn, settings.steps, settings.lr * spreads["ours"], (0.0, 1.0))
     ours.seconds += search_s
     z0 = autoencoder.latent_init(spec, gen_seed=GEN_SEED)
-    ae = fit_code(lambda z: resize(autoencoder(z), res), z0, loss_fn, settings.steps, settings.lr * spreads["autoencoder"])
+    ae = fit_code(lambda z: resize_square(autoencoder(z), res), z0, loss_fn, settings.steps, settings.lr * spreads["autoencoder"])
     w0 = gan.init_wplus(1)
-    gl = fit_code(lambda w: resize(gan(w), res), w0, loss_fn, settings.steps, settings.lr * spreads["gan_latent"])
+    gl = fit_code(lambda w: resize_square(gan(w), res), w0, loss_fn, settings.steps, settings.lr * spreads["gan_latent"])
     return {"ours": ours, "autoencoder": ae, "gan_latent": gl}
 
 
@@ -246,7 +238,7 @@ def method_spreads(data: ChoiceData, autoencoder: nn.Module, gan: nn.Module, n: 
     """Code spreads: of P over the pool, of AE codes of pool maps, of w over Gaussian z."""
     with torch.no_grad():
         ae_res = int(autoencoder.config.res)
-        ae_codes = autoencoder.encode(resize(data.pool[:n], ae_res))
+        ae_codes = autoencoder.encode(resize_square(data.pool[:n], ae_res))
         z = torch.randn(4 * n, gan.z_dim, generator=torch.Generator().manual_seed(SEARCH_SEED))
         ws = gan.net.mapping(z.to(gan.w_avg.device))
     return {"ours": code_spread(data.pool_p), "autoencoder": code_spread(ae_codes), "gan_latent": code_spread(ws)}
@@ -278,7 +270,7 @@ def compare_methods(data: ChoiceData, proxy: Callable[[torch.Tensor], torch.Tens
     images: list[dict[str, torch.Tensor]] = []
     for t, fit in enumerate(fits):
         with torch.no_grad():
-            at_truth = resize(proxy(data.target_p[t : t + 1]), data.res)
+            at_truth = resize_square(proxy(data.target_p[t : t + 1]), data.res)
         choice = {"pool_oracle": nearest[t], "autoencoder": nearest[n + 2 * t], "gan_latent": nearest[n + 2 * t + 1]}
         r, im = _target_rows(data, t, fit, choice, at_truth, share, scoring, settings)
         rows += r

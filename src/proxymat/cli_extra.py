@@ -18,15 +18,25 @@ def _bench(args: argparse.Namespace) -> int:
                                             random_params=args.random_params)
     for row in rows:
         print(json.dumps(row))
-    if args.what == "examples":
-        _bench_examples(args)
-    if args.what == "proxies":
-        _bench_proxies(args)
-    if args.what == "e2":
-        _bench_e2(args)
-    if args.what == "e4":
-        _bench_e4(args)
+    handlers = {"examples": _bench_examples, "proxies": _bench_proxies, "e2": _bench_e2, "e4": _bench_e4}
+    if args.what in handlers:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        handlers[args.what](args)
     return 0
+
+
+def _write_rows(args: argparse.Namespace, rows: list[dict[str, Any]], table: str) -> None:
+    """All rows to ``--json-out`` (if given) and the summary table to stdout."""
+    from pathlib import Path
+
+    from .atomic import atomic_write_text
+
+    if args.json_out:
+        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+    print(table)
 
 
 def _bench_e4(args: argparse.Namespace) -> None:
@@ -34,15 +44,10 @@ def _bench_e4(args: argparse.Namespace) -> None:
     import sys
     from pathlib import Path
 
-    import torch
-
-    from .atomic import atomic_write_text
     from .bench_mask_fit import run_mask_fit, summarize
     from .nodes.generators import get_generator
     from .proxy.weights import load_proxy
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     name = (args.names or ["pptbf_mask_cellular"])[0]
     spec = get_generator(name)
     proxy = load_proxy(args.proxy_weights or name, spec=spec)
@@ -50,31 +55,21 @@ def _bench_e4(args: argparse.Namespace) -> None:
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
                         methods=args.gf_methods, steps=args.steps, progress=log,
                         figures=Path(args.figures) if args.figures else None)
-    if args.json_out:
-        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
-    print(summarize(rows))
+    _write_rows(args, rows, summarize(rows))
 
 
 def _bench_e2(args: argparse.Namespace) -> None:
     """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
     import sys
-    from pathlib import Path
 
-    import torch
-
-    from .atomic import atomic_write_text
     from .bench_proxy_choice import available_generators, run_proxy_choice, summarize
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     rows = []
     for name in args.names or available_generators(args.baselines_dir) or ["cells"]:
         rows += run_proxy_choice(name, n_targets=args.targets, steps=args.steps, pool=args.pool, res=args.res,
                                  baselines_dir=args.baselines_dir, figures=args.figures,
                                  progress=sys.stderr.isatty())
-    if args.json_out:
-        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
-    print(summarize(rows))
+    _write_rows(args, rows, summarize(rows))
 
 
 def _bench_proxies(args: argparse.Namespace) -> None:
@@ -82,14 +77,10 @@ def _bench_proxies(args: argparse.Namespace) -> None:
     from importlib import resources
     from pathlib import Path
 
-    import torch
-
     from .nodes.generators import get_generator
     from .proxy.metrics import evaluate_proxy, proxy_grid
     from .proxy.weights import load_proxy
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     folder = resources.files("proxymat").joinpath("weights")
     names = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
     for name in args.names or names:
@@ -106,23 +97,16 @@ def _bench_proxies(args: argparse.Namespace) -> None:
 def _bench_examples(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    import torch
-
     from .bench_examples import run_example, summarize
     from .examples import list_examples
-    from .atomic import atomic_write_text
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     names = args.names or list(list_examples())
     rows = []
     for seed in args.seeds or [None]:
         for name in names:
             rows += run_example(name, args.methods, res=args.res or 256, features=args.features, seed=seed,
                                 figures=Path(args.figures) if args.figures else None)
-    if args.json_out:
-        atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
-    print(summarize(rows))
+    _write_rows(args, rows, summarize(rows))
 
 
 def register_bench(sub: Any) -> None:

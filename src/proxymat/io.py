@@ -435,6 +435,16 @@ def write_maps(
 # --------------------------------------------------------------------------- targets
 
 
+def resize_square(img: Tensor, res: int) -> Tensor:
+    """Square maps (B, C, n, n) to (B, C, res, res): area averaging down, bilinear up (clamped to [0, 1])."""
+    n = img.shape[-1]
+    if n == res:
+        return img
+    if n > res:
+        return F.interpolate(img, size=(res, res), mode="area")
+    return F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+
+
 def prepare_target(img: Tensor, res: int, *, linearize: bool = False, min_size: int = 8) -> Tensor:
     """Centre-crop to a square, resize to ``res x res`` and return ``(1, 3, res, res)``.
 
@@ -455,9 +465,5 @@ def prepare_target(img: Tensor, res: int, *, linearize: bool = False, min_size: 
     top, left = (h - side) // 2, (w - side) // 2
     img = img[..., top : top + side, left : left + side].float()
     img = img[:, :1].expand(-1, 3, -1, -1) if img.shape[1] <= 2 else img[:, :3]
-    if side > res:
-        img = F.interpolate(img, size=(res, res), mode="area")
-    elif side < res:
-        img = F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
-    img = img.clamp(0.0, 1.0)
+    img = resize_square(img, res).clamp(0.0, 1.0)
     return srgb_to_linear(img) if linearize else img

@@ -108,23 +108,29 @@ class Objective:
     def __init__(self, graph: Graph, target: torch.Tensor, loss: MaterialLoss, *, res: int | None = None,
                  settings: RenderSettings = RenderSettings(), time_budget_s: float | None = None,
                  max_evals: int | None = None, batch_size: int = 16, device: torch.device | str = "cpu"):
+        self.graph = graph.copy()
+        self.target = target
+        self.loss = loss
+        self.res = int(res or graph.res)
+        self.settings = settings
+        self.device = torch.device(device)
+        self.layout = Layout.of(self.graph)
+        self._init_search(self.from_values(self.graph.normalized("all", optimizable_only=True)),
+                          time_budget_s, max_evals, batch_size)
+
+    def _init_search(self, x0: np.ndarray, time_budget_s: float | None, max_evals: int | None,
+                     batch_size: int) -> None:
+        """Check the budget and reset the search state (best point, history, clock) at ``x0``."""
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if max_evals is not None and max_evals < 1:
             raise ValueError(f"max_evals must be >= 1, got {max_evals}")
         if time_budget_s is not None and not time_budget_s > 0:
             raise ValueError(f"time_budget_s must be > 0, got {time_budget_s}")
-        self.graph = graph.copy()
-        self.target = target
-        self.loss = loss
-        self.res = int(res or graph.res)
-        self.settings = settings
         self.time_budget_s = time_budget_s
         self.max_evals = max_evals
         self.batch_size = int(batch_size)
-        self.device = torch.device(device)
-        self.layout = Layout.of(self.graph)
-        self.x0 = self.from_values(self.graph.normalized("all", optimizable_only=True))
+        self.x0 = np.asarray(x0, dtype=np.float64)
         self.best_x = self.x0.copy()
         self.best_loss = math.inf
         self.evaluations = 0

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..atomic import atomic_target
+from ..io import resize_square
 from ..nodes.generators.base import GeneratorSpec
 from .model import ProxyConfig, ProxyNet, build_proxy, proxy_inputs
 
@@ -131,12 +131,7 @@ class Proxy(nn.Module):
 
     def at_res(self, p: torch.Tensor, res: int) -> torch.Tensor:
         """Output resized to ``res`` (bilinear up, area down)."""
-        out = self.net(p)
-        if res == self.res:
-            return out
-        if res < self.res:
-            return F.interpolate(out, size=(res, res), mode="area")
-        return F.interpolate(out, size=(res, res), mode="bilinear", align_corners=False).clamp(0.0, 1.0)
+        return resize_square(self.net(p), res)
 
     def normalize(self, real: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Real-unit params {name: (B,)} -> normalized P (B, n)."""
