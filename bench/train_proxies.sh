@@ -20,7 +20,17 @@ queue_c() {  # session 9: aligned paraboloid grids (row offset pinned); the mask
   $P proxy train tile_paraboloid --steps 16000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/tile_paraboloid.safetensors
   $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
+queue_d() {  # session 10: the same checkpoints resumed with a moving average of the weights (--ema-halflife 500, the default)
+  $P proxy train cells --steps 24000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
+  $P proxy train pptbf_mask_cellular --steps 20000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+}
+queue_e() {
+  $P proxy train clouds --steps 15000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
 queue_c > runs/proxies/queue_c.log 2>&1 &
+wait
+queue_d > runs/proxies/queue_d.log 2>&1 &
+queue_e > runs/proxies/queue_e.log 2>&1 &
 wait

@@ -115,6 +115,39 @@ def test_random_search_picks_the_lowest_loss(target):
     assert torch.allclose(losses, torch.tensor(expected), rtol=1e-4, atol=1e-6)
 
 
+def test_rescore_keeps_the_lowest_real_loss_among_the_proxy_favourites_and_candidate_0(target):
+    run = Optimization(tiny_graph(), target, config(rescore=3), proxies={"cells": CountingProxy()}, progress=False,
+                       log=lambda s: None)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = run.sample_generator_values(9)
+    proxy_losses, _ = run.search(filters, cands)
+    real_losses, _ = run.search(filters, cands, real=True)
+    best, idx = run.rescore(filters, cands, proxy_losses)
+    allowed = {0, *torch.argsort(proxy_losses)[:3].tolist()}
+    assert idx in allowed
+    assert best == pytest.approx(min(float(real_losses[i]) for i in allowed), rel=1e-5)
+    one = {k: v[idx: idx + 1] for k, v in cands.items()}
+    graph = run.graph.copy()
+    graph.set_normalized(one)
+    graph.set_normalized(filters)
+    assert run.real_loss(graph) == pytest.approx(best, rel=1e-4)
+
+
+def test_stage2_start_is_never_worse_than_the_current_parameters_with_rescoring(target):
+    logs: list[str] = []
+    run = Optimization(tiny_graph(), target, config(iters2=1, samples=12), proxies={"cells": CountingProxy()},
+                       progress=False, log=logs.append)
+    start = run.real_loss(run.graph)
+    run.stage2()
+    assert any("real-generator loss" in line for line in logs)
+    chosen = [line for line in logs if "real-generator loss" in line]
+    assert all(float(line.split("real-generator loss ")[1].split()[0]) <= start + 1e-4 for line in chosen)
+    quiet: list[str] = []
+    Optimization(tiny_graph(), target, config(iters2=1, rescore=0), proxies={"cells": CountingProxy()},
+                 progress=False, log=quiet.append).stage2()
+    assert not any("real-generator loss" in line for line in quiet)
+
+
 def test_sampled_generator_values_respect_the_sampling_box(target):
     run = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None)
     cands = run.sample_generator_values(200)

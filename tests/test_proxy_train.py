@@ -155,6 +155,63 @@ def test_config_roundtrip():
     assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
 
 
+def test_ema_decay_has_the_stated_half_life_and_ramps_in():
+    from proxymat.proxy.train import ema_decay
+
+    assert ema_decay(500, 100_000) ** 500 == pytest.approx(0.5)
+    assert ema_decay(500, 100) ** 10 == pytest.approx(0.5)  # early on: half-life step / 10
+    assert ema_decay(0, 100) == 0.0
+    with pytest.raises(ValueError, match="ema_halflife must be"):
+        train_proxy(toy_spec(), MODEL, train_cfg(ema_halflife=-1.0), Path("unused.safetensors"))
+
+
+def test_update_ema_moves_the_average_by_one_minus_decay():
+    from proxymat.proxy.train import _init_state, ema_decay
+
+    st = _init_state(toy_spec(), MODEL, train_cfg(), gan=False)
+    with torch.no_grad():
+        for t in st.ema.parameters():
+            t.zero_()
+        for t in st.model.parameters():
+            t.fill_(1.0)
+    st.step = 10_000
+    st.update_ema(200.0)
+    expected = 1.0 - ema_decay(200.0, 10_000)
+    assert all(torch.allclose(t, torch.full_like(t, expected)) for t in st.ema.parameters())
+    assert not any(t.requires_grad for t in st.ema.parameters())
+
+
+def test_shipped_weights_and_validation_use_the_average_raw_kept_in_checkpoint(tmp_path):
+    out = tmp_path / "e.safetensors"
+    res = train_proxy(toy_spec(), MODEL, train_cfg(steps=6, lr=0.01, ema_halflife=2.0), out, progress=False)
+    tensors, _ = read_checkpoint(checkpoint_path(out))
+    ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+    raw = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+    assert ema.keys() == raw.keys()
+    assert any(not torch.equal(ema[k], raw[k]) for k in ema)
+    assert all(torch.equal(ema[k], v) for k, v in _state(res.model).items())  # the result is the average
+    shipped = load_proxy(out)
+    p = torch.rand(3, 3)
+    with torch.no_grad():
+        assert torch.allclose(shipped(p), res.model(p), atol=2e-2)
+    val = res.history["val"][-1]
+    assert "l1_raw" in val and val["l1"] != val["l1_raw"]
+
+
+def test_resume_from_a_checkpoint_without_average_starts_it_from_the_raw_weights(tmp_path):
+    out = tmp_path / "o.safetensors"
+    train_proxy(toy_spec(), MODEL, train_cfg(steps=3, ema_halflife=0.0), out, progress=False)
+    tensors, _ = read_checkpoint(checkpoint_path(out))
+    assert not any(k.startswith("ema.") for k in tensors)
+    from proxymat.proxy.train import _init_state, _restore
+
+    st = _init_state(toy_spec(), MODEL, train_cfg(), gan=False)
+    _restore(st, checkpoint_path(out), toy_spec(), MODEL)
+    assert all(torch.equal(a, b) for a, b in zip(st.ema.state_dict().values(), st.model.state_dict().values()))
+    no_avg = train_proxy(toy_spec(), MODEL, train_cfg(steps=3, ema_halflife=0.0), tmp_path / "n.safetensors", progress=False)
+    assert "l1_raw" not in no_avg.history["val"][-1]
+
+
 # ---------------------------------------------------------------------- weights
 def test_save_load_roundtrip_within_fp16(tmp_path):
     spec = toy_spec()

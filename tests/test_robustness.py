@@ -282,6 +282,12 @@ def test_optimize_threads_must_be_positive(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_optimize_rescore_must_not_be_negative(tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--rescore", "-1"], capsys)
+    assert code == 2 and "Traceback" not in err and "integer >= 0" in err
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------------- weights
 class _Payload:
     """Unpickling this creates the marker file (what a malicious .pth would do)."""

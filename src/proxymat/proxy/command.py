@@ -41,7 +41,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=args.res, device=str(device), num_threads=args.threads,
                        checkpoint_every=args.checkpoint_every, val_every=args.val_every, features=args.features,
-                       seed=args.seed, cache_dir=args.cache_dir)
+                       seed=args.seed, cache_dir=args.cache_dir, ema_halflife=args.ema_halflife)
     if args.gan is not None:
         tcfg = replace(tcfg, gan=args.gan)
     if args.feat_weight is not None:
@@ -125,6 +125,8 @@ def register_proxy(sub: Any) -> None:
     t.add_argument("--checkpoint-every", type=positive_int, default=250)
     t.add_argument("--val-every", type=positive_int, default=250)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--ema-halflife", type=float, default=500.0, metavar="STEPS",
+                   help="validate and ship a moving average of the weights with this half-life (0: the raw weights)")
     t.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--quiet", action="store_true")

@@ -28,12 +28,19 @@ data stream. A run with ``cache_dir`` trains on the float16-rounded targets
 whether they were just rendered or read back, so cached and uncached epochs of
 that run are bit-identical.
 
+Alongside the trained weights an exponential moving average of them is kept
+(``ema_halflife`` steps; 0 turns it off). With Adam at beta1 = 0 the raw
+weights jitter from step to step, so validation, the exported weights and the
+checkpoint's ``ema.*`` tensors use the average; a checkpoint without them (an
+older run) starts the average from its raw weights.
+
 Passing a multi-process :class:`~.distributed.DistContext` (``proxymat proxy
 train`` does under ``torchrun``) trains data-parallel: see :mod:`.distributed`.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -97,6 +104,7 @@ class TrainConfig:
     device: str = "cpu"
     num_threads: int | None = None
     cache_dir: str | None = None
+    ema_halflife: float = 500.0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -360,6 +368,23 @@ class _State:
     started: float = field(default_factory=time.time)
     ddp_model: nn.Module | None = None  # DistributedDataParallel(RawForward(model)) in a multi-process run
     ddp_disc: nn.Module | None = None  # DistributedDataParallel(disc) in a multi-process GAN run
+    ema: ProxyNet | None = None  # moving average of ``model`` (None: ``ema_halflife`` 0)
+
+    def exported(self) -> ProxyNet:
+        """The weights to validate and ship: the moving average when kept, else the raw model."""
+        return self.ema if self.ema is not None else self.model
+
+    def update_ema(self, halflife: float) -> None:
+        """Move the average towards the current weights (half-life ``halflife`` steps, ramped in early on)."""
+        if self.ema is None:
+            return
+        decay = ema_decay(halflife, self.step)
+        with torch.no_grad():
+            for avg, cur in zip(self.ema.state_dict().values(), self.model.state_dict().values()):
+                if avg.is_floating_point():
+                    avg.lerp_(cur, 1.0 - decay)
+                else:
+                    avg.copy_(cur)
 
     def elapsed(self) -> float:
         """Total training seconds including this run so far."""
@@ -368,6 +393,19 @@ class _State:
     def forward_raw(self, p: torch.Tensor) -> torch.Tensor:
         """Training forward of the proxy (through DDP when wrapped, so gradients are averaged)."""
         return self.ddp_model(p) if self.ddp_model is not None else self.model.forward_raw(p)
+
+
+def ema_decay(halflife: float, step: int) -> float:
+    """Per-step decay of the weight average: half-life ``halflife`` steps, but at most ``step / 10``
+    (so early on the average does not hold on to the random initialization)."""
+    h = min(float(halflife), max(step, 1) / 10.0)
+    return 0.5 ** (1.0 / h) if h > 0 else 0.0
+
+
+def _new_ema(model: ProxyNet) -> ProxyNet:
+    ema = copy.deepcopy(model).eval()
+    ema.requires_grad_(False)
+    return ema
 
 
 def save_checkpoint(
@@ -381,6 +419,8 @@ def save_checkpoint(
 ) -> None:
     """Write the training state; ``rank_samplers`` are the sampler states of ranks 1.. (``rng.sampler.R``)."""
     tensors = {f"model.{k}": v for k, v in st.model.state_dict().items()}
+    if st.ema is not None:
+        tensors.update({f"ema.{k}": v for k, v in st.ema.state_dict().items()})
     tensors.update(_optimizer_tensors(st.opt, "opt"))
     if st.disc is not None and st.dopt is not None:
         tensors.update({f"disc.{k}": v for k, v in st.disc.state_dict().items()})
@@ -419,6 +459,9 @@ def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig, ran
     if ProxyConfig.from_dict(meta["model_config"]) != mcfg:
         raise ProxyWeightsError(f"{path}: checkpoint model config {meta['model_config']} differs from {mcfg.to_dict()}")
     st.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    if st.ema is not None:
+        ema_state = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+        st.ema.load_state_dict(ema_state or st.model.state_dict())
     _load_optimizer(st.opt, tensors, "opt")
     if st.disc is not None and st.dopt is not None:
         disc_state = {k[5:]: v for k, v in tensors.items() if k.startswith("disc.")}
@@ -514,7 +557,8 @@ def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: b
             disc = Discriminator(mcfg.n_params, mcfg.res).to(cfg.device)
         dopt = torch.optim.Adam(disc.parameters(), lr=cfg.d_lr, betas=tuple(cfg.betas), eps=1e-8)
     sampler = torch.Generator().manual_seed(cfg.seed if sampler_seed is None else sampler_seed)
-    return _State(model, opt, sampler, disc, dopt)
+    ema = _new_ema(model) if cfg.ema_halflife > 0 else None
+    return _State(model, opt, sampler, disc, dopt, ema=ema)
 
 
 def _check_configs(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig) -> int:
@@ -526,6 +570,8 @@ def _check_configs(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig) -> 
         raise ValueError(f"training res {res} differs from the model res {mcfg.res}")
     if cfg.batch < 1 or cfg.steps < 0 or cfg.checkpoint_every < 1 or cfg.val_every < 1 or cfg.log_every < 1:
         raise ValueError("batch, checkpoint_every, val_every and log_every must be >= 1 and steps >= 0")
+    if not (cfg.ema_halflife >= 0 and math.isfinite(cfg.ema_halflife)):
+        raise ValueError(f"ema_halflife must be a finite number >= 0, got {cfg.ema_halflife}")
     return res
 
 
@@ -686,6 +732,7 @@ def _train(
             if gan:
                 logs.update(_discriminator_step(st, p, target, cfg))
             st.step += 1
+            st.update_ema(cfg.ema_halflife)
             window.append(logs)
             bar.update(1)
             bar.set_postfix(loss=f"{logs['loss']:.4f}", l1=f"{logs['l1']:.4f}")
@@ -695,9 +742,14 @@ def _train(
                 window = []
                 emit(" ".join(f"{k}={v:.5g}" if k != "step" else f"step={int(v)}" for k, v in row.items()))
             if ctx.is_main and (st.step % cfg.val_every == 0 or st.step == cfg.steps):
-                val = validation_l1(st.model, val_p, val_img, cfg.batch, cfg.device)
-                st.history["val"].append({"step": st.step, "l1": val})
-                emit(f"step={st.step} val_l1={val:.5f}")
+                val = validation_l1(st.exported(), val_p, val_img, cfg.batch, cfg.device)
+                row = {"step": st.step, "l1": val}
+                line = f"step={st.step} val_l1={val:.5f}"
+                if st.ema is not None:
+                    row["l1_raw"] = validation_l1(st.model, val_p, val_img, cfg.batch, cfg.device)
+                    line += f" (raw weights {row['l1_raw']:.5f})"
+                st.history["val"].append(row)
+                emit(line)
             if st.step % cfg.checkpoint_every == 0:
                 if cache is not None:
                     cache.flush()
@@ -710,7 +762,7 @@ def _train(
             _save_final(out_path, st, spec, mcfg, cfg, features.backbone, seconds, ctx)
             emit(f"saved {out_path} (step {st.step}, {seconds:.1f} s)")
         barrier(ctx)
-        return TrainResult(st.model, st.step, st.history, out_path, ckpt, seconds)
+        return TrainResult(st.exported(), st.step, st.history, out_path, ckpt, seconds)
     finally:
         if bar is not None:
             bar.close()
@@ -736,4 +788,4 @@ def _save_final(
     if ctx.enabled:
         training.update(world_size=ctx.world_size, effective_batch=cfg.batch * ctx.world_size)
     metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}
-    save_proxy(out_path, st.model, spec, mcfg, metrics=metrics, training=training)
+    save_proxy(out_path, st.exported(), spec, mcfg, metrics=metrics, training=training)
