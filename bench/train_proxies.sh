@@ -2,6 +2,7 @@
 # Train the shipped proxies exactly as they were trained for the committed weights
 # (2-core CPU machine, two queues side by side, one torch thread each).
 # Every command resumes from its checkpoint in runs/proxies/ when rerun.
+# Queues a-c ran before the weight average existed (session 10), hence --ema-halflife 0 there.
 # When a queue ends, copy runs/proxies/NAME.safetensors to src/proxymat/weights/
 # and run `proxymat bench proxies --threads 1 --figures docs/figures`.
 set -euo pipefail
@@ -9,23 +10,24 @@ cd "$(dirname "$0")/.."
 P=.venv/bin/proxymat
 mkdir -p runs/proxies
 queue_a() {
-  $P proxy train cells --steps 6000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
-  $P proxy train pptbf --steps 2500 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf.safetensors
+  $P proxy train cells --steps 6000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/cells.safetensors
+  $P proxy train pptbf --steps 2500 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/pptbf.safetensors
 }
 queue_b() {
-  $P proxy train clouds --steps 5000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
-  $P proxy train scratches --steps 1500 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
+  $P proxy train clouds --steps 5000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/clouds.safetensors
+  $P proxy train scratches --steps 1500 --res 128 --gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/scratches.safetensors
 }
 queue_c() {  # session 9: aligned paraboloid grids (row offset pinned); the mask-fitting family of E4 (planned 12000 steps, stopped at 9500)
-  $P proxy train tile_paraboloid --steps 16000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/tile_paraboloid.safetensors
-  $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+  $P proxy train tile_paraboloid --steps 16000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/tile_paraboloid.safetensors
+  $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
 queue_d() {  # session 10: the same checkpoints resumed with a moving average of the weights (--ema-halflife 500, the default)
-  $P proxy train cells --steps 24000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
-  $P proxy train pptbf_mask_cellular --steps 20000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+  $P proxy train cells --steps 12000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/cells.safetensors  # session 9 candidate
+  $P proxy train cells --steps 20000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
+  $P proxy train pptbf_mask_cellular --steps 14000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
 queue_e() {
-  $P proxy train clouds --steps 15000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
+  $P proxy train clouds --steps 12000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
 }
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
