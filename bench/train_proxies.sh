@@ -23,8 +23,7 @@ queue_c() {  # session 9: aligned paraboloid grids (row offset pinned); the mask
 }
 queue_d() {  # session 10: the same checkpoints resumed with a moving average of the weights (--ema-halflife 500, the default)
   $P proxy train cells --steps 12000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/cells.safetensors  # session 9 candidate
-  $P proxy train cells --steps 20000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
-  $P proxy train pptbf_mask_cellular --steps 14000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+  $P proxy train cells --steps 24000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
 }
 queue_e() {
   $P proxy train clouds --steps 12000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors

@@ -148,6 +148,25 @@ def test_stage2_start_is_never_worse_than_the_current_parameters_with_rescoring(
     assert not any("real-generator loss" in line for line in quiet)
 
 
+def test_search_candidates_start_with_current_then_local_then_global(target):
+    run = Optimization(tiny_graph(), target, config(samples=10, local_fraction=0.3, local_radius=0.05), progress=False,
+                       log=lambda s: None)
+    current = run.graph.normalized("generators")
+    cands = run.search_candidates(current)
+    bounds = run.generator_bounds()
+    for key, v in cands.items():
+        assert v.shape == (11, 1)
+        assert torch.equal(v[0], current[key].reshape(-1)[:1])
+        lo, hi = bounds[key]
+        assert v.min() >= lo - 1e-6 and v.max() <= hi + 1e-6
+        assert (v[1:4] - current[key].reshape(-1)[0]).abs().max() <= 0.05 + 1e-6
+    scale = cands["cells.scale"]
+    assert (scale[4:] - scale[0]).abs().max() > 0.05  # the global samples leave the neighbourhood
+    none_local = Optimization(tiny_graph(), target, config(samples=4, local_fraction=0.0), progress=False,
+                              log=lambda s: None).search_candidates(current)
+    assert all(v.shape == (5, 1) for v in none_local.values())
+
+
 def test_sampled_generator_values_respect_the_sampling_box(target):
     run = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None)
     cands = run.sample_generator_values(200)

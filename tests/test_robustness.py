@@ -282,6 +282,12 @@ def test_optimize_threads_must_be_positive(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_optimize_local_fraction_must_be_a_fraction(tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--local-fraction", "1.5"], capsys)
+    assert code == 2 and "Traceback" not in err and "number in [0, 1]" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_optimize_rescore_must_not_be_negative(tmp_path, capsys):
     code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--rescore", "-1"], capsys)
     assert code == 2 and "Traceback" not in err and "integer >= 0" in err

@@ -40,6 +40,17 @@ def positive_int(value: str) -> int:
     return n
 
 
+def fraction(value: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {x:g}")
+    return x
+
+
 def non_negative_int(value: str) -> int:
     """argparse type: an integer >= 0."""
     try:

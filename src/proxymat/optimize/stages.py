@@ -2,7 +2,10 @@
 
 * Stage I: Adam on filter parameters; generator outputs fixed (real generators).
 * Stage II: random search over generator parameters through the proxies (the
-  current values are candidate 0, so the search never loses ground); the
+  current values are candidate 0, so the search never loses ground; a
+  ``local_fraction`` of the samples perturb the current values by up to
+  ``local_radius`` of each parameter's range, the rest are drawn over the
+  whole sampling box); the
   ``rescore`` candidates with the lowest proxy loss, and candidate 0, are
   rendered again with the real generators and the lowest real loss wins (a
   coarse proxy can rank candidates wrongly; ``rescore=0`` keeps the paper's
@@ -63,6 +66,8 @@ class OptimizeConfig:
     stage3: bool = True
     search_batch: int = 8
     rescore: int = 8
+    local_fraction: float = 0.5
+    local_radius: float = 0.1
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -247,6 +252,27 @@ class Optimization:
         """Generator hook that always runs the real generator (batched candidates)."""
         return spec({k: v.detach() for k, v in real.items()}, res, seed)
 
+    def sample_local_values(self, current: Values, n: int) -> Values:
+        """``n`` perturbations of ``current`` (uniform, +-``local_radius`` normalized), clipped to the sampling box."""
+        out: Values = {}
+        r = self.config.local_radius
+        for key, (u_lo, u_hi) in self.generator_bounds().items():
+            noise = (torch.rand(n, 1, generator=self._gen) * 2 - 1) * r
+            centre = current[key].detach().reshape(1, -1)[:, :1].cpu()
+            out[key] = (centre + noise).clamp(min(u_lo, u_hi), max(u_lo, u_hi)).to(self.device)
+        return out
+
+    def search_candidates(self, current: Values) -> Values:
+        """Candidate 0 = ``current``, then local perturbations of it, then samples over the whole box."""
+        n = max(self.config.samples, 1)
+        n_local = min(n, max(0, round(n * self.config.local_fraction)))
+        parts = [{k: v.reshape(1, -1).to(self.device) for k, v in current.items()}]
+        if n_local:
+            parts.append(self.sample_local_values(current, n_local))
+        if n - n_local:
+            parts.append(self.sample_generator_values(n - n_local))
+        return {k: torch.cat([part[k] for part in parts]) for k in current}
+
     def search(self, filters: Values, candidates: Values, real: bool = False) -> tuple[torch.Tensor, int]:
         """Loss of each candidate through the proxies (``real``: the real generators); returns (losses, best index)."""
         n = next(iter(candidates.values())).shape[0] if candidates else 1
@@ -276,8 +302,7 @@ class Optimization:
         filters = self.graph.normalized("filters", optimizable_only=True)
         note = ""
         if self.config.random_search and gen_now:
-            cands = self.sample_generator_values(max(self.config.samples, 1))
-            cands = {k: torch.cat([gen_now[k].view(1, -1).to(self.device), v]) for k, v in cands.items()}
+            cands = self.search_candidates(gen_now)
             options = [("current", filters)]
             if any(r.name == "stage1" for r in self.records):
                 options.append(("initial", self.initial.normalized("filters", optimizable_only=True)))
