@@ -15,7 +15,7 @@ CASES = [
     ("tile_paraboloid", "interstice_x", {"x_amount": 6.0, "y_amount": 3.0}, 0.25, (0.1, 0.4)),
     ("pptbf_mask_cellular", "threshold", {"zoom": 6.0, "jitter": 0.5}, 0.5, (0.3, 0.7)),
     pytest.param("cells", "disorder", {"scale": 6.0}, 0.65, (0.35, 0.95), marks=pytest.mark.xfail(
-        strict=True, reason="known weakness: the shipped cells proxy (0.64 CPU-h) points the wrong way "
+        strict=True, reason="known weakness: the shipped cells proxy (24000 steps, 1.6 CPU-h) still points the wrong way "
         "for disorder below the truth (docs/RESULTS.md, E1)")),
 ]
 
