@@ -29,37 +29,30 @@ def _device(name: str) -> Any:
         raise CliError(f"invalid device {name!r}: {err}") from None
 
 
+def _checked(value: str, parse: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """Parse ``value`` with ``parse``; an argparse error naming ``what`` unless ``ok`` accepts it."""
+    try:
+        x = parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if not ok(x):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {x:g}")
+    return x
+
+
 def positive_int(value: str) -> int:
     """argparse type: an integer >= 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
-
-
-def fraction(value: str) -> float:
-    """argparse type: a number in [0, 1]."""
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}") from None
-    if not 0.0 <= x <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {x:g}")
-    return x
+    return _checked(value, int, lambda n: n >= 1, "a positive integer")
 
 
 def non_negative_int(value: str) -> int:
     """argparse type: an integer >= 0."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {n}")
-    return n
+    return _checked(value, int, lambda n: n >= 0, "an integer >= 0")
+
+
+def fraction(value: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    return _checked(value, float, lambda x: 0.0 <= x <= 1.0, "a number in [0, 1]")
 
 
 def _res(value: str) -> int:
