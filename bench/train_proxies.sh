@@ -28,10 +28,7 @@ queue_d() {  # session 10: the same checkpoints resumed with a moving average of
 queue_e() {
   $P proxy train clouds --steps 12000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
 }
-queue_f() {  # session 10: running-bond bricks (offset 0.5, no row jitter); the E4 family resumed with the weight average
-  $P proxy train brick_generator --steps 16000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/brick_generator.safetensors
-}
-queue_g() {
+queue_g() {  # session 10: the E4 family resumed with the weight average
   $P proxy train pptbf_mask_cellular --steps 18000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
 queue_a > runs/proxies/queue_a.log 2>&1 &
@@ -41,6 +38,5 @@ wait
 queue_d > runs/proxies/queue_d.log 2>&1 &
 queue_e > runs/proxies/queue_e.log 2>&1 &
 wait
-queue_f > runs/proxies/queue_f.log 2>&1 &
 queue_g > runs/proxies/queue_g.log 2>&1 &
 wait

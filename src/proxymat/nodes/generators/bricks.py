@@ -94,9 +94,6 @@ SPECS: tuple[GeneratorSpec, ...] = (
             f("offset_random", 0.0, doc="Extra random shift per row, up to this many brick widths."),
         ),
         doc="Running-bond bricks with analytic bevels, gaps at 0.",
-        sample_box={"bricks_x": (1, 12), "bricks_y": (2, 20), "gap_x": (0.0, 0.3), "gap_y": (0.0, 0.3),
-                    "height_random": (0.0, 0.4)},
-        # The proxy covers plain running bond: half-brick offset, no per-row jitter.
-        fixed={"offset": 0.5, "offset_random": 0.0},
+        sample_box={"bricks_x": (1, 16), "bricks_y": (2, 32), "gap_x": (0.0, 0.3), "gap_y": (0.0, 0.3)},
     ),
 )
