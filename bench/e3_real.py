@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off]
 """
 
 from __future__ import annotations
@@ -34,16 +34,19 @@ def main() -> None:
     ap.add_argument("--figures", default="docs/figures")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="repeat with these optimization seeds")
+    ap.add_argument("--figures-off", action="store_true", help="write no images")
     ap.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                     help="linear: gamma-encode the photos (stored roughly linear) like the renders")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
-    for photo, graph_name in PAIRS.items():
-        label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
-        rows += run_example(label, args.methods, res=args.res, figures=Path(args.figures),
-                            target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
-                            target_encoding=args.target_encoding)
+    for seed in args.seeds or [None]:
+        for photo, graph_name in PAIRS.items():
+            label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
+            rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
+                                target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
+                                target_encoding=args.target_encoding, seed=seed)
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))
