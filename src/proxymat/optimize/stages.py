@@ -170,11 +170,18 @@ class Optimization:
         with torch.no_grad():
             return float(self.loss(self.real_render(graph)))
 
+    @staticmethod
+    def real_hook(name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
+                  res: int, seed: int) -> torch.Tensor:
+        """Generator hook that always runs the real generator (batched candidates)."""
+        return spec({k: v.detach() for k, v in real.items()}, res, seed)
+
     def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
                    res: int, seed: int) -> torch.Tensor:
+        """Generator hook that runs the node's proxy, or the real generator where it has none."""
         proxy = self.proxy_nodes.get(name)
         if proxy is None:
-            return spec({k: v.detach() for k, v in real.items()}, res, seed)
+            return self.real_hook(name, spec, real, norm, res, seed)
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
         out = proxy(p)
         if out.shape[-1] != res:
@@ -246,12 +253,6 @@ class Optimization:
             out[key] = (u_lo + (u_hi - u_lo) * torch.rand(n, 1, generator=self._gen)).to(self.device)
         return out
 
-    @staticmethod
-    def real_hook(name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
-                  res: int, seed: int) -> torch.Tensor:
-        """Generator hook that always runs the real generator (batched candidates)."""
-        return spec({k: v.detach() for k, v in real.items()}, res, seed)
-
     def sample_local_values(self, current: Values, n: int) -> Values:
         """``n`` perturbations of ``current`` (uniform, +-``local_radius`` normalized), clipped to the sampling box."""
         out: Values = {}
@@ -307,13 +308,13 @@ class Optimization:
             if any(r.name == "stage1" for r in self.records):
                 options.append(("initial", self.initial.normalized("filters", optimizable_only=True)))
             results = []
-            rescore = self.config.rescore > 0 and bool(self.proxy_nodes)
+            use_real = self.config.rescore > 0 and bool(self.proxy_nodes)
             for label, fvals in options:
                 losses, idx = self.search(fvals, cands)
                 self.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
                          f"(sample {idx} of {len(losses)}; current parameters {float(losses[0]):.4f})")
                 best_loss = float(losses[idx])
-                if rescore:
+                if use_real:
                     best_loss, idx = self.rescore(fvals, cands, losses)
                     self.log(f"Stage II search ({label} filters): real-generator loss {best_loss:.4f} for sample {idx}, "
                              f"the best of the {min(self.config.rescore, len(losses))} lowest proxy losses and the current parameters")
