@@ -62,7 +62,7 @@ def target() -> torch.Tensor:
 
 
 def config(**kw) -> OptimizeConfig:
-    base = OptimizeConfig(res=RES, iters1=8, iters2=8, iters3=6, samples=6, search_batch=4, lr1=0.05, lr2=0.05, lr3=0.02,
+    base = OptimizeConfig(res=RES, iters1=8, iters2=8, iters3=6, samples=6, search_batch=4, polish=8, lr1=0.05, lr2=0.05, lr3=0.02,
                           loss=LossConfig(features="random", scales=(1.0, 0.5)))
     return replace(base, **kw)
 
@@ -235,6 +235,48 @@ def test_final_result_is_the_lowest_loss_of_all_stages(target):
     stage_losses = [r.loss_end for r in result.records]
     assert result.loss_final <= min(stage_losses) + 1e-6
     assert result.loss_final <= run.best["loss"] + 1e-6
+
+
+def _generator_only_target() -> tuple[Graph, torch.Tensor]:
+    truth = tiny_graph()
+    truth.set_param("cells", "scale", 7)
+    truth.set_param("cells", "disorder", 0.8)
+    with torch.no_grad():
+        return truth, render(truth.evaluate(RES))
+
+
+def test_polish_lowers_the_loss_by_moving_generator_parameters_only():
+    truth, target = _generator_only_target()
+    run = Optimization(tiny_graph(), target, config(polish=48), progress=False, log=lambda s: None)
+    filters_before = run.graph.normalized("filters")
+    run.polish()
+    rec = run.records[-1]
+    assert rec.name == "polish" and rec.loss_end < rec.loss_start - 1e-3
+    assert rec.curve == sorted(rec.curve, reverse=True)  # only improvements are kept
+    assert len(rec.curve) == 1 + 48 // 4
+    assert rec.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
+    after = run.graph.normalized("filters")
+    assert all(torch.equal(filters_before[k], after[k]) for k in after)
+    assert isinstance(run.graph.value("cells.scale"), int)  # discrete parameters stay on their grid
+
+
+def test_polish_starts_from_the_lowest_loss_graph_so_far():
+    truth, target = _generator_only_target()
+    messages: list[str] = []
+    run = Optimization(tiny_graph(), target, config(polish=8), progress=False, log=messages.append)
+    run.best = {"stage": "stage1", "loss": 0.0, "graph": truth.to_dict()}
+    run.polish()
+    assert run.records[-1].loss_start == pytest.approx(0.0, abs=1e-7)
+    assert run.graph.value("cells.scale") == 7 and run.graph.value("cells.disorder") == pytest.approx(0.8)
+    assert any("starting from stage1" in m for m in messages)
+
+
+@pytest.mark.parametrize("kw, names", [({}, ["stage1", "stage2", "polish", "stage3"]),
+                                       ({"polish": 0}, ["stage1", "stage2", "stage3"]),
+                                       ({"stage2": False}, ["stage1", "stage3"])])
+def test_polish_runs_after_stage2_and_only_with_it(target, kw, names):
+    run = Optimization(tiny_graph(), target, config(**kw), progress=False, log=lambda s: None)
+    assert [r.name for r in run.run().records] == names
 
 
 def test_linear_targets_are_gamma_encoded_like_renders():

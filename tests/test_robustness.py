@@ -23,7 +23,7 @@ from proxymat.io import encode_png, prepare_target, read_image, write_png
 from proxymat.proxy.weights import ProxyWeightsError, load_proxy
 
 # One torch thread: on a busy 2-core machine two OpenMP threads thrash (10x slower).
-OPT_FAST = ["--res", "64", "--iters", "1", "1", "1", "--samples", "2", "--quiet", "--threads", "1"]
+OPT_FAST = ["--res", "64", "--iters", "1", "1", "1", "--samples", "2", "--polish", "8", "--quiet", "--threads", "1"]
 LEATHER = json.loads((Path(__file__).parents[1] / "src/proxymat/examples/leather.json").read_text())
 
 
@@ -290,6 +290,12 @@ def test_optimize_local_fraction_must_be_a_fraction(tmp_path, capsys):
 
 def test_optimize_rescore_must_not_be_negative(tmp_path, capsys):
     code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--rescore", "-1"], capsys)
+    assert code == 2 and "Traceback" not in err and "integer >= 0" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_optimize_polish_must_not_be_negative(tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--polish", "-3"], capsys)
     assert code == 2 and "Traceback" not in err and "integer >= 0" in err
     assert not (tmp_path / "out").exists()
 

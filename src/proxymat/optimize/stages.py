@@ -13,6 +13,15 @@
   Adam on filter and generator parameters through the proxies. If starting
   from the initial filters beats starting from Stage I's, Stage I is discarded
   (supplemental section 3.2) and the log says so.
+* Polish (our addition, after Stage II and only with it; ``polish`` real
+  evaluations, 0 turns it off): a local
+  search on the generator parameters with the real generators, filters held.
+  Each round renders ``search_batch`` sparse perturbations of the current
+  values (a ``polish_prob`` share of the coordinates, at least one, moves by
+  up to ``polish_radius``; discrete ones by whole grid steps) and keeps the
+  best if it lowers the loss; the radius shrinks after a round without gain.
+  It starts from the lowest-loss graph so far (Stage II can end above it).
+  It moves the generators that have no proxy, and corrects a proxy's bias.
 * Stage III: real generators back in (discrete parameters rounded), filters
   refined with a smaller learning rate.
 
@@ -68,6 +77,9 @@ class OptimizeConfig:
     rescore: int = 8
     local_fraction: float = 0.5
     local_radius: float = 0.1
+    polish: int = 256
+    polish_prob: float = 0.15
+    polish_radius: float = 0.1
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -338,6 +350,51 @@ class Optimization:
             self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search")
         self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
+    def polish(self) -> None:
+        """Local search on the generator parameters with the real generators (see the module docstring)."""
+        import numpy as np
+
+        from .gradient_free import grid_step, perturb
+
+        t0 = time.perf_counter()
+        start = self.real_loss(self.graph)
+        if self.best is not None and self.best["loss"] < start:  # e.g. a coarse proxy led Stage II astray
+            self.log(f"Polish: starting from {self.best['stage']} (real-generator loss {self.best['loss']:.4f}), "
+                     f"below the current {start:.4f}")
+            self.graph = Graph.from_dict(self.best["graph"])
+            start = self.real_loss(self.graph)
+        specs = self.graph.param_specs("generators")
+        current = self.graph.normalized("generators")
+        keys = [k for k in current if current[k].numel() == 1]
+        filters = self.graph.normalized("filters", optimizable_only=True)
+        if not keys:
+            self.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "no generator parameters"))
+            return
+        steps = np.array([grid_step(specs[k]) for k in keys])
+        x = np.array([float(current[k]) for k in keys])
+        rng = np.random.default_rng(self.config.seed)
+        radius, best_loss, curve, accepted = self.config.polish_radius, start, [start], 0
+        rounds = math.ceil(self.config.polish / max(self.config.search_batch, 1))
+        from tqdm.auto import tqdm
+
+        for _ in tqdm(range(rounds), desc="Polish (real generators)", disable=not self.progress, leave=False):
+            batch = np.stack([perturb(x, steps, rng, self.config.polish_prob, radius)
+                              for _ in range(self.config.search_batch)])
+            cands = {k: torch.tensor(batch[:, j:j + 1], dtype=torch.float32, device=self.device) for j, k in enumerate(keys)}
+            losses, idx = self.search(filters, cands, real=True)
+            if float(losses[idx]) < best_loss:
+                best_loss, x, accepted = float(losses[idx]), batch[idx], accepted + 1
+            else:
+                radius = max(radius * 0.7, 0.01)
+            curve.append(best_loss)
+        self.graph.set_normalized({k: torch.tensor([x[j]], dtype=torch.float32) for j, k in enumerate(keys)})
+        end = self.real_loss(self.graph)
+        self.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
+                                        f"{accepted} of {rounds} rounds improved"))
+        self.renders["polish"] = self.real_render(self.graph)
+        self.log(f"Polish: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s "
+                 f"({accepted} of {rounds} rounds improved)")
+
     def stage3(self) -> None:
         t0 = time.perf_counter()
         start = self.real_loss(self.graph)
@@ -394,7 +451,8 @@ class Optimization:
         if self.best is None:
             self.note_best("initial", float(self.loss(self.renders["init"])))
         done = {r.name for r in self.records}
-        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2), ("stage3", self.config.stage3, self.stage3)]
+        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2),
+                ("polish", self.config.stage2 and self.config.polish > 0, self.polish), ("stage3", self.config.stage3, self.stage3)]
         for name, enabled, fn in plan:
             if not enabled or name in done:
                 continue
