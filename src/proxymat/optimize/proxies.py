@@ -26,7 +26,7 @@ def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = No
     """Load a proxy for every generator of ``graph`` that has one.
 
     ``extra`` maps generator names to weight files that override the shipped ones.
-    Generators without a proxy are reported and later optimized by random search only.
+    Generators without a proxy are reported and later optimized by random search and the polish only.
     """
     from ..proxy.weights import ProxyWeightsError, load_proxy, resolve_weights
 

@@ -149,7 +149,7 @@ class Optimization:
                      if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
             if clash:
                 self.log(f"proxy for {spec.name!r} was trained with {', '.join(f'{k}={fixed[k]:g}' for k in clash)}; "
-                         f"node {name!r} differs, so it uses the real generator (random search only)")
+                         f"node {name!r} differs, so it uses the real generator (random search and polish only)")
                 continue
             out[name] = proxy
         return out
@@ -347,7 +347,8 @@ class Optimization:
         self.renders["stage2"] = self.real_render(self.graph)
         missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
         if missing:
-            self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search")
+            self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
+                     + (" and the polish" if self.config.polish > 0 else ""))
         self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
     def polish(self) -> None:
