@@ -31,6 +31,9 @@ queue_e() {
 queue_g() {  # session 10: the E4 family resumed with the weight average
   $P proxy train pptbf_mask_cellular --steps 18000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
+queue_h() {  # session 11: the E4 family resumed again, stopped at a checkpoint and finished with --steps 32250
+  $P proxy train pptbf_mask_cellular --steps 32250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
 queue_c > runs/proxies/queue_c.log 2>&1 &
@@ -39,4 +42,6 @@ queue_d > runs/proxies/queue_d.log 2>&1 &
 queue_e > runs/proxies/queue_e.log 2>&1 &
 wait
 queue_g > runs/proxies/queue_g.log 2>&1 &
+wait
+queue_h > runs/proxies/queue_h.log 2>&1 &
 wait
