@@ -264,6 +264,22 @@ def test_polish_lowers_the_loss_by_moving_generator_parameters_only():
     assert isinstance(run.graph.value("cells.scale"), int)  # discrete parameters stay on their grid
 
 
+def test_polish_moves_filters_only_when_asked():
+    truth = tiny_graph()
+    truth.set_param("rough", "out_low", 0.1)
+    truth.set_param("lv", "in_high", 0.6)
+    with torch.no_grad():
+        target = render(truth.evaluate(RES))
+    held = Optimization(tiny_graph(), target, config(polish=32), progress=False, log=lambda s: None)
+    moved = Optimization(tiny_graph(), target, config(polish=32, polish_filters=True), progress=False, log=lambda s: None)
+    held.polish()
+    moved.polish()
+    start = tiny_graph().normalized("filters")
+    assert all(torch.equal(start[k], v) for k, v in held.graph.normalized("filters").items())
+    assert any(not torch.equal(start[k], v) for k, v in moved.graph.normalized("filters").items())
+    assert moved.records[-1].loss_end < held.records[-1].loss_end
+
+
 def test_polish_starts_from_the_lowest_loss_graph_so_far():
     truth, target = _generator_only_target()
     messages: list[str] = []

@@ -10,7 +10,8 @@ scored with the same loss on the real-generator render:
   ablations of the full pipeline (``no_rescore``: the search trusts the proxies'
   ranking; ``global_search``: no samples near the current values;
   ``no_polish``: no real-generator local search before Stage III; all three
-  as in the paper);
+  as in the paper); ``polish_filters``: a variant whose polish moves the
+  filter parameters too;
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 
@@ -34,7 +35,8 @@ from .optimize.loss import LossConfig, MaterialLoss, encode_like_render, pick_sc
 from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
-GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish")
+GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
+                    "polish_filters")
 FREE_METHODS = ("cma", "sa", "powell", "random")
 
 
@@ -51,7 +53,7 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
     return {"full": base, "stage1": replace(base, stage2=False, polish=0, stage3=False),
             "no_search": replace(base, random_search=False), "no_stage3": replace(base, stage3=False),
             "no_rescore": replace(base, rescore=0), "global_search": replace(base, local_fraction=0.0),
-            "no_polish": replace(base, polish=0)}[method]
+            "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True)}[method]
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,

@@ -50,7 +50,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     config = OptimizeConfig(res=args.res, seed=args.seed)
     if args.iters:
         config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
-    config = replace(config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish,
+    config = replace(config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish, polish_filters=args.polish_filters,
                      stage1=not args.no_stage1, stage2=not args.no_stage2,
                      random_search=not args.no_random_search,
                      stage3=not args.no_stage3,
@@ -95,6 +95,8 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--polish", type=non_negative_int, default=256, metavar="N",
                    help="real-generator renders of the local search on the generator parameters after Stage II "
                         "(0: off, as in the paper)")
+    p.add_argument("--polish-filters", action="store_true",
+                   help="let the polish move the filter parameters too (real renders, as simulated annealing does)")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")

@@ -21,6 +21,7 @@
   up to ``polish_radius``; discrete ones by whole grid steps) and keeps the
   best if it lowers the loss; the radius shrinks after a round without gain.
   It starts from the lowest-loss graph so far (Stage II can end above it).
+  With ``polish_filters`` the filter parameters move too (as in SA).
   It moves the generators that have no proxy, and corrects a proxy's bias.
 * Stage III: real generators back in (discrete parameters rounded), filters
   refined with a smaller learning rate.
@@ -80,6 +81,7 @@ class OptimizeConfig:
     polish: int = 256
     polish_prob: float = 0.15
     polish_radius: float = 0.1
+    polish_filters: bool = False
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -352,10 +354,12 @@ class Optimization:
         self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
     def polish(self) -> None:
-        """Local search on the generator parameters with the real generators (see the module docstring)."""
+        """Greedy local search with real renders on the generator parameters (and the filters with
+        ``polish_filters``); see the module docstring."""
         import numpy as np
+        from tqdm.auto import tqdm
 
-        from .gradient_free import grid_step, perturb
+        from .gradient_free import Objective, perturb
 
         t0 = time.perf_counter()
         start = self.real_loss(self.graph)
@@ -364,31 +368,31 @@ class Optimization:
                      f"below the current {start:.4f}")
             self.graph = Graph.from_dict(self.best["graph"])
             start = self.real_loss(self.graph)
-        specs = self.graph.param_specs("generators")
-        current = self.graph.normalized("generators")
-        keys = [k for k in current if current[k].numel() == 1]
-        filters = self.graph.normalized("filters", optimizable_only=True)
-        if not keys:
-            self.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "no generator parameters"))
+        obj = Objective(self.graph, self.target, self.loss, res=self.config.res, settings=self.config.render,
+                        batch_size=self.config.search_batch, device=self.device)
+        generators = set(self.graph.param_specs("generators"))
+        movable = np.concatenate([np.full(s.stop - s.start, self.config.polish_filters or key in generators)
+                                  for key, s in zip(obj.layout.keys, obj.layout.slices)] or [np.zeros(0, bool)])
+        if not movable.any():
+            self.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
             return
-        steps = np.array([grid_step(specs[k]) for k in keys])
-        x = np.array([float(current[k]) for k in keys])
+        steps = obj.layout.steps[movable]
+        x = obj.x0.copy()
         rng = np.random.default_rng(self.config.seed)
         radius, best_loss, curve, accepted = self.config.polish_radius, start, [start], 0
         rounds = math.ceil(self.config.polish / max(self.config.search_batch, 1))
-        from tqdm.auto import tqdm
-
         for _ in tqdm(range(rounds), desc="Polish (real generators)", disable=not self.progress, leave=False):
-            batch = np.stack([perturb(x, steps, rng, self.config.polish_prob, radius)
-                              for _ in range(self.config.search_batch)])
-            cands = {k: torch.tensor(batch[:, j:j + 1], dtype=torch.float32, device=self.device) for j, k in enumerate(keys)}
-            losses, idx = self.search(filters, cands, real=True)
-            if float(losses[idx]) < best_loss:
-                best_loss, x, accepted = float(losses[idx]), batch[idx], accepted + 1
+            batch = np.repeat(x[None], self.config.search_batch, axis=0)
+            for row in batch:
+                row[movable] = perturb(x[movable], steps, rng, self.config.polish_prob, radius)
+            losses = obj.f_batch(batch)
+            i = int(np.argmin(losses))
+            if losses[i] < best_loss:
+                best_loss, x, accepted = float(losses[i]), obj.snap(batch[i]), accepted + 1
             else:
                 radius = max(radius * 0.7, 0.01)
             curve.append(best_loss)
-        self.graph.set_normalized({k: torch.tensor([x[j]], dtype=torch.float32) for j, k in enumerate(keys)})
+        obj.apply(self.graph, x)
         end = self.real_loss(self.graph)
         self.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
                                         f"{accepted} of {rounds} rounds improved"))
