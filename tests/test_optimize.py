@@ -299,6 +299,17 @@ def test_polish_runs_after_stage2_and_only_with_it(target, kw, names):
     assert [r.name for r in run.run().records] == names
 
 
+def test_no_proxy_leaves_a_shipped_proxy_out():
+    from proxymat.examples import resolve_graph
+    from proxymat.optimize.proxies import load_graph_proxies
+
+    graph = resolve_graph("leather")
+    messages: list[str] = []
+    assert set(load_graph_proxies(graph, log=messages.append)) == {"cells"}
+    assert load_graph_proxies(graph, log=messages.append, skip=["cells"]) == {}
+    assert "proxy for generator 'cells' turned off (--no-proxy)" in messages
+
+
 def test_linear_targets_are_gamma_encoded_like_renders():
     from proxymat.optimize.loss import encode_like_render
 

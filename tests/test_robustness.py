@@ -263,6 +263,8 @@ def test_optimize_to_a_path_under_a_regular_file(tmp_path, capsys):
 @pytest.mark.parametrize("extra,message", [
     (["--proxy", "cells"], "GENERATOR=FILE"),
     (["--proxy", "cells=MISSING"], "proxy weights not found"),
+    (["--no-proxy", "bricks"], "--no-proxy names generator(s) ['bricks'] that the graph does not use"),
+    (["--no-proxy", "cells", "--proxy", "cells=MISSING"], "given to both --proxy and --no-proxy"),
     (["--features", "MISSING"], "not found"),
     (["--features", "GARBAGE"], "cannot read"),
 ])

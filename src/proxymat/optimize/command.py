@@ -46,7 +46,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     if bad:
         raise CliError(f"--proxy expects GENERATOR=FILE, got {bad[0]!r}")
     extra = dict(item.split("=", 1) for item in (args.proxy or []))
-    proxies = load_graph_proxies(graph, extra, device=device)
+    proxies = load_graph_proxies(graph, extra, device=device, skip=args.no_proxy or ())
     config = OptimizeConfig(res=args.res, seed=args.seed)
     if args.iters:
         config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
@@ -103,6 +103,8 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")
     p.add_argument("--features", default="auto", help="texture features: auto, random, or a VGG19 weights file")
     p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE", help="use this proxy weights file for a generator")
+    p.add_argument("--no-proxy", action="append", metavar="GENERATOR",
+                   help="do not use the shipped proxy of this generator (random search and polish only)")
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
                         "(raw/linear captures; gamma-encoded like the renders before comparing)")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Collection, Mapping
 
 import torch
 
@@ -22,20 +22,28 @@ def graph_generators(graph: Graph) -> dict[str, GeneratorSpec]:
 
 
 def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = None, device: torch.device | str = "cpu",
-                       log: Callable[[str], None] = print) -> dict[str, torch.nn.Module]:
+                       log: Callable[[str], None] = print, skip: Collection[str] = ()) -> dict[str, torch.nn.Module]:
     """Load a proxy for every generator of ``graph`` that has one.
 
-    ``extra`` maps generator names to weight files that override the shipped ones.
+    ``extra`` maps generator names to weight files that override the shipped ones;
+    generators in ``skip`` get no proxy (``--no-proxy``).
     Generators without a proxy are reported and later optimized by random search and the polish only.
     """
     from ..proxy.weights import ProxyWeightsError, load_proxy, resolve_weights
 
     proxies: dict[str, torch.nn.Module] = {}
     used = graph_generators(graph)
-    unknown = sorted(set(extra or {}) - set(used))
-    if unknown:
-        raise ProxyWeightsError(f"--proxy names generator(s) {unknown} that the graph does not use (it uses {sorted(used)})")
+    for flag, names in (("--proxy", set(extra or {})), ("--no-proxy", set(skip))):
+        unknown = sorted(names - set(used))
+        if unknown:
+            raise ProxyWeightsError(f"{flag} names generator(s) {unknown} that the graph does not use (it uses {sorted(used)})")
+    clash = sorted(set(extra or {}) & set(skip))
+    if clash:
+        raise ProxyWeightsError(f"generator(s) {clash} given to both --proxy and --no-proxy")
     for name, spec in used.items():
+        if name in skip:
+            log(f"proxy for generator {name!r} turned off (--no-proxy)")
+            continue
         source = (extra or {}).get(name, name)
         path = resolve_weights(source)
         if not path.is_file():
