@@ -72,11 +72,11 @@ class Layout:
         for p in specs:
             slices.append(slice(start, start + p.size))
             start += p.size
-            steps.extend([grid_step(p)] * p.size)
+            steps.extend([_grid_step(p)] * p.size)
         return Layout(keys, specs, tuple(slices), np.asarray(steps, dtype=np.float64))
 
 
-def grid_step(p: ParamSpec) -> float:
+def _grid_step(p: ParamSpec) -> float:
     """Normalized distance between neighbouring values of a discrete parameter (0: continuous)."""
     if not p.discrete:
         return 0.0
