@@ -3,8 +3,10 @@
 # (2-core CPU machine, two queues side by side, one torch thread each).
 # Every command resumes from its checkpoint in runs/proxies/ when rerun.
 # Queues a-c ran before the weight average existed (session 10), hence --ema-halflife 0 there.
-# When a queue ends, copy runs/proxies/NAME.safetensors to src/proxymat/weights/
-# and run `proxymat bench proxies --threads 1 --figures docs/figures`.
+# record_all copies the results into src/proxymat/weights/ and records their held-out fidelity;
+# then run `proxymat bench proxies --threads 1 --figures docs/figures`.
+# (scratches: the shipped file is the 1500-step run of queue b; queue j resumed it to 3250 steps,
+# which was not better, so a faithful rebuild skips queue j.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 P=.venv/bin/proxymat
@@ -34,6 +36,18 @@ queue_g() {  # session 10: the E4 family resumed with the weight average
 queue_h() {  # session 11: the E4 family resumed again, stopped at a checkpoint and finished with --steps 32250
   $P proxy train pptbf_mask_cellular --steps 32250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
+queue_k() {  # session 12: the E4 family resumed once more, stopped at a checkpoint and finished with --steps 36750 (shipped)
+  $P proxy train pptbf_mask_cellular --steps 36750 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
+}
+record_all() {  # session 12: copy the shipped runs into the package and store their held-out fidelity (and the flat floor)
+  for n in cells clouds tile_paraboloid pptbf_mask_cellular scratches; do
+    cp runs/proxies/$n.safetensors src/proxymat/weights/$n.safetensors
+    $P proxy eval $n --record --threads 1
+  done
+}
+queue_j() {  # session 12: scratches resumed with the weight average to 3250 steps (no better; not shipped)
+  $P proxy train scratches --steps 3250 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
 queue_c > runs/proxies/queue_c.log 2>&1 &
@@ -45,3 +59,6 @@ queue_g > runs/proxies/queue_g.log 2>&1 &
 wait
 queue_h > runs/proxies/queue_h.log 2>&1 &
 wait
+queue_k > runs/proxies/queue_k.log 2>&1 &
+wait
+record_all

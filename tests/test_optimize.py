@@ -1,5 +1,6 @@
 """Graph optimization: each stage lowers the loss, random search, Stage III on real generators, outputs, resume."""
 
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -241,6 +242,23 @@ def test_final_result_is_the_lowest_loss_of_all_stages(target):
     assert result.loss_final <= run.best["loss"] + 1e-6
 
 
+def test_a_run_renders_each_distinct_graph_once(target, monkeypatch):
+    """Stage starts reuse the previous stage's end render; the final render reuses the last stage's."""
+    run = Optimization(tiny_graph(), target, config(), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    seen: list[str] = []
+    real_render = run.real_render
+
+    def counting(graph):
+        seen.append(json.dumps(graph.to_dict(), sort_keys=True))
+        return real_render(graph)
+
+    monkeypatch.setattr(run, "real_render", counting)
+    result = run.run()
+    assert len(seen) == len(set(seen))  # never the same graph twice
+    assert len(seen) <= 1 + len(result.records)  # the initial graph and each stage's end
+    assert result.loss_final == pytest.approx(float(run.loss(real_render(result.graph))), abs=1e-7)
+
+
 def _generator_only_target() -> tuple[Graph, torch.Tensor]:
     truth = tiny_graph()
     truth.set_param("cells", "scale", 7)
@@ -262,6 +280,20 @@ def test_polish_lowers_the_loss_by_moving_generator_parameters_only():
     after = run.graph.normalized("filters")
     assert all(torch.equal(filters_before[k], after[k]) for k in after)
     assert isinstance(run.graph.value("cells.scale"), int)  # discrete parameters stay on their grid
+
+
+def test_polish_radius_grows_after_gains_shrinks_after_misses_within_bounds():
+    from proxymat.optimize.stages import POLISH_RADIUS_RANGE, next_radius
+
+    assert next_radius(0.1, True, 1.5) == pytest.approx(0.15)
+    assert next_radius(0.1, False, 1.5) == pytest.approx(0.07)
+    assert next_radius(0.1, True, 1.0) == pytest.approx(0.1)  # grow=1: session 11's shrink-only polish
+    assert next_radius(0.45, True, 1.5) == POLISH_RADIUS_RANGE[1]
+    assert next_radius(0.012, False, 1.5) == POLISH_RADIUS_RANGE[0]
+    r = 0.1
+    for _ in range(5):
+        r = next_radius(r, True, 1.5)
+    assert r == pytest.approx(0.5)  # five gains in a row reach the cap: a far move is possible
 
 
 def test_polish_moves_filters_only_when_asked():
@@ -308,6 +340,25 @@ def test_no_proxy_leaves_a_shipped_proxy_out():
     assert set(load_graph_proxies(graph, log=messages.append)) == {"cells"}
     assert load_graph_proxies(graph, log=messages.append, skip=["cells"]) == {}
     assert "proxy for generator 'cells' turned off (--no-proxy)" in messages
+
+
+def test_a_shipped_proxy_below_its_flat_floor_is_left_out_unless_asked(tmp_path, monkeypatch):
+    from proxymat.examples import resolve_graph
+    from proxymat.optimize.proxies import load_graph_proxies
+    from proxymat.proxy import weights
+    from proxymat.proxy.weights import record_metrics
+
+    shipped = weights.resolve_weights("cells")
+    weak = tmp_path / "cells.safetensors"
+    weak.write_bytes(shipped.read_bytes())
+    record_metrics(weak, {"l1": 0.2, "flat_l1": 0.17, "ssim": 0.02, "flat_ssim": 0.03})
+    real_resolve = weights.resolve_weights
+    monkeypatch.setattr(weights, "resolve_weights", lambda name: weak if str(name) == "cells" else real_resolve(name))
+    graph = resolve_graph("leather")
+    messages: list[str] = []
+    assert load_graph_proxies(graph, log=messages.append) == {}
+    assert any("'cells' not used" in m and "--proxy cells uses it anyway" in m for m in messages)
+    assert set(load_graph_proxies(graph, {"cells": "cells"}, log=messages.append)) == {"cells"}
 
 
 def test_linear_targets_are_gamma_encoded_like_renders():

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from proxymat.features import TextureFeatures
 from proxymat.nodes.generators.base import GeneratorSpec
 from proxymat.params import f, i
-from proxymat.proxy.metrics import comparison_grid, evaluate_proxy, gaussian_window, gram_distance, l1, psnr, ssim
+from proxymat.proxy.metrics import comparison_grid, evaluate_proxy, flat_like, gaussian_window, gram_distance, l1, psnr, ssim
 from proxymat.proxy.model import (
     DEFAULT_CHANNELS,
     ModulatedConv,
@@ -262,6 +262,19 @@ def test_evaluate_proxy_of_the_real_generator_is_perfect():
 
     bad = evaluate_proxy(wrong, spec, n=4, res=16, batch=4, features=TextureFeatures("random"))
     assert bad["l1"] > 0.1 and bad["ssim"] < 0.5
+    assert m["flat_l1"] > 0.01 and m["flat_ssim"] < 0.99  # the real generator beats a flat image
+
+
+def test_flat_floor_is_what_a_structureless_proxy_scores():
+    spec = toy_spec()
+
+    def flat(p: torch.Tensor) -> torch.Tensor:  # the median of each target, as the floor assumes
+        return flat_like(spec(denormalize_params(spec, p), 16, 0))
+
+    m = evaluate_proxy(flat, spec, n=5, res=16, batch=4, features=TextureFeatures("random"))
+    assert m["l1"] == pytest.approx(m["flat_l1"], abs=1e-7) and m["ssim"] == pytest.approx(m["flat_ssim"], abs=1e-6)
+    x = torch.tensor([0.0, 0.0, 1.0, 0.2, 0.0]).view(1, 1, 1, 5)
+    assert torch.equal(flat_like(x), torch.zeros_like(x))  # mostly black: the floor is black
 
 
 def test_comparison_grid_layout(tmp_path):

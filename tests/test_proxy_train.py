@@ -17,7 +17,7 @@ from proxymat.nodes.generators.base import GeneratorSpec
 from proxymat.params import f, i
 from proxymat.proxy.model import ProxyConfig, build_proxy, normalize_params, sample_params
 from proxymat.proxy.train import TrainConfig, checkpoint_path, log_path, read_checkpoint, train_proxy
-from proxymat.proxy.weights import ProxyWeightsError, load_proxy, resolve_weights, save_proxy
+from proxymat.proxy.weights import ProxyWeightsError, load_proxy, record_metrics, resolve_weights, save_proxy
 
 MODEL = ProxyConfig(n_params=3, res=16, w_dim=16, map_depth=2, channels=(16, 8, 8))
 
@@ -228,6 +228,25 @@ def test_save_load_roundtrip_within_fp16(tmp_path):
     real = {"x": torch.tensor([0.5]), "size": torch.tensor([0.3]), "count": torch.tensor([4.0])}
     assert torch.allclose(proxy.normalize(real), normalize_params(spec, real))
     assert torch.allclose(proxy.normalize(real), torch.tensor([[0.5, 1.0, 1.0]]))
+
+
+def test_record_metrics_merges_into_the_file_and_keeps_the_weights(tmp_path):
+    spec = toy_spec()
+    path = save_proxy(tmp_path / "p.safetensors", build_proxy(MODEL, seed=1), spec, metrics={"val_l1": 0.2})
+    before = load_proxy(path, spec=spec)
+    assert not before.below_flat_floor()  # nothing recorded: no verdict
+    record_metrics(path, {"l1": 0.06, "flat_l1": 0.05, "ssim": 0.3, "flat_ssim": 0.4})
+    after = load_proxy(path, spec=spec)
+    assert after.metrics == {"val_l1": 0.2, "l1": 0.06, "flat_l1": 0.05, "ssim": 0.3, "flat_ssim": 0.4}
+    assert all(torch.equal(a, b) for a, b in zip(before.state_dict().values(), after.state_dict().values()))
+    assert after.below_flat_floor()
+    record_metrics(path, {"ssim": 0.5})  # better SSIM than flat: structure after all
+    assert not load_proxy(path, spec=spec).below_flat_floor()
+    with pytest.raises(ProxyWeightsError, match="not a proxymat proxy file"):
+        from proxymat.proxy.weights import atomic_save_safetensors
+
+        atomic_save_safetensors(tmp_path / "other.safetensors", {"w": torch.zeros(1)}, {"format": "other"})
+        record_metrics(tmp_path / "other.safetensors", {"l1": 0.0})
 
 
 def test_proxy_is_differentiable_wrt_inputs_but_frozen(tmp_path):

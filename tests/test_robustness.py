@@ -261,7 +261,7 @@ def test_optimize_to_a_path_under_a_regular_file(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["--proxy", "cells"], "GENERATOR=FILE"),
+    (["--proxy", "cells="], "GENERATOR or GENERATOR=FILE"),
     (["--proxy", "cells=MISSING"], "proxy weights not found"),
     (["--no-proxy", "bricks"], "--no-proxy names generator(s) ['bricks'] that the graph does not use"),
     (["--no-proxy", "cells", "--proxy", "cells=MISSING"], "given to both --proxy and --no-proxy"),
@@ -299,6 +299,13 @@ def test_optimize_rescore_must_not_be_negative(tmp_path, capsys):
 def test_optimize_polish_must_not_be_negative(tmp_path, capsys):
     code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--polish", "-3"], capsys)
     assert code == 2 and "Traceback" not in err and "integer >= 0" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["0.5", "nan", "inf", "big"])
+def test_optimize_polish_grow_must_be_a_finite_number_at_least_one(value, tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--polish-grow", value], capsys)
+    assert code == 2 and "Traceback" not in err and "a number >= 1" in err
     assert not (tmp_path / "out").exists()
 
 

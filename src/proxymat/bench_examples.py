@@ -11,7 +11,8 @@ scored with the same loss on the real-generator render:
   ranking; ``global_search``: no samples near the current values;
   ``no_polish``: no real-generator local search before Stage III; all three
   as in the paper); ``polish_filters``: a variant whose polish moves the
-  filter parameters too;
+  filter parameters too; ``polish_shrink``: the polish of session 11, whose
+  radius only shrinks (``polish_grow=1``);
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 
@@ -36,7 +37,7 @@ from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
 GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
-                    "polish_filters")
+                    "polish_filters", "polish_shrink")
 FREE_METHODS = ("cma", "sa", "powell", "random")
 
 
@@ -53,7 +54,8 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
     return {"full": base, "stage1": replace(base, stage2=False, polish=0, stage3=False),
             "no_search": replace(base, random_search=False), "no_stage3": replace(base, stage3=False),
             "no_rescore": replace(base, rescore=0), "global_search": replace(base, local_fraction=0.0),
-            "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True)}[method]
+            "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True),
+            "polish_shrink": replace(base, polish_grow=1.0)}[method]
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,

@@ -50,6 +50,11 @@ def non_negative_int(value: str) -> int:
     return _checked(value, int, lambda n: n >= 0, "an integer >= 0")
 
 
+def at_least_one(value: str) -> float:
+    """argparse type: a finite number >= 1."""
+    return _checked(value, float, lambda x: 1.0 <= x < float("inf"), "a number >= 1")
+
+
 def fraction(value: str) -> float:
     """argparse type: a number in [0, 1]."""
     return _checked(value, float, lambda x: 0.0 <= x <= 1.0, "a number in [0, 1]")

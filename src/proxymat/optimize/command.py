@@ -42,15 +42,16 @@ def run_optimize(args: argparse.Namespace) -> int:
     target_path = _target_path(args)
     target = prepare_target(read_image(target_path), args.res)
     target = encode_like_render(target, args.target_encoding).to(device)
-    bad = [item for item in args.proxy or [] if "=" not in item]
+    bad = [item for item in args.proxy or [] if item.startswith("=") or item.endswith("=")]
     if bad:
-        raise CliError(f"--proxy expects GENERATOR=FILE, got {bad[0]!r}")
-    extra = dict(item.split("=", 1) for item in (args.proxy or []))
+        raise CliError(f"--proxy expects GENERATOR or GENERATOR=FILE, got {bad[0]!r}")
+    # A bare GENERATOR asks for the shipped proxy, even one recorded as no better than a flat image.
+    extra = dict(item.split("=", 1) if "=" in item else (item, item) for item in (args.proxy or []))
     proxies = load_graph_proxies(graph, extra, device=device, skip=args.no_proxy or ())
     config = OptimizeConfig(res=args.res, seed=args.seed)
     if args.iters:
         config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
-    config = replace(config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish, polish_filters=args.polish_filters,
+    config = replace(config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish, polish_filters=args.polish_filters, polish_grow=args.polish_grow,
                      stage1=not args.no_stage1, stage2=not args.no_stage2,
                      random_search=not args.no_random_search,
                      stage3=not args.no_stage3,
@@ -77,7 +78,7 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def register_optimize(sub: Any) -> None:
-    from ..cli import fraction, non_negative_int, positive_int
+    from ..cli import at_least_one, fraction, non_negative_int, positive_int
 
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
     p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
@@ -95,6 +96,9 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--polish", type=non_negative_int, default=256, metavar="N",
                    help="real-generator renders of the local search on the generator parameters after Stage II "
                         "(0: off, as in the paper)")
+    p.add_argument("--polish-grow", type=at_least_one, default=1.5, metavar="F",
+                   help="polish step radius factor after a round with a gain (after one without: 0.7; "
+                        "1 keeps it from growing)")
     p.add_argument("--polish-filters", action="store_true",
                    help="let the polish move the filter parameters too (real renders, as simulated annealing does)")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
@@ -102,7 +106,9 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")
     p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")
     p.add_argument("--features", default="auto", help="texture features: auto, random, or a VGG19 weights file")
-    p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE", help="use this proxy weights file for a generator")
+    p.add_argument("--proxy", action="append", metavar="GENERATOR[=FILE]",
+                   help="use this proxy weights file for a generator; a bare GENERATOR uses the shipped proxy even "
+                        "where it is recorded as no better than a flat image (off by default)")
     p.add_argument("--no-proxy", action="append", metavar="GENERATOR",
                    help="do not use the shipped proxy of this generator (random search and polish only)")
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",

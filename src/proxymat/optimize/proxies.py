@@ -26,7 +26,8 @@ def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = No
     """Load a proxy for every generator of ``graph`` that has one.
 
     ``extra`` maps generator names to weight files that override the shipped ones;
-    generators in ``skip`` get no proxy (``--no-proxy``).
+    generators in ``skip`` get no proxy (``--no-proxy``). A shipped proxy whose recorded held-out
+    fidelity is no better than a flat image is left out with a log line unless ``extra`` names it.
     Generators without a proxy are reported and later optimized by random search and the polish only.
     """
     from ..proxy.weights import ProxyWeightsError, load_proxy, resolve_weights
@@ -51,5 +52,12 @@ def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = No
                 raise ProxyWeightsError(f"proxy weights not found: {path}")
             log(f"no trained proxy for generator {name!r}")
             continue
-        proxies[name] = load_proxy(path, device=device, spec=spec)
+        proxy = load_proxy(path, device=device, spec=spec)
+        if name not in (extra or {}) and proxy.below_flat_floor():
+            m = proxy.metrics
+            log(f"shipped proxy for generator {name!r} not used: on held-out parameters it is no better than a "
+                f"flat image (L1 {m['l1']:.3f} vs {m['flat_l1']:.3f}, SSIM {m['ssim']:.2f} vs {m['flat_ssim']:.2f}); "
+                f"--proxy {name} uses it anyway")
+            continue
+        proxies[name] = proxy
     return proxies

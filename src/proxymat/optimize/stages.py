@@ -19,7 +19,9 @@
   Each round renders ``search_batch`` sparse perturbations of the current
   values (a ``polish_prob`` share of the coordinates, at least one, moves by
   up to ``polish_radius``; discrete ones by whole grid steps) and keeps the
-  best if it lowers the loss; the radius shrinks after a round without gain.
+  best if it lowers the loss; the radius grows by ``polish_grow`` after a
+  round with a gain and shrinks by 0.7 after one without (within 0.01-0.5),
+  so a run of gains can travel far (``polish_grow=1`` only shrinks).
   It starts from the lowest-loss graph so far (Stage II can end above it).
   With ``polish_filters`` the filter parameters move too (as in SA).
   It moves the generators that have no proxy, and corrects a proxy's bias.
@@ -52,6 +54,17 @@ from .loss import LossConfig, MaterialLoss
 Values = dict[str, torch.Tensor]
 
 
+POLISH_SHRINK = 0.7  # radius factor after a polish round without gain
+POLISH_RADIUS_RANGE = (0.01, 0.5)
+
+
+def next_radius(radius: float, improved: bool, grow: float) -> float:
+    """The polish's step radius after a round: times ``grow`` after a gain, times
+    POLISH_SHRINK otherwise, kept within POLISH_RADIUS_RANGE."""
+    low, high = POLISH_RADIUS_RANGE
+    return min(max(radius * (grow if improved else POLISH_SHRINK), low), high)
+
+
 class ProxyLike(Protocol):
     """What Stage II needs of a proxy: parameter order and a differentiable forward."""
 
@@ -82,6 +95,7 @@ class OptimizeConfig:
     polish_prob: float = 0.15
     polish_radius: float = 0.1
     polish_filters: bool = False
+    polish_grow: float = 1.5
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -136,6 +150,7 @@ class Optimization:
         self.renders: dict[str, torch.Tensor] = {}
         self.best: dict[str, Any] | None = None  # {"stage", "loss", "graph"}: lowest real loss seen
         self._gen = torch.Generator().manual_seed(config.seed)
+        self._real_memo: dict[str, tuple[float, torch.Tensor]] = {}  # graph JSON -> (loss, render)
         self.proxy_nodes = self._applicable_proxies()
 
     def _applicable_proxies(self) -> dict[str, ProxyLike]:
@@ -181,8 +196,19 @@ class Optimization:
             return self.render_maps(graph.evaluate(self.config.res, frozen=self.real_outputs(graph), device=self.device))
 
     def real_loss(self, graph: Graph) -> float:
-        with torch.no_grad():
-            return float(self.loss(self.real_render(graph)))
+        return self.real_eval(graph)[0]
+
+    def real_eval(self, graph: Graph) -> tuple[float, torch.Tensor]:
+        """Loss and render of the graph with the real generators, remembered for the last few graphs
+        (a stage's start is the previous stage's end, so each graph is rendered once)."""
+        key = json.dumps(graph.to_dict(), sort_keys=True)
+        if key not in self._real_memo:
+            with torch.no_grad():
+                img = self.real_render(graph)
+                self._real_memo[key] = (float(self.loss(img)), img)
+            while len(self._real_memo) > 4:
+                self._real_memo.pop(next(iter(self._real_memo)))
+        return self._real_memo[key]
 
     @staticmethod
     def real_hook(name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
@@ -255,9 +281,8 @@ class Optimization:
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
                                 self.config.iters1, self.config.lr1, "Stage I (filters)")
         self.graph.set_normalized(best)
-        end = self.real_loss(self.graph)
+        end, self.renders["stage1"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage1", start, end, curve, time.perf_counter() - t0))
-        self.renders["stage1"] = self.real_render(self.graph)
         self.log(f"Stage I: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
     def sample_generator_values(self, n: int) -> Values:
@@ -344,9 +369,8 @@ class Optimization:
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
                                 self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds)
         self.graph.set_normalized(best)
-        end = self.real_loss(self.graph)
+        end, self.renders["stage2"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
-        self.renders["stage2"] = self.real_render(self.graph)
         missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
         if missing:
             self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
@@ -387,16 +411,15 @@ class Optimization:
                 row[movable] = perturb(x[movable], steps, rng, self.config.polish_prob, radius)
             losses = obj.f_batch(batch)
             i = int(np.argmin(losses))
-            if losses[i] < best_loss:
+            improved = bool(losses[i] < best_loss)
+            if improved:
                 best_loss, x, accepted = float(losses[i]), obj.snap(batch[i]), accepted + 1
-            else:
-                radius = max(radius * 0.7, 0.01)
+            radius = next_radius(radius, improved, self.config.polish_grow)
             curve.append(best_loss)
         obj.apply(self.graph, x)
-        end = self.real_loss(self.graph)
+        end, self.renders["polish"] = self.real_eval(self.graph)
         self.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
                                         f"{accepted} of {rounds} rounds improved"))
-        self.renders["polish"] = self.real_render(self.graph)
         self.log(f"Polish: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s "
                  f"({accepted} of {rounds} rounds improved)")
 
@@ -408,9 +431,8 @@ class Optimization:
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
                                 self.config.iters3, self.config.lr3, "Stage III (real generators)")
         self.graph.set_normalized(best)
-        end = self.real_loss(self.graph)
+        end, self.renders["stage3"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage3", start, end, curve, time.perf_counter() - t0))
-        self.renders["stage3"] = self.real_render(self.graph)
         self.log(f"Stage III: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
     # ------------------------------------------------------------ checkpoint
@@ -452,9 +474,9 @@ class Optimization:
     def run(self) -> OptimizeResult:
         t0 = time.perf_counter()
         self.load_checkpoint()
-        self.renders["init"] = self.real_render(self.initial)
+        init_loss, self.renders["init"] = self.real_eval(self.initial)
         if self.best is None:
-            self.note_best("initial", float(self.loss(self.renders["init"])))
+            self.note_best("initial", init_loss)
         done = {r.name for r in self.records}
         plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2),
                 ("polish", self.config.stage2 and self.config.polish > 0, self.polish), ("stage3", self.config.stage3, self.stage3)]
@@ -468,7 +490,5 @@ class Optimization:
             self.log(f"final result taken from {self.best['stage']} (real-generator loss {self.best['loss']:.4f}), "
                      "the lowest of all stages")
             self.graph = Graph.from_dict(self.best["graph"])
-        final = self.real_render(self.graph)
-        self.renders["final"] = final
-        loss_final = float(self.loss(final))
+        loss_final, self.renders["final"] = self.real_eval(self.graph)
         return OptimizeResult(self.graph, self.records, self.renders, loss_final, time.perf_counter() - t0)

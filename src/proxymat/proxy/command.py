@@ -72,6 +72,11 @@ def run_eval(args: argparse.Namespace) -> int:
     metrics = evaluate_proxy(proxy, spec, n=args.n, res=args.res, device=device)
     if args.grid:
         metrics["grid"] = str(proxy_grid(proxy, spec, args.grid, res=args.res, device=device))
+    if args.record:
+        from .weights import record_metrics, resolve_weights
+
+        record_metrics(resolve_weights(args.weights or spec.name),
+                       {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     metrics["generator"] = spec.name
     metrics["steps"] = proxy.training_info.get("steps")
     if args.json:
@@ -141,6 +146,9 @@ def register_proxy(sub: Any) -> None:
     e.add_argument("--device", default="cpu")
     e.add_argument("--threads", type=positive_int, default=None)
     e.add_argument("--json", action="store_true")
+    e.add_argument("--record", action="store_true",
+                   help="store the results in the weights file's metrics (optimize reads them to skip a proxy "
+                        "that is no better than a flat image)")
     e.set_defaults(func=run_eval)
 
     ls = psub.add_parser("list", help="list the shipped proxies")

@@ -89,12 +89,16 @@ def evaluate_proxy(
 
     Parameters are drawn in the sample box with their own ``seed``; both maps
     are compared at ``res`` (default: the proxy's resolution; the proxy output
-    is resized when it differs). Returns mean L1, SSIM and Gram distance.
+    is resized when it differs). Returns mean L1, SSIM and Gram distance, and
+    as a floor for context ``flat_l1`` / ``flat_ssim``: the scores of a flat
+    image at each target's median, i.e. of a proxy that draws no structure at
+    all (for sparse maps such as scratches this is nearly black, and a low
+    L1 alone says little).
     """
     res = int(res or getattr(proxy, "res", 0) or 128)
     features = (features or TextureFeatures()).to(device)
     gen = torch.Generator().manual_seed(seed)
-    sums = {"l1": 0.0, "ssim": 0.0, "gram": 0.0}
+    sums = {"l1": 0.0, "ssim": 0.0, "gram": 0.0, "flat_l1": 0.0, "flat_ssim": 0.0}
     for start in range(0, n, batch):
         p, real = sample_params(spec, min(batch, n - start), gen)
         target = spec({k: v.to(device) for k, v in real.items()}, res, gen_seed).to(device)
@@ -102,7 +106,16 @@ def evaluate_proxy(
         sums["l1"] += l1(out, target).sum().item()
         sums["ssim"] += ssim(out, target).sum().item()
         sums["gram"] += gram_distance(out, target, features).sum().item()
+        flat = flat_like(target)
+        sums["flat_l1"] += l1(flat, target).sum().item()
+        sums["flat_ssim"] += ssim(flat, target).sum().item()
     return {**{k: v / n for k, v in sums.items()}, "n": n, "res": res}
+
+
+def flat_like(target: torch.Tensor) -> torch.Tensor:
+    """Each map replaced by a flat image at its own median (the best constant under L1)."""
+    med = target.flatten(1).median(dim=1).values
+    return med.view(-1, *([1] * (target.dim() - 1))).expand_as(target).contiguous()
 
 
 def _proxy_at(proxy: Callable[[torch.Tensor], torch.Tensor], p: torch.Tensor, res: int) -> torch.Tensor:
@@ -153,4 +166,4 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(1.0 / mse.clamp_min(1e-12))
 
 
-__all__ = ["comparison_grid", "evaluate_proxy", "gaussian_window", "gram_distance", "l1", "psnr", "ssim"]
+__all__ = ["comparison_grid", "evaluate_proxy", "flat_like", "gaussian_window", "gram_distance", "l1", "psnr", "ssim"]

@@ -118,6 +118,14 @@ class Proxy(nn.Module):
         self.net.requires_grad_(False)
         self.eval()
 
+    def below_flat_floor(self) -> bool:
+        """True when the recorded held-out fidelity (``proxy eval --record``) is no better than a flat
+        image on L1 and SSIM alike, i.e. the proxy draws no usable structure."""
+        m = self.metrics
+        if not all(isinstance(m.get(k), (int, float)) for k in ("l1", "flat_l1", "ssim", "flat_ssim")):
+            return False
+        return m["l1"] >= m["flat_l1"] and m["ssim"] <= m["flat_ssim"]
+
     @property
     def res(self) -> int:
         return self.net.config.res
@@ -141,6 +149,17 @@ class Proxy(nn.Module):
             span = row["high"] - row["low"]
             cols.append(torch.zeros_like(v) if span == 0 else (v - row["low"]) / span)
         return torch.stack(cols, dim=1)
+
+
+def record_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
+    """Merge ``metrics`` into a proxy file's ``metrics`` metadata (the weights stay as they are)."""
+    path = Path(path)
+    tensors, raw = read_safetensors(path)
+    if raw.get("format") != FORMAT:
+        raise ProxyWeightsError(f"{path}: not a proxymat proxy file (format={raw.get('format')!r})")
+    merged = {**json.loads(raw.get("metrics", "{}")), **dict(metrics)}
+    atomic_save_safetensors(path, tensors, {**raw, "metrics": json.dumps(merged)})
+    return path
 
 
 def check_matches(meta: Mapping[str, Any], spec: GeneratorSpec, where: str) -> None:
