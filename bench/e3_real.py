@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from proxymat.atomic import atomic_write_text
 from proxymat.bench_examples import run_example, summarize
 from proxymat.examples import resolve_graph
 
@@ -47,8 +48,8 @@ def main() -> None:
             rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
                                 target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
                                 target_encoding=args.target_encoding, seed=seed)
-    if args.json_out:
-        Path(args.json_out).write_text(json.dumps(rows, indent=1) + "\n")
+            if args.json_out:  # after every photo, so that a killed run keeps its rows
+                atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))
 
 

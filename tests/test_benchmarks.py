@@ -36,3 +36,26 @@ def test_example_benchmark_runs_and_summarizes():
         assert r["loss"] <= r["loss_init"] + 1e-6 and "param_error" in r
     table = summarize(rows)
     assert "| plaster |" in table and "**" in table
+
+
+def test_example_benchmark_saves_rows_after_each_example(tmp_path, monkeypatch):
+    """A long `bench examples` run killed midway keeps the rows it measured in --json-out."""
+    import json
+
+    import proxymat.bench_examples as be
+    from proxymat.cli import main
+
+    done = []
+
+    def fake_run_example(name, methods, **kw):
+        if done:
+            raise KeyboardInterrupt  # the run is killed during the second example
+        done.append(name)
+        return [{"example": name, "method": m, "loss": 0.5} for m in methods]
+
+    monkeypatch.setattr(be, "run_example", fake_run_example)
+    out = tmp_path / "rows.json"
+    argv = ["bench", "examples", "--names", "plaster", "leather", "--methods", "full", "sa", "--json-out", str(out)]
+    assert main(argv) == 130  # interrupted
+    rows = json.loads(out.read_text())
+    assert [(r["example"], r["method"]) for r in rows] == [("plaster", "full"), ("plaster", "sa")]

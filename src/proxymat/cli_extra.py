@@ -28,14 +28,19 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_rows(args: argparse.Namespace, rows: list[dict[str, Any]], table: str) -> None:
-    """All rows to ``--json-out`` (if given) and the summary table to stdout."""
+def _save_rows(args: argparse.Namespace, rows: list[dict[str, Any]]) -> None:
+    """All rows so far to ``--json-out`` (if given), atomically: a long run killed midway keeps what it measured."""
     from pathlib import Path
 
     from .atomic import atomic_write_text
 
     if args.json_out:
         atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+
+
+def _write_rows(args: argparse.Namespace, rows: list[dict[str, Any]], table: str) -> None:
+    """All rows to ``--json-out`` (if given) and the summary table to stdout."""
+    _save_rows(args, rows)
     print(table)
 
 
@@ -106,6 +111,7 @@ def _bench_examples(args: argparse.Namespace) -> None:
         for name in names:
             rows += run_example(name, args.methods, res=args.res or 256, features=args.features, seed=seed,
                                 figures=Path(args.figures) if args.figures else None)
+            _save_rows(args, rows)
     _write_rows(args, rows, summarize(rows))
 
 
