@@ -94,3 +94,36 @@ def test_output_into_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Broken pipe" not in err and "Traceback" not in err, err
+
+
+def test_proxy_list_shows_recorded_fidelity_and_status(capsys):
+    from proxymat.proxy.weights import load_proxy
+
+    assert main(["proxy", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {"cells", "clouds", "tile_paraboloid", "scratches", "pptbf_mask_cellular"} <= set(rows)
+    for name, row in rows.items():
+        m = load_proxy(name).metrics
+        assert row["l1"] == m.get("l1") and row["ssim"] == m.get("ssim")
+    # the statuses follow the recorded numbers: scratches is no better than a black image (docs/RESULTS.md, E1)
+    assert rows["cells"]["status"] == "meets goal" and rows["cells"]["l1"] <= 0.05
+    assert rows["scratches"]["status"] == "unused"
+    assert rows["pptbf_mask_cellular"]["status"] == "weak"
+    assert main(["proxy", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["proxy", "res"]
+    assert any(line.startswith("scratches") and line.rstrip().endswith("unused") for line in lines)
+
+
+@pytest.mark.parametrize("metrics, status", [
+    ({}, "unmeasured"),
+    ({"l1": 0.04, "ssim": 0.9, "flat_l1": 0.2, "flat_ssim": 0.1}, "meets goal"),
+    ({"l1": 0.04, "ssim": 0.7, "flat_l1": 0.2, "flat_ssim": 0.1}, "weak"),
+    ({"l1": 0.06, "ssim": 0.3, "flat_l1": 0.05, "flat_ssim": 0.4}, "unused"),
+    ({"l1": 0.06, "ssim": 0.5, "flat_l1": 0.05, "flat_ssim": 0.4}, "weak"),  # better SSIM than flat: still used
+    ({"l1": 0.04, "ssim": 0.9}, "meets goal"),  # no floor recorded
+])
+def test_proxy_status(metrics, status):
+    from proxymat.proxy.command import proxy_status
+
+    assert proxy_status(metrics) == status

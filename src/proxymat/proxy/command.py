@@ -87,21 +87,62 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_list(args: argparse.Namespace) -> int:
+GOAL_L1, GOAL_SSIM = 0.05, 0.8  # the fidelity goal of the shipped proxies (docs/RESULTS.md, E1)
+
+
+def proxy_status(metrics: dict[str, Any]) -> str:
+    """One word on a proxy's recorded held-out fidelity: meets the goal, weak, unused (no better than
+    a flat image, so ``optimize`` leaves it out), or unmeasured."""
+    from .weights import below_flat_floor
+
+    l1, ssim = metrics.get("l1"), metrics.get("ssim")
+    if not isinstance(l1, (int, float)) or not isinstance(ssim, (int, float)):
+        return "unmeasured"
+    if below_flat_floor(metrics):
+        return "unused"
+    return "meets goal" if l1 <= GOAL_L1 and ssim >= GOAL_SSIM else "weak"
+
+
+def proxy_rows() -> list[dict[str, Any]]:
+    """One row per shipped proxy: resolution, inputs, training steps and hours, recorded fidelity, status."""
     from importlib import resources
 
     from .weights import load_proxy
 
     folder = resources.files("proxymat").joinpath("weights")
     found = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
-    if not found:
-        print("no proxies shipped")
-    width = max((len(n) for n in found), default=0) + 1
+    rows = []
     for name in found:
         proxy = load_proxy(name)
-        info = proxy.training_info
-        print(f"{name:<{width}} res {proxy.res:<4} params {len(proxy.param_names):<3} steps {info.get('steps', '?')} "
-              f"metrics {json.dumps(proxy.metrics)}")
+        info, m = proxy.training_info, proxy.metrics
+        seconds = info.get("seconds_total", info.get("seconds_this_run"))
+        rows.append({"name": name, "res": proxy.res, "params": len(proxy.param_names), "steps": info.get("steps"),
+                     "train_hours": round(float(seconds) / 3600, 2) if isinstance(seconds, (int, float)) else None,
+                     **{k: m.get(k) for k in ("l1", "ssim", "flat_l1", "flat_ssim")}, "status": proxy_status(m)})
+    return rows
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = proxy_rows()
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print("no proxies shipped")
+        return 0
+
+    def cell(v: Any, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    width = max(len(r["name"]) for r in rows) + 1
+    print(f"{'proxy':<{width}} {'res':>4} {'params':>6} {'steps':>6} {'hours':>5} {'L1':>6} {'SSIM':>5} "
+          f"{'flat L1':>7} {'flat SSIM':>9}  status")
+    for r in rows:
+        print(f"{r['name']:<{width}} {r['res']:>4} {r['params']:>6} {cell(r['steps'], 'd'):>6} "
+              f"{cell(r['train_hours'], '.2f'):>5} {cell(r['l1'], '.3f'):>6} {cell(r['ssim'], '.2f'):>5} "
+              f"{cell(r['flat_l1'], '.3f'):>7} {cell(r['flat_ssim'], '.2f'):>9}  {r['status']}")
+    print(f"(held-out fidelity as recorded by `proxymat proxy eval NAME --record`; goal L1 <= {GOAL_L1}, "
+          f"SSIM >= {GOAL_SSIM}; 'unused': no better than a flat image, optimize leaves it out unless --proxy NAME)")
     return 0
 
 
@@ -151,5 +192,6 @@ def register_proxy(sub: Any) -> None:
                         "that is no better than a flat image)")
     e.set_defaults(func=run_eval)
 
-    ls = psub.add_parser("list", help="list the shipped proxies")
+    ls = psub.add_parser("list", help="list the shipped proxies with their recorded fidelity")
+    ls.add_argument("--json", action="store_true", help="one JSON list of rows")
     ls.set_defaults(func=run_list)

@@ -103,6 +103,14 @@ def resolve_weights(path_or_name: str | Path) -> Path:
     return Path(str(resources.files("proxymat").joinpath("weights", f"{p.name}.safetensors")))
 
 
+def below_flat_floor(metrics: Mapping[str, Any]) -> bool:
+    """True when recorded held-out fidelity (``proxy eval --record``) is no better than a flat image
+    on L1 and SSIM alike, i.e. the proxy draws no usable structure; False when unmeasured."""
+    if not all(isinstance(metrics.get(k), (int, float)) for k in ("l1", "flat_l1", "ssim", "flat_ssim")):
+        return False
+    return metrics["l1"] >= metrics["flat_l1"] and metrics["ssim"] <= metrics["flat_ssim"]
+
+
 class Proxy(nn.Module):
     """A loaded proxy: normalized params (B, n) -> map (B, 1, res, res) in [0, 1]."""
 
@@ -119,12 +127,8 @@ class Proxy(nn.Module):
         self.eval()
 
     def below_flat_floor(self) -> bool:
-        """True when the recorded held-out fidelity (``proxy eval --record``) is no better than a flat
-        image on L1 and SSIM alike, i.e. the proxy draws no usable structure."""
-        m = self.metrics
-        if not all(isinstance(m.get(k), (int, float)) for k in ("l1", "flat_l1", "ssim", "flat_ssim")):
-            return False
-        return m["l1"] >= m["flat_l1"] and m["ssim"] <= m["flat_ssim"]
+        """True when the recorded held-out fidelity is no better than a flat image (see ``below_flat_floor``)."""
+        return below_flat_floor(self.metrics)
 
     @property
     def res(self) -> int:
