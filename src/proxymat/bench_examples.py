@@ -101,9 +101,12 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
             result = run.run()
             graph_out, final = result.graph, result.renders["final"]
             seconds = result.seconds
+            stages = {r.name: {"loss_start": round(r.loss_start, 5), "loss_end": round(r.loss_end, 5),
+                               "seconds": round(r.seconds, 1)} for r in result.records}
             if method == "full":
                 full_seconds = seconds
         elif method in FREE_METHODS:
+            stages = None
             budget = full_seconds or 60.0
             res_b = run_baseline(method, start, target, time_budget_s=budget, res=res, loss=loss, seed=base.seed)
             graph_out = res_b.graph
@@ -115,6 +118,8 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
         row = {"example": name, "method": method, "res": res, "loss_init": init_loss, "loss": float(loss(final)),
                "seconds": round(seconds, 1), "proxies": sorted(proxies), "features": loss.features.backbone,
                "seed": base.seed, "loss_ref": float(ref_loss(final))}
+        if stages is not None:  # per-stage losses (real generators) and times of the pipeline's methods
+            row["stages"] = stages
         if truth is not None:
             row["param_error"] = parameter_error(graph_out, truth, start)
         rows.append(row)
