@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch
 from proxymat.atomic import atomic_write_text
 from proxymat.bench_examples import run_example, summarize
 from proxymat.examples import resolve_graph
+from proxymat.optimize.stages import OptimizeConfig
 
 PAIRS = {
     "IMG_20180114_223844.png": "plaster",
@@ -39,7 +40,10 @@ def main() -> None:
     ap.add_argument("--figures-off", action="store_true", help="write no images")
     ap.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                     help="linear: gamma-encode the photos (stored roughly linear) like the renders")
+    ap.add_argument("--polish", type=int, default=None, metavar="N",
+                    help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
     args = ap.parse_args()
+    base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
     torch.set_num_threads(args.threads)
     rows = []
     for seed in args.seeds or [None]:
@@ -47,7 +51,7 @@ def main() -> None:
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
             rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
                                 target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
-                                target_encoding=args.target_encoding, seed=seed)
+                                target_encoding=args.target_encoding, seed=seed, base=base)
             if args.json_out:  # after every photo, so that a killed run keeps its rows
                 atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
     print(summarize(rows))

@@ -63,3 +63,16 @@ def test_example_benchmark_saves_rows_after_each_example(tmp_path, monkeypatch):
     assert main(argv) == 130  # interrupted
     rows = json.loads(out.read_text())
     assert [(r["example"], r["method"]) for r in rows] == [("plaster", "full"), ("plaster", "sa")]
+
+
+def test_example_benchmark_polish_option_reaches_the_pipeline(monkeypatch, capsys):
+    import proxymat.bench_examples as be
+    from proxymat.cli import main
+
+    seen = []
+    monkeypatch.setattr(be, "run_example", lambda name, methods, base=None, **kw: seen.append(base) or [])
+    assert main(["bench", "examples", "--names", "plaster", "--methods", "full", "--polish", "1024"]) == 0
+    assert main(["bench", "examples", "--names", "plaster", "--methods", "full"]) == 0
+    assert seen[0].polish == 1024 and seen[1].polish == OptimizeConfig().polish
+    with pytest.raises(SystemExit):  # a negative budget is refused by the parser
+        main(["bench", "examples", "--polish", "-1"])

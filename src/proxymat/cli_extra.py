@@ -105,18 +105,21 @@ def _bench_examples(args: argparse.Namespace) -> None:
     from .bench_examples import run_example, summarize
     from .examples import list_examples
 
+    from .optimize.stages import OptimizeConfig
+
     names = args.names or list(list_examples())
+    base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
     rows = []
     for seed in args.seeds or [None]:
         for name in names:
             rows += run_example(name, args.methods, res=args.res or 256, features=args.features, seed=seed,
-                                figures=Path(args.figures) if args.figures else None)
+                                base=base, figures=Path(args.figures) if args.figures else None)
             _save_rows(args, rows)
     _write_rows(args, rows, summarize(rows))
 
 
 def register_bench(sub: Any) -> None:
-    from .cli import positive_int
+    from .cli import non_negative_int, positive_int
 
     p = sub.add_parser("bench", help="run speed benchmarks (JSON lines on stdout)")
     p.add_argument("what", choices=("graph", "generators", "all", "examples", "proxies", "e2", "e4"))
@@ -133,6 +136,8 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--json-out", default=None, help="examples, e2, e4: write all rows here")
     p.add_argument("--features", default="auto", help="examples: texture descriptor of the loss (auto, random, filters, VGG19 file)")
     p.add_argument("--seeds", type=int, nargs="*", default=None, help="examples: repeat with these optimization seeds")
+    p.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
+                   help="examples: polish budget (real renders) of the pipeline's methods (default: optimize's)")
     p.add_argument("--budget", type=float, default=120.0, help="e4: seconds per gradient-free fit")
     p.add_argument("--gf-methods", nargs="*", default=["powell_bo", "cma_es"], help="e4: powell_bo, cma_es, random_search, proxy_then_powell_bo")
     p.add_argument("--proxy-weights", default=None, help="e4: proxy file (default: the shipped one)")
