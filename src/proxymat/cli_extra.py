@@ -79,16 +79,13 @@ def _bench_e2(args: argparse.Namespace) -> None:
 
 def _bench_proxies(args: argparse.Namespace) -> None:
     """E1: every shipped proxy against its real generator (metrics + real-vs-proxy grid)."""
-    from importlib import resources
     from pathlib import Path
 
     from .nodes.generators import get_generator
     from .proxy.metrics import evaluate_proxy, proxy_grid
-    from .proxy.weights import load_proxy
+    from .proxy.weights import load_proxy, shipped_proxy_names
 
-    folder = resources.files("proxymat").joinpath("weights")
-    names = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
-    for name in args.names or names:
+    for name in args.names or shipped_proxy_names():
         spec = get_generator(name)
         proxy = load_proxy(name, spec=spec)
         row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=args.n_eval),
@@ -104,7 +101,6 @@ def _bench_examples(args: argparse.Namespace) -> None:
 
     from .bench_examples import run_example, summarize
     from .examples import list_examples
-
     from .optimize.stages import OptimizeConfig
 
     names = args.names or list(list_examples())
@@ -115,7 +111,7 @@ def _bench_examples(args: argparse.Namespace) -> None:
             rows += run_example(name, args.methods, res=args.res or 256, features=args.features, seed=seed,
                                 base=base, figures=Path(args.figures) if args.figures else None)
             _save_rows(args, rows)
-    _write_rows(args, rows, summarize(rows))
+    print(summarize(rows))  # the rows are already in --json-out
 
 
 def register_bench(sub: Any) -> None:

@@ -105,14 +105,10 @@ def proxy_status(metrics: dict[str, Any]) -> str:
 
 def proxy_rows() -> list[dict[str, Any]]:
     """One row per shipped proxy: resolution, inputs, training steps and hours, recorded fidelity, status."""
-    from importlib import resources
+    from .weights import load_proxy, shipped_proxy_names
 
-    from .weights import load_proxy
-
-    folder = resources.files("proxymat").joinpath("weights")
-    found = sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
     rows = []
-    for name in found:
+    for name in shipped_proxy_names():
         proxy = load_proxy(name)
         info, m = proxy.training_info, proxy.metrics
         seconds = info.get("seconds_total", info.get("seconds_this_run"))

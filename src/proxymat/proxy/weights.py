@@ -103,6 +103,12 @@ def resolve_weights(path_or_name: str | Path) -> Path:
     return Path(str(resources.files("proxymat").joinpath("weights", f"{p.name}.safetensors")))
 
 
+def shipped_proxy_names() -> list[str]:
+    """Names of the proxies shipped in the package (``weights/NAME.safetensors``), sorted."""
+    folder = resources.files("proxymat").joinpath("weights")
+    return sorted(e.name[: -len(".safetensors")] for e in folder.iterdir() if e.name.endswith(".safetensors"))
+
+
 def below_flat_floor(metrics: Mapping[str, Any]) -> bool:
     """True when recorded held-out fidelity (``proxy eval --record``) is no better than a flat image
     on L1 and SSIM alike, i.e. the proxy draws no usable structure; False when unmeasured."""
