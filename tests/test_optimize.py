@@ -11,7 +11,7 @@ import torch
 from proxymat.graph import Graph
 from proxymat.nodes.generators import get_generator
 from proxymat.optimize.loss import LossConfig, MaterialLoss
-from proxymat.optimize.stages import Optimization, OptimizeConfig
+from proxymat.optimize.stages import STAGE2_MIN_GAIN, Optimization, OptimizeConfig, RealCheck
 from proxymat.proxy.model import ProxyConfig, build_proxy
 from proxymat.proxy.weights import Proxy, param_table
 from proxymat.render import render
@@ -256,7 +256,10 @@ def test_a_run_renders_each_distinct_graph_once(target, monkeypatch):
     monkeypatch.setattr(run, "real_render", counting)
     result = run.run()
     assert len(seen) == len(set(seen))  # never the same graph twice
-    assert len(seen) <= 1 + len(result.records)  # the initial graph and each stage's end
+    # The initial graph, each stage's end and Stage II's real-generator checks (before iteration 0 and after the last).
+    checks = 2 if run.config.stage2_check > run.config.iters2 else None
+    assert checks is not None, "the test assumes one check before Stage II's Adam and one after"
+    assert len(seen) <= 1 + len(result.records) + checks
     assert result.loss_final == pytest.approx(float(run.loss(real_render(result.graph))), abs=1e-7)
 
 
@@ -370,3 +373,63 @@ def test_linear_targets_are_gamma_encoded_like_renders():
     assert torch.allclose(encode_like_render(lin, "linear").flatten(), torch.tensor([0.0, 0.25 ** (1 / 2.2), 1.0]))
     with pytest.raises(ValueError, match="target encoding"):
         encode_like_render(lin, "rgb")
+
+
+def test_real_check_stops_after_patience_checks_without_a_gain():
+    losses = iter([0.5, 0.4, 0.4 * (1 - STAGE2_MIN_GAIN / 2), 0.45, 0.41])
+    check = RealCheck(lambda v: next(losses), patience=3)
+    values = {"a": torch.tensor([0.1])}
+    stops = [check(it, values) for it in (0, 10, 20, 30, 40)]
+    # 0.4 -> 0.3998 is below the minimum relative gain, so it counts as no gain (but is still the best seen).
+    assert stops == [False, False, False, False, True]
+    assert check.best_iter == 20 and check.best_loss == pytest.approx(0.4 * (1 - STAGE2_MIN_GAIN / 2))
+    assert check.losses[0] == (0, 0.5)
+
+
+def test_real_check_keeps_a_copy_of_the_best_values():
+    losses = iter([0.3, 0.2, 0.25])
+    check = RealCheck(lambda v: next(losses), patience=5)
+    values = {"a": torch.tensor([0.1])}
+    for it in range(3):
+        check(it, values)
+        values["a"] += 0.1  # Adam updates its tensors in place
+    assert float(check.best_values["a"]) == pytest.approx(0.2)
+
+
+def test_stage2_stops_when_the_real_loss_stops_falling(target):
+    run = Optimization(tiny_graph(), target, config(iters2=40, stage2_check=5, stage2_patience=2),
+                       proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    run.stage1()
+    run.values_loss = lambda values: 0.25  # the real generators never improve
+    run.stage2()
+    record = run.records[-1]
+    assert len(record.curve) == 10  # checks at 0 (the best so far), 5 and 10 (no gain twice): stop
+    assert "stopped after 10 of 40 iterations" in record.note
+
+
+def test_stage2_keeps_the_values_with_the_lowest_real_loss(target):
+    run = Optimization(tiny_graph(), target, config(iters2=12, stage2_check=3, stage2_patience=10),
+                       proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    run.stage1()
+    seen: list[float] = []
+    real_values_loss = run.values_loss
+
+    def recording(values):
+        seen.append(real_values_loss(values))
+        return seen[-1]
+
+    run.values_loss = recording
+    run.stage2()
+    record = run.records[-1]
+    assert len(seen) == 5 and len(record.curve) == 12  # checks at 0, 3, 6, 9 and after 12; no early stop
+    assert record.loss_end <= min(seen) + 1e-7
+    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-7)
+
+
+def test_stage2_without_checks_runs_every_iteration(target):
+    run = Optimization(tiny_graph(), target, config(iters2=10, stage2_check=0),
+                       proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    run.stage1()
+    run.values_loss = lambda values: pytest.fail("no real-generator checks with stage2_check=0")
+    run.stage2()
+    assert len(run.records[-1].curve) == 10

@@ -12,7 +12,8 @@ scored with the same loss on the real-generator render:
   ``no_polish``: no real-generator local search before Stage III; all three
   as in the paper); ``polish_filters``: a variant whose polish moves the
   filter parameters too; ``polish_shrink``: the polish of session 11, whose
-  radius only shrinks (``polish_grow=1``);
+  radius only shrinks (``polish_grow=1``); ``no_stage2_check``: Stage II runs all its
+  iterations without real-generator checks (before session 13);
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 
@@ -37,7 +38,7 @@ from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
 GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
-                    "polish_filters", "polish_shrink")
+                    "polish_filters", "polish_shrink", "no_stage2_check")
 FREE_METHODS = ("cma", "sa", "powell", "random")
 
 
@@ -55,7 +56,7 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
             "no_search": replace(base, random_search=False), "no_stage3": replace(base, stage3=False),
             "no_rescore": replace(base, rescore=0), "global_search": replace(base, local_fraction=0.0),
             "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True),
-            "polish_shrink": replace(base, polish_grow=1.0)}[method]
+            "polish_shrink": replace(base, polish_grow=1.0), "no_stage2_check": replace(base, stage2_check=0)}[method]
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,

@@ -10,7 +10,12 @@
   rendered again with the real generators and the lowest real loss wins (a
   coarse proxy can rank candidates wrongly; ``rescore=0`` keeps the paper's
   proxy-only choice), then joint
-  Adam on filter and generator parameters through the proxies. If starting
+  Adam on filter and generator parameters through the proxies. Every
+  ``stage2_check`` iterations the current values are rendered with the real
+  generators; Stage II keeps the values with the lowest real loss (the last
+  proxy-loss best competes too) and stops once ``stage2_patience`` checks in
+  a row bring no real gain, since the proxies then only chase their own
+  error (``stage2_check=0``: the paper's fixed iteration count). If starting
   from the initial filters beats starting from Stage I's, Stage I is discarded
   (supplemental section 3.2) and the log says so.
 * Polish (our addition, after Stage II and only with it; ``polish`` real
@@ -65,6 +70,36 @@ def next_radius(radius: float, improved: bool, grow: float) -> float:
     return min(max(radius * (grow if improved else POLISH_SHRINK), low), high)
 
 
+STAGE2_MIN_GAIN = 1e-3  # relative drop of the real loss that counts as a gain at a Stage II check
+
+
+class RealCheck:
+    """Stage II's watch on the real generators: renders the values at each check, keeps the
+    lowest real loss, and says when ``patience`` checks in a row brought no gain."""
+
+    def __init__(self, loss_of: Callable[[Values], float], patience: int):
+        self.loss_of = loss_of
+        self.patience = max(int(patience), 1)
+        self.best_loss = math.inf
+        self.best_values: Values | None = None
+        self.best_iter = -1
+        self.stale = 0
+        self.losses: list[tuple[int, float]] = []
+
+    def __call__(self, it: int, values: Values) -> bool:
+        """Check the values after ``it`` iterations; True means stop."""
+        loss = self.loss_of(values)
+        self.losses.append((it, loss))
+        if loss < self.best_loss * (1.0 - STAGE2_MIN_GAIN) or self.best_values is None:
+            self.stale = 0
+        else:
+            self.stale += 1
+        if loss < self.best_loss:
+            self.best_loss, self.best_iter = loss, it
+            self.best_values = {k: v.detach().clone() for k, v in values.items()}
+        return self.stale >= self.patience
+
+
 class ProxyLike(Protocol):
     """What Stage II needs of a proxy: parameter order and a differentiable forward."""
 
@@ -96,6 +131,8 @@ class OptimizeConfig:
     polish_radius: float = 0.1
     polish_filters: bool = False
     polish_grow: float = 1.5
+    stage2_check: int = 20
+    stage2_patience: int = 3
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -230,8 +267,12 @@ class Optimization:
 
     # ---------------------------------------------------------------- loops
     def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
-             desc: str, bounds: Mapping[str, tuple[float, float]] | None = None) -> tuple[Values, list[float]]:
-        """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve."""
+             desc: str, bounds: Mapping[str, tuple[float, float]] | None = None,
+             monitor: Callable[[int, Values], bool] | None = None, check_every: int = 0) -> tuple[Values, list[float]]:
+        """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve.
+
+        With ``monitor`` and ``check_every``, ``monitor(it, values)`` runs before iterations 0,
+        ``check_every``, ... and after the last one; it returning True ends the loop early."""
         bounds = bounds or {}
         from tqdm.auto import tqdm
 
@@ -241,6 +282,8 @@ class Optimization:
         curve: list[float] = []
         bar = tqdm(range(iters), desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
         for it in bar:
+            if monitor is not None and check_every > 0 and it % check_every == 0 and monitor(it, params):
+                break
             img = evaluate(params)
             loss = self.loss(img)
             value = loss.item()
@@ -259,6 +302,9 @@ class Optimization:
                 for k, v in params.items():
                     v.clamp_(*bounds.get(k, (0.0, 1.0)))
             bar.set_postfix(loss=f"{value:.4f}")
+        else:
+            if monitor is not None and check_every > 0 and iters > 0:
+                monitor(iters, params)
         return best, curve
 
     def save_frame(self, img: torch.Tensor) -> None:
@@ -366,16 +412,43 @@ class Optimization:
         # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
         bounds = {k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}
         values = {**filters, **gen_now}
+        check = RealCheck(self.values_loss, self.config.stage2_patience) if self.config.stage2_check > 0 else None
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
-                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds)
+                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds,
+                                monitor=check, check_every=self.config.stage2_check)
         self.graph.set_normalized(best)
         end, self.renders["stage2"] = self.real_eval(self.graph)
+        if check is not None:
+            note = "; ".join(filter(None, [note, self._stage2_check_note(check, len(curve), end)]))
+            if check.best_values is not None and check.best_loss < end:
+                self.graph.set_normalized(check.best_values)
+                end, self.renders["stage2"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
         missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
         if missing:
             self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
                      + (" and the polish" if self.config.polish > 0 else ""))
         self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    def values_loss(self, values: Values) -> float:
+        """Real-generator loss of the graph with ``values`` (normalized) set."""
+        graph = self.graph.copy()
+        graph.set_normalized({k: v.detach() for k, v in values.items()})
+        return self.real_loss(graph)
+
+    def _stage2_check_note(self, check: RealCheck, iters_run: int, proxy_best_loss: float) -> str:
+        """What the real-generator checks decided, for the log and the stage record."""
+        parts = []
+        if check.stale >= check.patience and iters_run < self.config.iters2:
+            parts.append(f"stopped after {iters_run} of {self.config.iters2} iterations: no real-generator gain "
+                         f"in {check.patience} checks")
+        if check.best_values is not None and check.best_loss < proxy_best_loss:
+            parts.append(f"kept iteration {check.best_iter} (real loss {check.best_loss:.4f}, "
+                         f"against {proxy_best_loss:.4f} at the lowest proxy loss)")
+        text = "; ".join(parts)
+        if text:
+            self.log(f"Stage II: {text}")
+        return text
 
     def polish(self) -> None:
         """Greedy local search with real renders on the generator parameters (and the filters with
