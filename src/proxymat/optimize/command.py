@@ -102,10 +102,10 @@ def register_optimize(sub: Any) -> None:
                         "1 keeps it from growing)")
     p.add_argument("--polish-filters", action="store_true",
                    help="let the polish move the filter parameters too (real renders, as simulated annealing does)")
-    p.add_argument("--stage2-check", type=non_negative_int, default=20, metavar="N",
+    p.add_argument("--stage2-check", type=non_negative_int, default=10, metavar="N",
                    help="render Stage II's values with the real generators every N iterations, keep the best and stop "
                         "when they stop improving (0: run every iteration on the proxies alone, as in the paper)")
-    p.add_argument("--stage2-patience", type=positive_int, default=3, metavar="K",
+    p.add_argument("--stage2-patience", type=positive_int, default=10, metavar="K",
                    help="Stage II stops after K checks in a row without a real-generator gain")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")

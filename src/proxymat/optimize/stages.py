@@ -131,8 +131,8 @@ class OptimizeConfig:
     polish_radius: float = 0.1
     polish_filters: bool = False
     polish_grow: float = 1.5
-    stage2_check: int = 20
-    stage2_patience: int = 3
+    stage2_check: int = 10
+    stage2_patience: int = 10
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
