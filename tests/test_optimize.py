@@ -257,9 +257,8 @@ def test_a_run_renders_each_distinct_graph_once(target, monkeypatch):
     result = run.run()
     assert len(seen) == len(set(seen))  # never the same graph twice
     # The initial graph, each stage's end and Stage II's real-generator checks (before iteration 0 and after the last).
-    checks = 2 if run.config.stage2_check > run.config.iters2 else None
-    assert checks is not None, "the test assumes one check before Stage II's Adam and one after"
-    assert len(seen) <= 1 + len(result.records) + checks
+    assert run.config.stage2_check > run.config.iters2, "the test assumes one check before Stage II's Adam and one after"
+    assert len(seen) <= 1 + len(result.records) + 2
     assert result.loss_final == pytest.approx(float(run.loss(real_render(result.graph))), abs=1e-7)
 
 

@@ -97,6 +97,11 @@ class RealCheck:
         if loss < self.best_loss:
             self.best_loss, self.best_iter = loss, it
             self.best_values = {k: v.detach().clone() for k, v in values.items()}
+        return self.exhausted
+
+    @property
+    def exhausted(self) -> bool:
+        """True once ``patience`` checks in a row brought no gain."""
         return self.stale >= self.patience
 
 
@@ -433,13 +438,13 @@ class Optimization:
     def values_loss(self, values: Values) -> float:
         """Real-generator loss of the graph with ``values`` (normalized) set."""
         graph = self.graph.copy()
-        graph.set_normalized({k: v.detach() for k, v in values.items()})
+        graph.set_normalized(values)
         return self.real_loss(graph)
 
     def _stage2_check_note(self, check: RealCheck, iters_run: int, proxy_best_loss: float) -> str:
         """What the real-generator checks decided, for the log and the stage record."""
         parts = []
-        if check.stale >= check.patience and iters_run < self.config.iters2:
+        if check.exhausted and iters_run < self.config.iters2:
             parts.append(f"stopped after {iters_run} of {self.config.iters2} iterations: no real-generator gain "
                          f"in {check.patience} checks")
         if check.best_values is not None and check.best_loss < proxy_best_loss:
