@@ -48,7 +48,7 @@ from proxymat.nodes.generators.pptbf_windows import (
     voronoi_radius,
 )
 
-SOFT, MASK, CELLULAR = SPECS
+SOFT, MASK, CELLULAR, RANK = SPECS
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -84,10 +84,11 @@ def _seam_ok(img: torch.Tensor) -> bool:
 def test_specs_are_registered_with_sampling_box():
     specs = generator_specs()
     assert specs["pptbf"] is SOFT and specs["pptbf_mask"] is MASK and specs["pptbf_mask_cellular"] is CELLULAR
+    assert specs["pptbf_rank_cellular"] is RANK and RANK.fixed == CELLULAR.fixed
     for spec in SPECS:
         assert spec.stochastic
         names = {p.name for p in spec.params}
-        assert len(names) == len(spec.params) == (28 if spec is SOFT else 29)
+        assert len(names) == len(spec.params) == (28 if spec in (SOFT, RANK) else 29)
         for name, (lo, hi) in spec.sample_box.items():
             p = spec.param(name)
             assert p.low <= lo <= hi <= p.high, name

@@ -51,11 +51,11 @@ def _bench_e4(args: argparse.Namespace) -> None:
 
     from .bench_mask_fit import run_mask_fit, summarize
     from .nodes.generators import get_generator
-    from .proxy.weights import load_proxy
+    from .proxy.quantile_mask import load_proxy_for
 
     name = (args.names or ["pptbf_mask_cellular"])[0]
     spec = get_generator(name)
-    proxy = load_proxy(args.proxy_weights or name, spec=spec)
+    proxy = load_proxy_for(spec, args.proxy_weights)
     log = (lambda line: print(line, file=sys.stderr, flush=True))
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
                         methods=args.gf_methods, steps=args.steps, progress=log,
@@ -136,7 +136,8 @@ def register_bench(sub: Any) -> None:
                    help="examples: polish budget (real renders) of the pipeline's methods (default: optimize's)")
     p.add_argument("--budget", type=float, default=120.0, help="e4: seconds per gradient-free fit")
     p.add_argument("--gf-methods", nargs="*", default=["powell_bo", "cma_es"], help="e4: powell_bo, cma_es, random_search, proxy_then_powell_bo")
-    p.add_argument("--proxy-weights", default=None, help="e4: proxy file (default: the shipped one)")
+    p.add_argument("--proxy-weights", default=None, help="e4: proxy file or shipped name (default: the mask family's own); "
+                   "a proxy of the family's rank field (pptbf_rank_cellular) is thresholded at the white fraction")
     p.add_argument("--targets", type=positive_int, default=8, help="e2, e4: held-out targets per generator")
     p.add_argument("--steps", type=positive_int, default=300, help="e2, e4: Adam steps per method and target")
     p.add_argument("--pool", type=positive_int, default=1024, help="e2: real maps to project latent baselines on")

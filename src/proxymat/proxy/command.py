@@ -60,15 +60,18 @@ def run_train(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import _device
+    from ..cli import CliError, _device
     from .metrics import evaluate_proxy, proxy_grid
-    from .weights import load_proxy
+    from .quantile_mask import QuantileMaskProxy, load_proxy_for
 
     spec = _spec(args.generator)
     device = _device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    proxy = load_proxy(args.weights or spec.name, device=device, spec=spec)
+    proxy = load_proxy_for(spec, args.weights, device=device)
+    if args.record and isinstance(proxy, QuantileMaskProxy):
+        raise CliError(f"--record stores a proxy's own fidelity; {args.weights} is a proxy of {proxy.source!r}, "
+                       f"not of {spec.name!r}")
     metrics = evaluate_proxy(proxy, spec, n=args.n, res=args.res, device=device)
     if args.grid:
         metrics["grid"] = str(proxy_grid(proxy, spec, args.grid, res=args.res, device=device))
@@ -78,6 +81,8 @@ def run_eval(args: argparse.Namespace) -> int:
         record_metrics(resolve_weights(args.weights or spec.name),
                        {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
     metrics["generator"] = spec.name
+    if isinstance(proxy, QuantileMaskProxy):
+        metrics["via"] = f"{proxy.source} proxy, thresholded at the white fraction"
     metrics["steps"] = proxy.training_info.get("steps")
     if args.json:
         print(json.dumps(metrics))
@@ -176,7 +181,8 @@ def register_proxy(sub: Any) -> None:
 
     e = psub.add_parser("eval", help="fidelity of a proxy against its real generator on held-out parameters")
     e.add_argument("generator")
-    e.add_argument("--weights", help="weights file (default: the shipped proxy)")
+    e.add_argument("--weights", help="weights file or shipped name (default: the shipped proxy); for a mask "
+                   "family also a proxy of its rank field, thresholded at the white fraction")
     e.add_argument("--n", type=positive_int, default=256)
     e.add_argument("--res", type=int, default=None)
     e.add_argument("--grid", help="write a real-vs-proxy image grid here (PNG)")

@@ -515,6 +515,27 @@ def _lexsort(keys: tuple[torch.Tensor, ...]) -> torch.Tensor:
     return order
 
 
+def _mask_order(v: torch.Tensor, aux: torch.Tensor, seed: int) -> torch.Tensor:
+    """Pixels of ``v`` (H, W) in the order a mask fills them, last first: by ``v``, ties by ``aux``,
+    then a blurred ``v`` (flat areas fill from the bright side), then a hash."""
+    h, w = v.shape
+    r = torch.arange(v.numel())
+    keys = (v.reshape(-1), aux.reshape(-1), _periodic_blur(v, max(h, w) / 32.0).reshape(-1), uniform(r, seed, 977))
+    return _lexsort(keys)
+
+
+def rank_field(v: torch.Tensor, aux: torch.Tensor, seed: int) -> torch.Tensor:
+    """Each pixel's place in the mask fill order, as (rank + 0.5) / N in (0, 1) (H, W).
+
+    Uniformly distributed; the pixels above ``1 - t`` are exactly the white
+    pixels of ``quantile_mask(v, aux, t, seed)`` (before its edge ramp).
+    """
+    n = v.numel()
+    out = torch.empty(n)
+    out[_mask_order(v, aux, seed)] = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+    return out.view_as(v)
+
+
 def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Binary map (H, W) with round(fraction * H * W) white pixels: those with the largest ``v``.
 
@@ -528,13 +549,11 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int
     n_white = int(round(fraction * n))
     if n_white <= 0 or n_white >= n:
         return torch.full_like(v, 1.0 if n_white >= n else 0.0)
-    r = torch.arange(n)
-    keys = (v.reshape(-1), aux.reshape(-1), _periodic_blur(v, max(h, w) / 32.0).reshape(-1), uniform(r, seed, 977))
-    order = _lexsort(keys)
+    order = _mask_order(v, aux, seed)
     hard = torch.zeros(n)
     hard[order[n - n_white :]] = 1.0
     hard = hard.view(h, w)
-    flat = keys[0]
+    flat = v.reshape(-1)
     v_lo, v_hi = float(flat[order[n - n_white - 1]]), float(flat[order[n - n_white]])
     if not v_hi > v_lo:
         return hard
@@ -575,6 +594,17 @@ def pptbf_mask(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch
         raw, aux = render_raw(PPTBFParams.from_batch(params, b), res, seed)
         soft = equalize(raw.reshape(1, -1)).view(res, res)
         out.append(quantile_mask(soft, aux, float(params["threshold"].reshape(-1)[b]), seed))
+    return torch.stack(out)[:, None]
+
+
+def pptbf_rank(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tensor:
+    """PPTBF rank field (B, 1, res, res): the order in which ``pptbf_mask`` turns pixels white,
+    uniform in (0, 1); thresholding it at ``1 - t`` gives the mask of white fraction ``t``."""
+    batch = next(iter(params.values())).reshape(-1).shape[0]
+    out = []
+    for b in range(batch):
+        raw, aux = render_raw(PPTBFParams.from_batch(params, b), res, seed)
+        out.append(rank_field(equalize(raw.reshape(1, -1)).view(res, res), aux, seed))
     return torch.stack(out)[:, None]
 
 
@@ -685,6 +715,16 @@ SPECS = (
         doc="PPTBF mask restricted to cells: regular tiling, constant feature; jitter, zoom, aspect, distortion "
         "and the window free (the mask-fitting proxy's family).",
         sample_box=_CELLULAR_BOX,
+        fixed=_CELLULAR_FIXED,
+        stochastic=True,
+    ),
+    GeneratorSpec(
+        name="pptbf_rank_cellular",
+        fn=pptbf_rank,
+        params=_PARAMS,
+        doc="PPTBF rank field of the cellular mask family (pptbf_mask_cellular without its threshold): the "
+        "order in which the mask turns pixels white, so its level sets are the masks of every white fraction.",
+        sample_box={k: v for k, v in _CELLULAR_BOX.items() if k != "threshold"},
         fixed=_CELLULAR_FIXED,
         stochastic=True,
     ),
