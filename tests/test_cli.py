@@ -127,3 +127,17 @@ def test_proxy_status(metrics, status):
     from proxymat.proxy.command import proxy_status
 
     assert proxy_status(metrics) == status
+
+
+def test_train_hours_prefer_the_recorded_total():
+    from types import SimpleNamespace
+
+    from proxymat.proxy.command import proxy_rows, train_hours
+
+    logged = {"seconds_total": 5400.0}
+    assert train_hours(SimpleNamespace(metrics={}, training_info=logged)) == 1.5
+    assert train_hours(SimpleNamespace(metrics={"train_hours": 2.25}, training_info=logged)) == 2.25
+    assert train_hours(SimpleNamespace(metrics={}, training_info={})) is None
+    # cells and clouds began before seconds_total was logged; their files carry the full hours (docs/RESULTS.md, E1)
+    rows = {r["name"]: r for r in proxy_rows()}
+    assert rows["cells"]["train_hours"] == 1.59 and rows["clouds"]["train_hours"] == 0.95

@@ -82,6 +82,7 @@ def _bench_proxies(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from .nodes.generators import get_generator
+    from .proxy.command import train_hours
     from .proxy.metrics import evaluate_proxy, proxy_grid
     from .proxy.weights import load_proxy, shipped_proxy_names
 
@@ -89,8 +90,7 @@ def _bench_proxies(args: argparse.Namespace) -> None:
         spec = get_generator(name)
         proxy = load_proxy(name, spec=spec)
         row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=args.n_eval),
-               "train_steps": proxy.training_info.get("steps"),
-               "train_hours": round(float(proxy.training_info.get("seconds_total", proxy.training_info.get("seconds_this_run", 0))) / 3600, 3)}
+               "train_steps": proxy.training_info.get("steps"), "train_hours": train_hours(proxy)}
         if args.figures:
             row["grid"] = str(proxy_grid(proxy, spec, Path(args.figures) / f"e1_{name}.png"))
         print(json.dumps(row))

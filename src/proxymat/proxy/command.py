@@ -108,6 +108,17 @@ def proxy_status(metrics: dict[str, Any]) -> str:
     return "meets goal" if l1 <= GOAL_L1 and ssim >= GOAL_SSIM else "weak"
 
 
+def train_hours(proxy: Any) -> float | None:
+    """A proxy's training cost in hours: ``metrics.train_hours`` where recorded (for runs whose first part
+    predates the ``seconds_total`` field), else the logged ``seconds_total`` of its training."""
+    recorded = proxy.metrics.get("train_hours")
+    if isinstance(recorded, (int, float)):
+        return round(float(recorded), 2)
+    info = proxy.training_info
+    seconds = info.get("seconds_total", info.get("seconds_this_run"))
+    return round(float(seconds) / 3600, 2) if isinstance(seconds, (int, float)) else None
+
+
 def proxy_rows() -> list[dict[str, Any]]:
     """One row per shipped proxy: resolution, inputs, training steps and hours, recorded fidelity, status."""
     from .weights import load_proxy, shipped_proxy_names
@@ -116,9 +127,8 @@ def proxy_rows() -> list[dict[str, Any]]:
     for name in shipped_proxy_names():
         proxy = load_proxy(name)
         info, m = proxy.training_info, proxy.metrics
-        seconds = info.get("seconds_total", info.get("seconds_this_run"))
         rows.append({"name": name, "res": proxy.res, "params": len(proxy.param_names), "steps": info.get("steps"),
-                     "train_hours": round(float(seconds) / 3600, 2) if isinstance(seconds, (int, float)) else None,
+                     "train_hours": train_hours(proxy),
                      **{k: m.get(k) for k in ("l1", "ssim", "flat_l1", "flat_ssim")}, "status": proxy_status(m)})
     return rows
 
