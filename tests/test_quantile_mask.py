@@ -85,3 +85,19 @@ def test_a_mask_family_names_both_reasons_when_nothing_fits(tmp_path) -> None:
     _rank_proxy(tmp_path, "cells")
     with pytest.raises(ProxyWeightsError, match="not 'pptbf_mask_cellular'.*nor can it make masks"):
         load_proxy_for(get_generator("pptbf_mask_cellular"), cells)
+
+
+def test_bench_e4_runs_on_a_rank_field_proxy(tmp_path, capsys) -> None:
+    import json
+
+    from proxymat.cli import main
+
+    _rank_proxy(tmp_path)
+    out = tmp_path / "e4.json"
+    code = main(["bench", "e4", "--proxy-weights", str(tmp_path / "pptbf_rank_cellular.safetensors"), "--targets", "1",
+                 "--res", "32", "--budget", "0.3", "--steps", "2", "--gf-methods", "random_search",
+                 "--json-out", str(out)])
+    assert code == 0
+    rows = json.loads(out.read_text())
+    assert [r["method"] for r in rows] == ["proxy_adam", "random_search"]
+    assert len(rows[0]["x"]) == 10  # the white fraction plus the rank field's nine inputs
