@@ -48,6 +48,11 @@ record_all() {  # session 12: copy the shipped runs into the package and store t
 queue_j() {  # session 12: scratches resumed with the weight average to 3250 steps (no better; not shipped)
   $P proxy train scratches --steps 3250 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
 }
+queue_m() {  # session 14: the rank field of the mask family, two data-parallel processes (effective batch 16),
+  # stopped at a checkpoint and finished with --steps 6250; not shipped (bench/weights/pptbf_rank_cellular_6250.safetensors)
+  OMP_NUM_THREADS=1 .venv/bin/torchrun --standalone --nproc_per_node 2 -m proxymat.cli proxy train pptbf_rank_cellular \
+    --steps 6250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_rank_cellular.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
 queue_c > runs/proxies/queue_c.log 2>&1 &
@@ -62,3 +67,4 @@ wait
 queue_k > runs/proxies/queue_k.log 2>&1 &
 wait
 record_all
+# queue_m  # session 14, both cores, not shipped
