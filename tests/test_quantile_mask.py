@@ -101,3 +101,18 @@ def test_bench_e4_runs_on_a_rank_field_proxy(tmp_path, capsys) -> None:
     rows = json.loads(out.read_text())
     assert [r["method"] for r in rows] == ["proxy_adam", "random_search"]
     assert len(rows[0]["x"]) == 10  # the white fraction plus the rank field's nine inputs
+
+
+def test_proxy_eval_will_not_record_a_wrapped_proxy(tmp_path, capsys) -> None:
+    from proxymat.cli import main
+
+    _rank_proxy(tmp_path)
+    path = tmp_path / "pptbf_rank_cellular.safetensors"
+    before = path.read_bytes()
+    try:
+        code = main(["proxy", "eval", "pptbf_mask_cellular", "--weights", str(path), "--n", "2", "--record"])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert "--record stores a proxy's own fidelity" in capsys.readouterr().err
+    assert path.read_bytes() == before
