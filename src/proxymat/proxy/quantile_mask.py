@@ -31,7 +31,7 @@ def quantile_level(soft: torch.Tensor, fraction: torch.Tensor) -> torch.Tensor:
     flat = soft.flatten(1).sort(dim=1).values
     n = flat.shape[1]
     pos = ((1.0 - fraction.clamp(0.0, 1.0)) * n - 0.5).clamp(0.0, n - 1.0)
-    lo = pos.detach().floor().long().clamp(max=n - 2) if n > 1 else pos.detach().floor().long()
+    lo = pos.detach().floor().long().clamp(0, max(n - 2, 0))
     hi = (lo + 1).clamp(max=n - 1)
     t = pos - lo.to(pos.dtype)
     v_lo, v_hi = flat.gather(1, lo[:, None])[:, 0], flat.gather(1, hi[:, None])[:, 0]
@@ -51,7 +51,8 @@ def threshold_with_ramp(soft: torch.Tensor, level: torch.Tensor) -> torch.Tensor
 
 
 class QuantileMaskProxy(nn.Module):
-    """Mask proxy from a soft proxy: P (B, 1 + n) = [white fraction, soft inputs] -> mask (B, 1, res, res)."""
+    """Mask proxy from a field proxy (``soft``: the rank or soft field's proxy):
+    P (B, 1 + n) = [white fraction, the field proxy's inputs] -> mask (B, 1, res, res)."""
 
     def __init__(self, soft: Proxy, mask_spec: GeneratorSpec):
         super().__init__()
