@@ -17,7 +17,8 @@ import torch
 from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
-from .weights import Proxy, ProxyWeightsError, load_proxy, param_table
+from ..nodes.generators.pptbf import edge_ramp
+from .weights import Proxy, ProxyWeightsError, load_proxy, param_signature, param_table
 
 FRACTION_PARAM = "threshold"
 
@@ -41,13 +42,9 @@ def quantile_level(soft: torch.Tensor, fraction: torch.Tensor) -> torch.Tensor:
 def threshold_with_ramp(soft: torch.Tensor, level: torch.Tensor) -> torch.Tensor:
     """``soft`` (B, 1, H, W) >= ``level`` (B,) as a mask in [0, 1] with a 1-pixel linear ramp.
 
-    The ramp is ``0.5 + (soft - level) / g`` with ``g`` the L1 norm of the
-    central-difference gradient (toroidal), as the generator draws its edges.
+    The generator's own edge ramp (:func:`~proxymat.nodes.generators.pptbf.edge_ramp`), applied everywhere.
     """
-    gx = 0.5 * (torch.roll(soft, -1, 3) - torch.roll(soft, 1, 3))
-    gy = 0.5 * (torch.roll(soft, -1, 2) - torch.roll(soft, 1, 2))
-    g = (gx.abs() + gy.abs()).clamp_min(1e-6)
-    return (0.5 + (soft - level.view(-1, 1, 1, 1)) / g).clamp(0.0, 1.0)
+    return edge_ramp(soft, level.view(-1, 1, 1, 1), eps=1e-6)[0]
 
 
 class QuantileMaskProxy(nn.Module):
@@ -59,8 +56,7 @@ class QuantileMaskProxy(nn.Module):
         rows = param_table(mask_spec)
         if not rows or rows[0]["name"] != FRACTION_PARAM or (rows[0]["low"], rows[0]["high"]) != (0.0, 1.0):
             raise ProxyWeightsError(f"generator {mask_spec.name!r} does not start with a {FRACTION_PARAM!r} in [0, 1]")
-        want = [(r["name"], float(r["low"]), float(r["high"])) for r in rows[1:]]
-        got = [(r["name"], float(r["low"]), float(r["high"])) for r in soft.param_table]
+        want, got = param_signature(rows[1:]), param_signature(soft.param_table)
         if want != got:
             raise ProxyWeightsError(f"proxy of {soft.spec_name!r} takes {[g[0] for g in got]}; a mask of "
                                     f"{mask_spec.name!r} needs {[w[0] for w in want]} after {FRACTION_PARAM!r}")

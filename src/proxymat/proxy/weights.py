@@ -19,7 +19,7 @@ import json
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -172,12 +172,16 @@ def record_metrics(path: str | Path, metrics: Mapping[str, Any]) -> Path:
     return path
 
 
+def param_signature(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float, float]]:
+    """(name, low, high) of each parameter-table row: what a proxy file and a generator must agree on."""
+    return [(r["name"], float(r["low"]), float(r["high"])) for r in rows]
+
+
 def check_matches(meta: Mapping[str, Any], spec: GeneratorSpec, where: str) -> None:
     """Raise :class:`ProxyWeightsError` if a proxy's metadata does not fit ``spec``."""
     if meta["generator"] != spec.name:
         raise ProxyWeightsError(f"{where}: proxy is for generator {meta['generator']!r}, not {spec.name!r}")
-    want = [(r["name"], float(r["low"]), float(r["high"])) for r in param_table(spec)]
-    got = [(r["name"], float(r["low"]), float(r["high"])) for r in meta["params"]]
+    want, got = param_signature(param_table(spec)), param_signature(meta["params"])
     if want != got:
         raise ProxyWeightsError(f"{where}: proxy parameters {got} differ from generator {spec.name!r} parameters {want}")
 

@@ -536,6 +536,16 @@ def rank_field(v: torch.Tensor, aux: torch.Tensor, seed: int) -> torch.Tensor:
     return out.view_as(v)
 
 
+def edge_ramp(v: torch.Tensor, level: torch.Tensor | float, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 1-pixel linear ramp across the ``level`` set of ``v`` (..., H, W): ``0.5 + (v - level) / g``
+    clamped to [0, 1], with ``g`` the L1 norm of the toroidal central-difference gradient (floored at
+    ``eps`` in the division). Returns ``(ramp, g)``."""
+    gx = 0.5 * (torch.roll(v, -1, -1) - torch.roll(v, 1, -1))
+    gy = 0.5 * (torch.roll(v, -1, -2) - torch.roll(v, 1, -2))
+    g = gx.abs() + gy.abs()
+    return (0.5 + (v - level) / g.clamp(min=eps)).clamp(0.0, 1.0), g
+
+
 def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Binary map (H, W) with round(fraction * H * W) white pixels: those with the largest ``v``.
 
@@ -557,11 +567,7 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int
     v_lo, v_hi = float(flat[order[n - n_white - 1]]), float(flat[order[n - n_white]])
     if not v_hi > v_lo:
         return hard
-    thr = 0.5 * (v_lo + v_hi)
-    gx = 0.5 * (torch.roll(v, -1, 1) - torch.roll(v, 1, 1))
-    gy = 0.5 * (torch.roll(v, -1, 0) - torch.roll(v, 1, 0))
-    g = gx.abs() + gy.abs()
-    ramp = (0.5 + (v - thr) / g.clamp(min=1e-12)).clamp(0.0, 1.0)
+    ramp, g = edge_ramp(v, 0.5 * (v_lo + v_hi), eps=1e-12)
     edge = (hard != torch.roll(hard, 1, 0)) | (hard != torch.roll(hard, -1, 0))
     edge |= (hard != torch.roll(hard, 1, 1)) | (hard != torch.roll(hard, -1, 1))
     soft = torch.where(edge & (g > 1e-12), ramp, hard)
