@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966]
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("--figures-off", action="store_true", help="write no images")
     ap.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                     help="linear: gamma-encode the photos (stored roughly linear) like the renders")
+    ap.add_argument("--only", nargs="*", default=None, metavar="STEM",
+                    help="run only these photos (file names without extension, e.g. IMG_6966)")
     ap.add_argument("--polish", type=int, default=None, metavar="N",
                     help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
     args = ap.parse_args()
@@ -48,6 +50,8 @@ def main() -> None:
     rows = []
     for seed in args.seeds or [None]:
         for photo, graph_name in PAIRS.items():
+            if args.only is not None and Path(photo).stem not in args.only:
+                continue
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
             rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
                                 target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),

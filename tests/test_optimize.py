@@ -64,6 +64,7 @@ def target() -> torch.Tensor:
 
 def config(**kw) -> OptimizeConfig:
     base = OptimizeConfig(res=RES, iters1=8, iters2=8, iters3=6, samples=6, search_batch=4, polish=8, lr1=0.05, lr2=0.05, lr3=0.02,
+                          sweep_iters=0,
                           loss=LossConfig(features="random", scales=(1.0, 0.5)))
     return replace(base, **kw)
 
@@ -327,6 +328,8 @@ def test_polish_starts_from_the_lowest_loss_graph_so_far():
 
 
 @pytest.mark.parametrize("kw, names", [({}, ["stage1", "stage2", "polish", "stage3"]),
+                                       ({"sweep_iters": 2, "sweep_max": 2}, ["stage1", "sweep", "stage2", "polish", "stage3"]),
+                                       ({"sweep_iters": 2, "stage2": False}, ["stage1", "stage3"]),
                                        ({"polish": 0}, ["stage1", "stage2", "stage3"]),
                                        ({"stage2": False}, ["stage1", "stage3"])])
 def test_polish_runs_after_stage2_and_only_with_it(target, kw, names):
@@ -432,3 +435,80 @@ def test_stage2_without_checks_runs_every_iteration(target):
     run.values_loss = lambda values: pytest.fail("no real-generator checks with stage2_check=0")
     run.stage2()
     assert len(run.records[-1].curve) == 10
+
+
+# ----------------------------------------------------------- category sweep
+def test_category_trials_list_every_other_choice_of_enum_generator_parameters():
+    from proxymat.optimize.stages import category_trials
+
+    trials = category_trials(tiny_graph())
+    assert sorted(trials) == sorted([("cells.distance", "manhattan"), ("cells.distance", "chebyshev"),
+                                     ("cells.style", "f1"), ("cells.style", "f2"), ("cells.style", "edges"),
+                                     ("cells.style", "cell_random")])
+
+
+def _style_target(style: str) -> torch.Tensor:
+    truth = tiny_graph()
+    truth.set_param("cells", "style", style)
+    truth.set_param("rough", "out_low", 0.3)
+    with torch.no_grad():
+        return render(truth.evaluate(RES))
+
+
+def test_sweep_finds_the_target_category_and_drops_a_proxy_that_no_longer_fits(tmp_path):
+    target = _style_target("f1")
+    messages: list[str] = []
+    run = Optimization(tiny_graph(), target, config(sweep_iters=4), proxies={"cells": CountingProxy()},
+                       out_dir=tmp_path, progress=False, log=messages.append)
+    assert set(run.proxy_nodes) == {"cells"}
+    run.sweep()
+    record = run.records[-1]
+    assert run.graph.value("cells.style") == "f1"
+    assert record.name == "sweep" and record.loss_end < 0.5 * record.loss_start
+    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
+    assert torch.equal(run.renders["sweep"], run.real_render(run.graph))  # the report shows the new category
+    assert "changed cells.style=f1" in record.note and record.note.startswith("12 trials")  # a second round too
+    assert run.proxy_nodes == {}  # the proxy pins style=f2_minus_f1
+    assert any("uses the real generator" in m for m in messages)
+    run.save_checkpoint()
+    resumed = Optimization(tiny_graph(), target, config(sweep_iters=4), proxies={"cells": CountingProxy()},
+                           out_dir=tmp_path, progress=False, log=lambda s: None)
+    assert resumed.load_checkpoint() and resumed.proxy_nodes == {}
+
+
+def test_sweep_keeps_the_right_category_and_never_raises_the_loss():
+    target = _style_target("f2_minus_f1")
+    run = Optimization(tiny_graph(), target, config(sweep_iters=4, sweep_max=3, sweep_rounds=3), progress=False,
+                       log=lambda s: None)
+    run.sweep()
+    record = run.records[-1]
+    assert run.graph.value("cells.style") == "f2_minus_f1" and run.graph.value("cells.distance") == "euclidean"
+    assert record.note == "3 trials; no category changed"  # one round of sweep_max trials, no gain: stop
+    assert "sweep" not in run.renders
+    assert record.loss_end <= record.loss_start + 1e-7
+    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
+
+
+def test_sweep_costs_nothing_without_categorical_generator_parameters(target):
+    from proxymat.examples import resolve_graph
+
+    graph = resolve_graph("plaster")  # clouds only: integer and float parameters
+    run = Optimization(graph, target, config(sweep_iters=4), progress=False, log=lambda s: None)
+    run.adam = lambda *a, **k: pytest.fail("no filter re-fit without a category to try")
+    run.sweep()
+    record = run.records[-1]
+    assert record.note == "no categorical generator parameters" and record.loss_end == record.loss_start
+    assert run.graph.to_dict() == graph.to_dict()
+
+
+def test_sweep_gives_up_a_proxy_only_for_a_clear_gain():
+    target = _style_target("f1")  # the right category is worth far more than 2 %, not 99 %
+    kept = Optimization(tiny_graph(), target, config(sweep_iters=4, sweep_proxy_margin=0.99),
+                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    kept.sweep()
+    assert kept.graph.value("cells.style") == "f2_minus_f1" and set(kept.proxy_nodes) == {"cells"}
+    assert kept.records[-1].note.endswith("no category changed")
+    free = Optimization(tiny_graph(), target, config(sweep_iters=4, sweep_proxy_margin=0.99), progress=False,
+                        log=lambda s: None)  # no proxy to lose: the margin does not apply
+    free.sweep()
+    assert free.graph.value("cells.style") == "f1"

@@ -19,7 +19,7 @@ def test_readme_starts_with_setup_and_test_commands():
 def test_python_api_example_runs(tmp_path, monkeypatch):
     code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
     small = (code.replace('"photo.png"', repr(str(example_target_path("leather"))))
-                 .replace("OptimizeConfig(res=256)", "OptimizeConfig(res=32, iters1=2, iters2=2, iters3=2, samples=2)")
+                 .replace("OptimizeConfig(res=256)", "OptimizeConfig(res=32, iters1=2, iters2=2, iters3=2, samples=2, sweep_iters=2)")
                  .replace("evaluate(256)", "evaluate(32)").replace(", 256)", ", 32)").replace("res=1024", "res=32"))
     assert small != code
     monkeypatch.chdir(tmp_path)

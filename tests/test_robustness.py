@@ -23,7 +23,7 @@ from proxymat.io import encode_png, prepare_target, read_image, write_png
 from proxymat.proxy.weights import ProxyWeightsError, load_proxy
 
 # One torch thread: on a busy 2-core machine two OpenMP threads thrash (10x slower).
-OPT_FAST = ["--res", "64", "--iters", "1", "1", "1", "--samples", "2", "--polish", "8", "--quiet", "--threads", "1"]
+OPT_FAST = ["--res", "64", "--iters", "1", "1", "1", "--samples", "2", "--polish", "8", "--sweep", "1", "--quiet", "--threads", "1"]
 LEATHER = json.loads((Path(__file__).parents[1] / "src/proxymat/examples/leather.json").read_text())
 
 
@@ -302,6 +302,12 @@ def test_optimize_polish_must_not_be_negative(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_optimize_sweep_must_not_be_negative(tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--sweep", "-1"], capsys)
+    assert code == 2 and "Traceback" not in err and "integer >= 0" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("value", ["0.5", "nan", "inf", "big"])
 def test_optimize_polish_grow_must_be_a_finite_number_at_least_one(value, tmp_path, capsys):
     code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--polish-grow", value], capsys)
@@ -456,7 +462,7 @@ def test_killed_optimize_resumes_from_checkpoint(tmp_path):
     assert not finished_early, "the run ended before it could be killed"
     saved = json.loads(state.read_text())
     done = [r["name"] for r in saved["records"]]
-    assert done and set(done) <= {"stage1", "stage2", "polish", "stage3"} and "stage3" not in done
+    assert done and set(done) <= {"stage1", "sweep", "stage2", "polish", "stage3"} and "stage3" not in done
     Graph.from_dict(saved["graph"])  # the checkpointed graph is valid
     assert not (out / "report.html").exists()
     assert not list(out.rglob("*.tmp"))

@@ -13,7 +13,8 @@ scored with the same loss on the real-generator render:
   as in the paper); ``polish_filters``: a variant whose polish moves the
   filter parameters too; ``polish_shrink``: the polish of session 11, whose
   radius only shrinks (``polish_grow=1``); ``no_stage2_check``: Stage II runs all its
-  iterations without real-generator checks (before session 13);
+  iterations without real-generator checks (before session 13); ``no_sweep``:
+  no category sweep after Stage I (before session 15);
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 
@@ -38,7 +39,7 @@ from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
 GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
-                    "polish_filters", "polish_shrink", "no_stage2_check")
+                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep")
 FREE_METHODS = ("cma", "sa", "powell", "random")
 
 
@@ -56,7 +57,8 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
             "no_search": replace(base, random_search=False), "no_stage3": replace(base, stage3=False),
             "no_rescore": replace(base, rescore=0), "global_search": replace(base, local_fraction=0.0),
             "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True),
-            "polish_shrink": replace(base, polish_grow=1.0), "no_stage2_check": replace(base, stage2_check=0)}[method]
+            "polish_shrink": replace(base, polish_grow=1.0), "no_stage2_check": replace(base, stage2_check=0),
+            "no_sweep": replace(base, sweep_iters=0)}[method]
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
@@ -103,7 +105,8 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
             graph_out, final = result.graph, result.renders["final"]
             seconds = result.seconds
             stages = {r.name: {"loss_start": round(r.loss_start, 5), "loss_end": round(r.loss_end, 5),
-                               "seconds": round(r.seconds, 1)} for r in result.records}
+                               "seconds": round(r.seconds, 1), **({"note": r.note} if r.note else {})}
+                      for r in result.records}
             if method == "full":
                 full_seconds = seconds
         elif method in FREE_METHODS:

@@ -16,7 +16,7 @@ from .atomic import atomic_target
 from .gallery import tile_grid
 from .io import write_maps, write_png
 
-STAGE_COLORS = {"stage1": (31, 119, 180), "stage2": (214, 39, 40), "polish": (255, 127, 14), "stage3": (44, 160, 44)}
+STAGE_COLORS = {"stage1": (31, 119, 180), "sweep": (148, 103, 189), "stage2": (214, 39, 40), "polish": (255, 127, 14), "stage3": (44, 160, 44)}
 
 
 def _to_pil(img: torch.Tensor) -> Image.Image:

@@ -1,6 +1,19 @@
 """Stages I-III of the graph optimization (Hu et al. 2022, after MATch).
 
 * Stage I: Adam on filter parameters; generator outputs fixed (real generators).
+* Category sweep (our addition, between Stage I and Stage II; ``sweep_iters``
+  Adam iterations per trial, 0 turns it off): each categorical generator
+  parameter (enum or bool) is set to each of its other choices in turn (at
+  most ``sweep_max`` trials per round, drawn at random when there are more)
+  and the filters are re-fit to it by a short Adam with the real generators;
+  the current choices get the same re-fit, and the lowest loss wins. Up to
+  ``sweep_rounds`` rounds, each trying one more change on top of the last
+  winner, while a round finds a gain; every re-fit starts from the filters
+  the sweep started with, so trials differ only in their categories. A
+  change that leaves a proxy's pinned category (so Stage II loses that
+  proxy) must lower the loss by ``sweep_proxy_margin`` (2 %), any other by
+  0.1 %. Neither the proxies (which pin such parameters) nor the polish
+  (filters held) can leave a category whose filters were fit to another.
 * Stage II: random search over generator parameters through the proxies (the
   current values are candidate 0, so the search never loses ground; a
   ``local_fraction`` of the samples perturb the current values by up to
@@ -42,6 +55,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -105,6 +119,21 @@ class RealCheck:
         return self.stale >= self.patience
 
 
+def category_trials(graph: Graph) -> list[tuple[str, Any]]:
+    """``(key, value)`` for every other choice of every categorical (enum or bool) generator parameter."""
+    out: list[tuple[str, Any]] = []
+    for key, p in graph.param_specs("generators").items():
+        if p.kind == "enum":
+            choices: tuple[Any, ...] = tuple(p.choices)
+        elif p.kind == "bool":
+            choices = (False, True)
+        else:
+            continue
+        now = graph.value(key)
+        out += [(key, c) for c in choices if c != now]
+    return out
+
+
 class ProxyLike(Protocol):
     """What Stage II needs of a proxy: parameter order and a differentiable forward."""
 
@@ -138,6 +167,10 @@ class OptimizeConfig:
     polish_grow: float = 1.5
     stage2_check: int = 10
     stage2_patience: int = 10
+    sweep_iters: int = 25
+    sweep_max: int = 12
+    sweep_rounds: int = 2
+    sweep_proxy_margin: float = 0.02
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=LossConfig)
@@ -195,11 +228,13 @@ class Optimization:
         self._real_memo: dict[str, tuple[float, torch.Tensor]] = {}  # graph JSON -> (loss, render)
         self.proxy_nodes = self._applicable_proxies()
 
-    def _applicable_proxies(self) -> dict[str, ProxyLike]:
-        """Generator nodes whose proxy fits: the proxy's pinned parameters equal the node's values."""
+    def _applicable_proxies(self, quiet: bool = False, graph: Graph | None = None) -> dict[str, ProxyLike]:
+        """Generator nodes of ``graph`` (default: the current one) whose proxy fits: the proxy's pinned
+        parameters equal the node's values (``quiet``: do not log the nodes whose proxy does not fit)."""
+        graph = graph or self.graph
         out: dict[str, ProxyLike] = {}
-        for name, node in self.graph.nodes.items():
-            spec = self.graph._spec(node)
+        for name, node in graph.nodes.items():
+            spec = graph._spec(node)
             proxy = self.proxies.get(getattr(spec, "name", ""))
             if proxy is None:
                 continue
@@ -207,8 +242,9 @@ class Optimization:
             clash = [k for k, v in fixed.items()
                      if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
             if clash:
-                self.log(f"proxy for {spec.name!r} was trained with {', '.join(f'{k}={fixed[k]:g}' for k in clash)}; "
-                         f"node {name!r} differs, so it uses the real generator (random search and polish only)")
+                if not quiet:
+                    self.log(f"proxy for {spec.name!r} was trained with {', '.join(f'{k}={fixed[k]:g}' for k in clash)}; "
+                             f"node {name!r} differs, so it uses the real generator (random search and polish only)")
                 continue
             out[name] = proxy
         return out
@@ -273,7 +309,8 @@ class Optimization:
     # ---------------------------------------------------------------- loops
     def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
              desc: str, bounds: Mapping[str, tuple[float, float]] | None = None,
-             monitor: Callable[[int, Values], bool] | None = None, check_every: int = 0) -> tuple[Values, list[float]]:
+             monitor: Callable[[int, Values], bool] | None = None, check_every: int = 0,
+             record_frames: bool = True) -> tuple[Values, list[float]]:
         """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve.
 
         With ``monitor`` and ``check_every``, ``monitor(it, values)`` runs before iterations 0,
@@ -298,7 +335,7 @@ class Optimization:
             curve.append(value)
             if value < best_loss:
                 best_loss, best = value, {k: v.detach().clone() for k, v in params.items()}
-            if it % self.config.frame_every == 0:
+            if record_frames and it % self.config.frame_every == 0:
                 self.save_frame(img)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -335,6 +372,58 @@ class Optimization:
         end, self.renders["stage1"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage1", start, end, curve, time.perf_counter() - t0))
         self.log(f"Stage I: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    def refit_filters(self, graph: Graph, iters: int) -> tuple[float, Values]:
+        """Short Adam on ``graph``'s filters with its real generator outputs: (lowest loss, its filter values)."""
+        frozen = self.real_outputs(graph)
+        values = graph.normalized("filters", optimizable_only=True)
+        best, curve = self.adam(values, lambda p: self.render_maps(graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
+                                iters, self.config.lr1, "Category sweep (re-fit)", record_frames=False)
+        return (min(curve) if curve else self.real_loss(graph)), best
+
+    def sweep(self) -> None:
+        """Category sweep: see the module docstring."""
+        t0 = time.perf_counter()
+        before = self.graph.copy()
+        start = self.real_loss(self.graph)
+        if not category_trials(self.graph):
+            self.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
+                                            "no categorical generator parameters"))
+            return
+        rng = random.Random(self.config.seed)
+        best_loss, best_filters = self.refit_filters(self.graph, self.config.sweep_iters)
+        curve, tried, changes = [best_loss], 0, []
+        for _ in range(max(self.config.sweep_rounds, 1)):
+            trials = category_trials(self.graph)
+            if len(trials) > self.config.sweep_max:
+                trials = rng.sample(trials, self.config.sweep_max)
+            winner = None
+            proxied = set(self._applicable_proxies(quiet=True))
+            for key, value in trials:
+                graph = self.graph.copy()
+                node, _, pname = key.partition(".")
+                graph.nodes[node].params[pname] = value
+                loss, filters = self.refit_filters(graph, self.config.sweep_iters)
+                tried += 1
+                keeps_proxies = proxied <= set(self._applicable_proxies(quiet=True, graph=graph))
+                if loss < best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else self.config.sweep_proxy_margin)):
+                    best_loss, best_filters, winner = loss, filters, (key, value, graph)
+            curve.append(best_loss)
+            if winner is None:
+                break
+            key, value, self.graph = winner
+            changes.append(f"{key}={value}")
+        self.graph.set_normalized(best_filters)
+        end, render_end = self.real_eval(self.graph)
+        if end > start:  # cannot happen (each re-fit's first loss is its start's), kept as a guard
+            self.graph, end, changes = before, start, []
+        if changes:  # the report shows the new categories
+            self.renders["sweep"] = render_end
+        note = f"{tried} trials; " + (f"changed {', '.join(changes)}" if changes else "no category changed")
+        self.records.append(StageRecord("sweep", start, end, curve, time.perf_counter() - t0, note))
+        if changes:
+            self.proxy_nodes = self._applicable_proxies()
+        self.log(f"Category sweep: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
 
     def sample_generator_values(self, n: int) -> Values:
         """``n`` random normalized generator parameter vectors (B, 1) per key, inside each spec's sampling box."""
@@ -538,6 +627,7 @@ class Optimization:
             self.log("checkpoint was made with other settings; starting over")
             return False
         self.graph = Graph.from_dict(state["graph"])
+        self.proxy_nodes = self._applicable_proxies(quiet=True)  # a category sweep may have changed them
         self.records = [StageRecord(**r) for r in state["records"]]
         self.best = state.get("best")
         self.log(f"resuming after {', '.join(r.name for r in self.records) or 'start'} from {path}")
@@ -556,7 +646,9 @@ class Optimization:
         if self.best is None:
             self.note_best("initial", init_loss)
         done = {r.name for r in self.records}
-        plan = [("stage1", self.config.stage1, self.stage1), ("stage2", self.config.stage2, self.stage2),
+        plan = [("stage1", self.config.stage1, self.stage1),
+                ("sweep", self.config.stage2 and self.config.sweep_iters > 0, self.sweep),
+                ("stage2", self.config.stage2, self.stage2),
                 ("polish", self.config.stage2 and self.config.polish > 0, self.polish), ("stage3", self.config.stage3, self.stage3)]
         for name, enabled, fn in plan:
             if not enabled or name in done:
