@@ -476,5 +476,5 @@ def test_killed_optimize_resumes_from_checkpoint(tmp_path):
     graph = Graph.load(out / "graph.json")
     assert set(graph.nodes) == set(LEATHER["nodes"])
     final = json.loads(state.read_text())
-    assert [r["name"] for r in final["records"]] == ["stage1", "stage2", "polish", "stage3"]
+    assert [r["name"] for r in final["records"]] == ["stage1", "sweep", "stage2", "polish", "stage3"]
     assert final["records"][0] == saved["records"][0]  # the finished stage was kept as it was
