@@ -45,6 +45,9 @@ def main() -> None:
     ap.add_argument("--polish", type=int, default=None, metavar="N",
                     help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
     args = ap.parse_args()
+    unknown = sorted(set(args.only or ()) - {Path(photo).stem for photo in PAIRS})
+    if unknown:
+        ap.error(f"--only: no photo named {', '.join(unknown)} (known: {', '.join(Path(ph).stem for ph in PAIRS)})")
     base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
     torch.set_num_threads(args.threads)
     rows = []

@@ -364,21 +364,24 @@ class Optimization:
     def stage1(self) -> None:
         t0 = time.perf_counter()
         start = self.real_loss(self.graph)
-        values = self.graph.normalized("filters", optimizable_only=True)
-        frozen = self.real_outputs(self.graph)
-        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
-                                self.config.iters1, self.config.lr1, "Stage I (filters)")
+        best, curve = self.fit_filters(self.graph, self.config.iters1, self.config.lr1, "Stage I (filters)")
         self.graph.set_normalized(best)
         end, self.renders["stage1"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage1", start, end, curve, time.perf_counter() - t0))
         self.log(f"Stage I: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
-    def refit_filters(self, graph: Graph, iters: int) -> tuple[float, Values]:
-        """Short Adam on ``graph``'s filters with its real generator outputs: (lowest loss, its filter values)."""
+    def fit_filters(self, graph: Graph, iters: int, lr: float, desc: str,
+                    record_frames: bool = True) -> tuple[Values, list[float]]:
+        """Adam on ``graph``'s optimizable filter parameters, its generators' real outputs held fixed
+        (Stages I and III, the sweep's re-fits): the best filter values and the loss curve."""
         frozen = self.real_outputs(graph)
         values = graph.normalized("filters", optimizable_only=True)
-        best, curve = self.adam(values, lambda p: self.render_maps(graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
-                                iters, self.config.lr1, "Category sweep (re-fit)", record_frames=False)
+        return self.adam(values, lambda p: self.render_maps(graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
+                         iters, lr, desc, record_frames=record_frames)
+
+    def refit_filters(self, graph: Graph, iters: int) -> tuple[float, Values]:
+        """The sweep's short re-fit of ``graph``'s filters: (lowest loss, its filter values)."""
+        best, curve = self.fit_filters(graph, iters, self.config.lr1, "Category sweep (re-fit)", record_frames=False)
         return (min(curve) if curve else self.real_loss(graph)), best
 
     def sweep(self) -> None:
@@ -401,8 +404,7 @@ class Optimization:
             proxied = set(self._applicable_proxies(quiet=True))
             for key, value in trials:
                 graph = self.graph.copy()
-                node, _, pname = key.partition(".")
-                graph.nodes[node].params[pname] = value
+                graph.set_param(*key.split(".", 1), value)
                 loss, filters = self.refit_filters(graph, self.config.sweep_iters)
                 tried += 1
                 keeps_proxies = proxied <= set(self._applicable_proxies(quiet=True, graph=graph))
@@ -417,12 +419,11 @@ class Optimization:
         end, render_end = self.real_eval(self.graph)
         if end > start:  # cannot happen (each re-fit's first loss is its start's), kept as a guard
             self.graph, end, changes = before, start, []
-        if changes:  # the report shows the new categories
+        if changes:  # the report shows the new categories; Stage II uses the proxies that still fit
             self.renders["sweep"] = render_end
+            self.proxy_nodes = self._applicable_proxies()
         note = f"{tried} trials; " + (f"changed {', '.join(changes)}" if changes else "no category changed")
         self.records.append(StageRecord("sweep", start, end, curve, time.perf_counter() - t0, note))
-        if changes:
-            self.proxy_nodes = self._applicable_proxies()
         self.log(f"Category sweep: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
 
     def sample_generator_values(self, n: int) -> Values:
@@ -593,10 +594,7 @@ class Optimization:
     def stage3(self) -> None:
         t0 = time.perf_counter()
         start = self.real_loss(self.graph)
-        frozen = self.real_outputs(self.graph)
-        values = self.graph.normalized("filters", optimizable_only=True)
-        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
-                                self.config.iters3, self.config.lr3, "Stage III (real generators)")
+        best, curve = self.fit_filters(self.graph, self.config.iters3, self.config.lr3, "Stage III (real generators)")
         self.graph.set_normalized(best)
         end, self.renders["stage3"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage3", start, end, curve, time.perf_counter() - t0))
