@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from proxymat.bench_examples import parameter_error, run_example, summarize
+from proxymat.bench_examples import parameter_error, run_example, seed_table, summarize
 from proxymat.benchmarks import bench_generators, bench_graph, benchmark_graph
 from proxymat.examples import example_truth_text, resolve_graph
 from proxymat.graph import Graph
@@ -77,3 +77,17 @@ def test_example_benchmark_polish_option_reaches_the_pipeline(monkeypatch, capsy
     assert seen[0].polish == 1024 and seen[1].polish == OptimizeConfig().polish
     with pytest.raises(SystemExit):  # a negative budget is refused by the parser
         main(["bench", "examples", "--polish", "-1"])
+
+
+def test_seed_table_bolds_the_lowest_competitor_and_counts_full_wins():
+    rows = [{"example": e, "seed": sd, "method": m, "loss": v} for e, sd, m, v in [
+        ("leather", 0, "full", 0.01), ("leather", 0, "no_refit", 0.001), ("leather", 0, "sa", 0.02),
+        ("leather", 1, "full", 0.03), ("leather", 1, "sa", 0.02), ("leather", 1, "sa", 0.04),  # the later row wins
+        ("stone", 0, "full", 0.05), ("stone", 0, "sa", 0.04)]]
+    text, wins = seed_table(rows, ["full", "no_refit", "sa"])
+    lines = text.splitlines()
+    assert lines[2] == "| leather | 0 | **0.0100** | 0.0010 | 0.0200 | yes |"  # the ablation does not compete
+    assert lines[3] == "| leather | 1 | **0.0300** | - | 0.0400 | yes |"
+    assert lines[4] == "| stone | 0 | 0.0500 | - | **0.0400** | no |"
+    assert wins == {"leather": [True, True], "stone": [False]}
+

@@ -512,3 +512,58 @@ def test_sweep_gives_up_a_proxy_only_for_a_clear_gain():
                         log=lambda s: None)  # no proxy to lose: the margin does not apply
     free.sweep()
     assert free.graph.value("cells.style") == "f1"
+
+
+def test_candidate_refits_match_fitting_each_candidate_alone(target):
+    run = Optimization(tiny_graph(), target, config(search_batch=3), progress=False, log=lambda s: None)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = run.sample_generator_values(5)  # two batches: 3 + 2
+    losses, fits = run.refit_candidates(filters, cands, iters=4)
+    assert losses.shape == (5,) and all(fits[k].shape == (5, filters[k].numel()) for k in filters)
+    for j in range(5):
+        graph = run.graph.copy()
+        graph.set_normalized({k: v[j] for k, v in cands.items()})
+        unfit = run.real_loss(graph)
+        best, curve = run.fit_filters(graph, 4, run.config.lr1, "alone", record_frames=False)
+        assert curve[0] == pytest.approx(unfit, rel=1e-4)  # the re-fit starts from the filters as given
+        assert float(losses[j]) == pytest.approx(min(curve), rel=1e-4)
+        assert float(losses[j]) <= unfit + 1e-6
+        for k in filters:
+            assert torch.allclose(fits[k][j], best[k].reshape(-1), atol=1e-5), k
+
+
+def test_refit_search_keeps_the_lowest_refit_among_current_chosen_and_the_best_samples(target, monkeypatch):
+    logs: list[str] = []
+    run = Optimization(tiny_graph(), target, config(search_refit=2), progress=False, log=logs.append)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = run.sample_generator_values(6)
+    search_losses = torch.tensor([0.5, 0.1, 0.4, 0.2, 0.3, 0.6])
+    seen = {}
+
+    def fake_refit(fvals, subset, iters):
+        seen["subset"], seen["iters"] = subset, iters
+        n = next(iter(subset.values())).shape[0]
+        refit = torch.tensor([0.45, 0.05, 0.09, 0.08][:n])
+        return refit, {k: torch.full((n, v.numel()), float(i)) for i, (k, v) in enumerate(fvals.items())}
+
+    monkeypatch.setattr(run, "refit_candidates", fake_refit)
+    loss, idx, fit = run.refit_search(filters, cands, search_losses, chosen=5)
+    # Candidate 0, the chosen one (5), then the two lowest search losses (1 and 3).
+    assert torch.equal(seen["subset"]["cells.scale"], cands["cells.scale"][[0, 5, 1, 3]])
+    assert seen["iters"] == run.config.search_refit_iters
+    assert (loss, idx) == (pytest.approx(0.05), 5)
+    assert all(v.shape == (filters[k].numel(),) for k, v in fit.items())
+    assert "rank 6 of 6 by its search loss" in logs[-1]
+
+
+def test_stage2_with_refits_starts_no_worse_than_the_current_parameters(target):
+    logs: list[str] = []
+    run = Optimization(tiny_graph(), target, config(iters2=1, samples=6, search_refit=3, search_refit_iters=3),
+                       proxies={"cells": CountingProxy()}, progress=False, log=logs.append)
+    run.stage1()
+    start = run.real_loss(run.graph)
+    run.stage2()
+    refits = [line for line in logs if "filters re-fit to" in line]
+    assert len(refits) == 1 and "5 candidates" in refits[0]
+    assert float(refits[0].split("loss ")[1].split()[0]) <= start + 1e-5
+    assert run.records[-1].loss_end <= start + 1e-5

@@ -308,6 +308,13 @@ def test_optimize_sweep_must_not_be_negative(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("flag", ["--search-refit", "--search-refit-iters"])
+def test_optimize_search_refit_must_not_be_negative(flag, tmp_path, capsys):
+    code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, flag, "-2"], capsys)
+    assert code == 2 and "Traceback" not in err and "integer >= 0" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("value", ["0.5", "nan", "inf", "big"])
 def test_optimize_polish_grow_must_be_a_finite_number_at_least_one(value, tmp_path, capsys):
     code, _, err = run_cli(["optimize", "leather", "-o", tmp_path / "out", *OPT_FAST, "--polish-grow", value], capsys)

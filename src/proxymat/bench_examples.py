@@ -14,7 +14,9 @@ scored with the same loss on the real-generator render:
   filter parameters too; ``polish_shrink``: the polish of session 11, whose
   radius only shrinks (``polish_grow=1``); ``no_stage2_check``: Stage II runs all its
   iterations without real-generator checks (before session 13); ``no_sweep``:
-  no category sweep after Stage I (before session 15);
+  no category sweep after Stage I (before session 15); ``no_refit``: Stage II
+  starts from the search's best sample with the filters as they are, without
+  re-fitting them to the best samples first (before session 16);
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 
@@ -39,7 +41,7 @@ from .optimize.stages import Optimization, OptimizeConfig
 from .render import render
 
 GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
-                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep")
+                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit")
 FREE_METHODS = ("cma", "sa", "powell", "random")
 
 
@@ -58,7 +60,7 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
             "no_rescore": replace(base, rescore=0), "global_search": replace(base, local_fraction=0.0),
             "no_polish": replace(base, polish=0), "polish_filters": replace(base, polish_filters=True),
             "polish_shrink": replace(base, polish_grow=1.0), "no_stage2_check": replace(base, stage2_check=0),
-            "no_sweep": replace(base, sweep_iters=0)}[method]
+            "no_sweep": replace(base, sweep_iters=0), "no_refit": replace(base, search_refit=0)}[method]
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
@@ -137,6 +139,12 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     return rows
 
 
+def _loss_cells(losses: dict[str, float], methods: Sequence[str], best: float) -> list[str]:
+    """One table cell per method: its loss (bold where it equals ``best``), "-" where it did not run."""
+    return ["-" if m not in losses else (f"**{losses[m]:.4f}**" if losses[m] == best else f"{losses[m]:.4f}")
+            for m in methods]
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown table: one line per example, the loss of each method (lowest in bold)."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -144,15 +152,29 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     lines = ["| example | init | " + " | ".join(methods) + " |", "|---" * (len(methods) + 2) + "|"]
     for ex in examples:
         by = {r["method"]: r for r in rows if r["example"] == ex}
-        best = min(by[m]["loss"] for m in methods if m in by)
-        cells = []
-        for m in methods:
-            if m not in by:
-                cells.append("-")
-                continue
-            v = f"{by[m]['loss']:.4f}"
-            cells.append(f"**{v}**" if by[m]["loss"] == best else v)
+        losses = {m: float(r["loss"]) for m, r in by.items()}
         init = next(iter(by.values()))["loss_init"]
-        lines.append(f"| {ex} | {init:.4f} | " + " | ".join(cells) + " |")
+        lines.append(f"| {ex} | {init:.4f} | " + " | ".join(_loss_cells(losses, methods, min(losses.values()))) + " |")
     return "\n".join(lines)
 
+
+def seed_table(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> tuple[str, dict[str, list[bool]]]:
+    """Markdown table with one line per (example, seed) and, per example, whether ``full`` was the lowest
+    of ``full`` and the baselines on each seed. Ablations are shown but do not compete (no bold);
+    a later row replaces an earlier one of the same (example, seed, method)."""
+    table: dict[tuple[str, int], dict[str, float]] = {}
+    for r in rows:
+        table.setdefault((r["example"], int(r.get("seed", 0))), {})[r["method"]] = float(r["loss"])
+    lines = ["| target | seed | " + " | ".join(methods) + " | full lowest |", "|---|---|" + "---|" * (len(methods) + 1)]
+    wins: dict[str, list[bool]] = {}
+    for (example, seed), losses in sorted(table.items()):
+        rivals = {m: v for m, v in losses.items() if m in methods and (m == "full" or m in FREE_METHODS + ("stage1",))}
+        if "full" not in rivals:
+            continue
+        low = min(rivals.values())
+        cells = _loss_cells(losses, methods, low)
+        cells = [c if m in rivals else c.strip("*") for m, c in zip(methods, cells)]
+        won = rivals["full"] == low
+        wins.setdefault(example, []).append(won)
+        lines.append(f"| {example} | {seed} | " + " | ".join(cells) + f" | {'yes' if won else 'no'} |")
+    return "\n".join(lines), wins

@@ -127,7 +127,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--names", nargs="*", default=None, help="generators (or examples) to include (e2: default those with baselines)")
     p.add_argument("--random-params", action="store_true", help="generators: random parameters in the sampling box")
     p.add_argument("--methods", nargs="*", default=["full", "stage1"],
-                   help="examples: full, stage1, no_search, no_stage3, no_rescore, global_search, no_polish, polish_filters, polish_shrink, no_stage2_check, no_sweep, cma, sa, powell, random")
+                   help="examples: full, stage1, no_search, no_stage3, no_rescore, global_search, no_polish, polish_filters, polish_shrink, no_stage2_check, no_sweep, no_refit, cma, sa, powell, random")
     p.add_argument("--figures", default=None, help="examples, proxies, e2, e4: folder for comparison images")
     p.add_argument("--json-out", default=None, help="examples, e2, e4: write all rows here")
     p.add_argument("--features", default="auto", help="examples: texture descriptor of the loss (auto, random, filters, VGG19 file)")

@@ -52,7 +52,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     if args.iters:
         config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
     config = replace(config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish, polish_filters=args.polish_filters, polish_grow=args.polish_grow,
-                     stage2_check=args.stage2_check, stage2_patience=args.stage2_patience, sweep_iters=args.sweep,
+                     stage2_check=args.stage2_check, stage2_patience=args.stage2_patience, sweep_iters=args.sweep, search_refit=args.search_refit, search_refit_iters=args.search_refit_iters,
                      stage1=not args.no_stage1, stage2=not args.no_stage2,
                      random_search=not args.no_random_search,
                      stage3=not args.no_stage3,
@@ -110,6 +110,11 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--sweep", type=non_negative_int, default=25, metavar="N",
                    help="after Stage I, try every other choice of each categorical generator parameter (at most 12 "
                         "per round), re-fitting the filters by N Adam iterations each, and keep the best (0: off)")
+    p.add_argument("--search-refit", type=non_negative_int, default=16, metavar="K",
+                   help="re-fit the filters to the current values and the K best random-search samples of Stage II "
+                        "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
+    p.add_argument("--search-refit-iters", type=non_negative_int, default=10, metavar="N",
+                   help="Adam iterations of each --search-refit re-fit")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")
