@@ -22,7 +22,12 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--methods", nargs="+", default=["full", "sa"])
     args = ap.parse_args()
-    rows = [row for path in args.files for row in json.loads(path.read_text())]
+    rows = []
+    for path in args.files:
+        try:
+            rows += json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            ap.error(f"cannot read rows from {path}: {err}")
     text, wins = seed_table(rows, args.methods)
     print(text)
     most = sorted(e for e, w in wins.items() if sum(w) * 2 > len(w))
