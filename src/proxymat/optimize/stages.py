@@ -502,12 +502,11 @@ class Optimization:
             b = next(iter(batch.values())).shape[0]
             frozen: dict[str, torch.Tensor] = {}
 
-            def capture(name, spec, real, norm, res, seed):  # noqa: ANN001, ANN202 - a generator hook
-                frozen[name] = self.real_hook(name, spec, real, norm, res, seed)
+            def real_once(name, spec, real, norm, res, seed):  # noqa: ANN001, ANN202 - a generator hook
+                if name not in frozen:  # the batch's real outputs, rendered at the first iteration and kept
+                    frozen[name] = self.real_hook(name, spec, real, norm, res, seed)
                 return frozen[name]
 
-            with torch.no_grad():
-                self.graph.evaluate(self.config.res, {**filters, **batch}, generator_hook=capture, device=self.device)
             params = {k: v.detach().reshape(1, -1).expand(b, -1).clone().to(self.device).requires_grad_(True)
                       for k, v in filters.items()}
             opt = torch.optim.Adam(list(params.values()), lr=self.config.lr1) if params else None
@@ -515,7 +514,7 @@ class Optimization:
             best_fit = {k: v.detach().clone() for k, v in params.items()}
             for it in range(max(iters, 1)):
                 per = self.loss.per_image(self.render_maps(
-                    self.graph.evaluate(self.config.res, {**params, **batch}, frozen=frozen, device=self.device)))
+                    self.graph.evaluate(self.config.res, {**params, **batch}, generator_hook=real_once, device=self.device)))
                 now = per.detach().cpu()
                 better = now < best
                 best = torch.where(better, now, best)
