@@ -58,6 +58,9 @@ def test_gallery(tmp_path):
         (["gallery", "no_such_generator", "-o", "OUT"], "unknown generator"),
         (["nodes", "no_such_node"], "unknown node type"),
         (["render", "leather", "-o", "OUT", "--device", "cuda"], "CUDA is not available"),
+        (["proxy", "train", "cells", "--init", "OUT.safetensors", "--out", "OUT"], "no such proxy file"),
+        (["proxy", "train", "cells", "--init", "cells", "--res", "32", "--out", "OUT"],
+         "--res 32 differs from the resolution of --init cells (64)"),
     ],
 )
 def test_errors_are_one_line(argv, message, tmp_path, capsys):
@@ -141,3 +144,19 @@ def test_train_hours_prefer_the_recorded_total():
     # cells and clouds began before seconds_total was logged; their files carry the full hours (docs/RESULTS.md, E1)
     rows = {r["name"]: r for r in proxy_rows()}
     assert rows["cells"]["train_hours"] == 1.59 and rows["clouds"]["train_hours"] == 0.95
+
+
+def test_optimize_option_defaults_are_the_config_defaults():
+    """`proxymat optimize` with no options runs OptimizeConfig's defaults."""
+    from dataclasses import fields
+
+    from proxymat.cli import build_parser
+    from proxymat.optimize.command import config_from_args
+    from proxymat.optimize.stages import OptimizeConfig
+
+    got, want = config_from_args(build_parser().parse_args(["optimize"])), OptimizeConfig()
+    assert [f.name for f in fields(got) if f.name != "loss" and getattr(got, f.name) != getattr(want, f.name)] == []
+    assert got.loss.features == want.loss.features
+    tuned = config_from_args(build_parser().parse_args(["optimize", "--search-refit", "3", "--iters", "1", "2", "3",
+                                                        "--no-stage3", "--res", "128"]))
+    assert (tuned.search_refit, tuned.iters1, tuned.iters2, tuned.iters3, tuned.stage3, tuned.res) == (3, 1, 2, 3, False, 128)

@@ -48,7 +48,7 @@ from proxymat.nodes.generators.pptbf_windows import (
     voronoi_radius,
 )
 
-SOFT, MASK, CELLULAR, RANK = SPECS
+SOFT, MASK, CELLULAR, COARSE, RANK = SPECS
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -85,6 +85,8 @@ def test_specs_are_registered_with_sampling_box():
     specs = generator_specs()
     assert specs["pptbf"] is SOFT and specs["pptbf_mask"] is MASK and specs["pptbf_mask_cellular"] is CELLULAR
     assert specs["pptbf_rank_cellular"] is RANK and RANK.fixed == CELLULAR.fixed
+    assert specs["pptbf_mask_cellular_coarse"] is COARSE and COARSE.fixed == CELLULAR.fixed
+    assert COARSE.params == CELLULAR.params and COARSE.sample_box == {**CELLULAR.sample_box, "zoom": (3.0, 5.0)}
     for spec in SPECS:
         assert spec.stochastic
         names = {p.name for p in spec.params}

@@ -212,6 +212,38 @@ def test_resume_from_a_checkpoint_without_average_starts_it_from_the_raw_weights
     assert "l1_raw" not in no_avg.history["val"][-1]
 
 
+def test_init_from_weights_fine_tunes_a_narrower_family_and_counts_the_source_time(tmp_path):
+    src = train_proxy(toy_spec(), MODEL, train_cfg(steps=4, lr=0.01), tmp_path / "src.safetensors", progress=False)
+    src_meta = load_proxy(src.out_path).training_info
+    narrow = toy_spec("toy_blobs_narrow", sample_box={"size": (0.05, 0.1)})
+    out = tmp_path / "fine.safetensors"
+    start = train_proxy(narrow, MODEL, train_cfg(steps=0, init_from=str(src.out_path)), out, progress=False)
+    loaded = load_proxy(src.out_path)  # steps=0: the exported weights are the source's (fp16-rounded) ones
+    assert all(torch.equal(a, b) for a, b in zip(_state(start.model).values(), _state(loaded.net).values()))
+    info = load_proxy(out, spec=narrow).training_info
+    assert info["init"] == {"weights": str(src.out_path), "generator": "toy_blobs", "steps": 4,
+                            "seconds": src_meta["seconds_total"]}
+    assert info["seconds_total"] >= src_meta["seconds_total"]
+    tuned = train_proxy(narrow, MODEL, train_cfg(steps=3, init_from=str(src.out_path)), tmp_path / "t.safetensors",
+                        progress=False)
+    assert any(not torch.equal(a, b) for a, b in zip(_state(tuned.model).values(), _state(loaded.net).values()))
+    resumed = train_proxy(narrow, MODEL, train_cfg(steps=6, init_from=str(src.out_path)), tmp_path / "t.safetensors",
+                          progress=False, resume=True)  # the checkpoint wins over init_from, and keeps its record
+    assert resumed.step == 6 and load_proxy(resumed.out_path).training_info["init"]["steps"] == 4
+
+
+def test_init_from_weights_rejects_other_inputs_or_model(tmp_path):
+    src = train_proxy(toy_spec(), MODEL, train_cfg(steps=1), tmp_path / "src.safetensors", progress=False)
+    wider = GeneratorSpec("toy_wide", _blobs, (f("x", 0.0, 0.0, 2.0), f("size", 0.15, 0.05, 0.3), i("count", 2, 1, 4)))
+    with pytest.raises(ProxyWeightsError, match=r"inputs .*differ from generator 'toy_wide'"):
+        train_proxy(wider, MODEL, train_cfg(steps=1, init_from=str(src.out_path)), tmp_path / "w.safetensors",
+                    progress=False)
+    bigger = ProxyConfig(n_params=3, res=16, w_dim=16, map_depth=2, channels=(16, 16, 8))
+    with pytest.raises(ProxyWeightsError, match="model config"):
+        train_proxy(toy_spec(), bigger, train_cfg(steps=1, init_from=str(src.out_path)), tmp_path / "b.safetensors",
+                    progress=False)
+
+
 # ---------------------------------------------------------------------- weights
 def test_save_load_roundtrip_within_fp16(tmp_path):
     spec = toy_spec()

@@ -35,13 +35,16 @@ def run_train(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
     try:
-        mcfg = ProxyConfig(n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim,
-                           channels=tuple(args.channels or ()))
+        mcfg = _init_config(args.init) if args.init else ProxyConfig(
+            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim, channels=tuple(args.channels or ()))
     except ValueError as err:
         raise CliError(str(err)) from None
+    if args.init and args.res != mcfg.res:
+        raise CliError(f"--res {args.res} differs from the resolution of --init {args.init} ({mcfg.res})")
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=args.res, device=str(device), num_threads=args.threads,
                        checkpoint_every=args.checkpoint_every, val_every=args.val_every, features=args.features,
-                       seed=args.seed, cache_dir=args.cache_dir, ema_halflife=args.ema_halflife)
+                       seed=args.seed, cache_dir=args.cache_dir, ema_halflife=args.ema_halflife,
+                       init_from=str(args.init) if args.init else None)
     if args.gan is not None:
         tcfg = replace(tcfg, gan=args.gan)
     if args.feat_weight is not None:
@@ -55,6 +58,16 @@ def run_train(args: argparse.Namespace) -> int:
     if ctx.is_main:
         print(f"saved {result.out_path} after {result.step} steps")
     return 0
+
+
+def _init_config(source: str) -> Any:
+    """The model config of the proxy file that ``--init`` names (a path or a shipped name)."""
+    from ..cli import CliError
+    from .weights import load_proxy, resolve_weights
+
+    if not resolve_weights(source).is_file():
+        raise CliError(f"--init {source}: no such proxy file ({resolve_weights(source)})")
+    return load_proxy(source).config
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -175,6 +188,9 @@ def register_proxy(sub: Any) -> None:
     t.add_argument("--threads", type=positive_int, default=None)
     t.add_argument("--out", help="weights file (default proxies/GENERATOR.safetensors)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
+    t.add_argument("--init", default=None, metavar="WEIGHTS",
+                   help="start from these proxy weights (file or shipped name; same inputs, its model config) "
+                        "instead of random ones, e.g. to fine-tune on a narrower family; a checkpoint of --out wins")
     t.add_argument("--gan", dest="gan", action="store_true", default=None, help="adversarial term (default: for stochastic generators)")
     t.add_argument("--no-gan", dest="gan", action="store_false")
     t.add_argument("--feat-weight", type=float, default=None)

@@ -105,6 +105,7 @@ class TrainConfig:
     num_threads: int | None = None
     cache_dir: str | None = None
     ema_halflife: float = 500.0
+    init_from: str | None = None  # proxy weights to start from instead of random ones (fine-tuning)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -369,6 +370,7 @@ class _State:
     ddp_model: nn.Module | None = None  # DistributedDataParallel(RawForward(model)) in a multi-process run
     ddp_disc: nn.Module | None = None  # DistributedDataParallel(disc) in a multi-process GAN run
     ema: ProxyNet | None = None  # moving average of ``model`` (None: ``ema_halflife`` 0)
+    init: dict[str, Any] | None = None  # the weights this run started from (``init_from``), if any
 
     def exported(self) -> ProxyNet:
         """The weights to validate and ship: the moving average when kept, else the raw model."""
@@ -437,6 +439,7 @@ def save_checkpoint(
         "history": st.history,
         "seconds_total": round(st.elapsed(), 2),
         "world_size": 1 + len(rank_samplers),
+        "init": st.init,
     }
     atomic_save_safetensors(path, tensors, {"format": "proxymat-checkpoint", "checkpoint": json.dumps(meta)})
 
@@ -472,6 +475,7 @@ def _restore(st: _State, path: Path, spec: GeneratorSpec, mcfg: ProxyConfig, ran
     if key in tensors:
         st.sampler.set_state(tensors[key])
     st.seconds = float(meta.get("seconds_total", 0.0))
+    st.init = meta.get("init")
     st.started = time.time()
     st.step = int(meta["step"])
     st.history = {"train": list(meta["history"].get("train", [])), "val": list(meta["history"].get("val", []))}
@@ -559,6 +563,31 @@ def _init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: b
     sampler = torch.Generator().manual_seed(cfg.seed if sampler_seed is None else sampler_seed)
     ema = _new_ema(model) if cfg.ema_halflife > 0 else None
     return _State(model, opt, sampler, disc, dopt, ema=ema)
+
+
+def init_from_weights(st: _State, source: str | Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> dict[str, Any]:
+    """Start ``st`` (model and weight average) from a trained proxy file, for fine-tuning on another sample box.
+
+    The file must take the same inputs as ``spec`` (names and normalization ranges) and have the model
+    config ``mcfg``; its generator may differ (e.g. a narrower family of the same generator). The optimizer
+    starts fresh. ``st.seconds`` becomes the source's training time, so ``seconds_total`` stays cumulative.
+    Returns what the weights file records about the start (``training.init``)."""
+    from .weights import ProxyWeightsError, load_proxy, param_signature, param_table
+
+    proxy = load_proxy(source)
+    want, got = param_signature(param_table(spec)), param_signature(proxy.param_table)
+    if want != got:
+        raise ProxyWeightsError(f"{source}: proxy inputs {got} differ from generator {spec.name!r} inputs {want}")
+    if proxy.config != mcfg:
+        raise ProxyWeightsError(f"{source}: model config {proxy.config.to_dict()} differs from {mcfg.to_dict()}")
+    state = proxy.net.state_dict()
+    st.model.load_state_dict(state)
+    if st.ema is not None:
+        st.ema.load_state_dict(state)
+    info = proxy.training_info
+    seconds = float(info.get("seconds_total", 0.0) or 0.0)
+    st.seconds = seconds
+    return {"weights": str(source), "generator": proxy.spec_name, "steps": info.get("steps"), "seconds": seconds}
 
 
 def _check_configs(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig) -> int:
@@ -713,6 +742,10 @@ def _train(
         own_sampler = True
         if resume and ckpt.is_file():
             own_sampler = _restore(st, ckpt, spec, mcfg, rank=ctx.rank)
+        elif cfg.init_from:
+            st.init = init_from_weights(st, cfg.init_from, spec, mcfg)
+            warn(f"starting from {cfg.init_from} ({st.init['generator']}, {st.init['steps']} steps, "
+                 f"{st.init['seconds'] / 3600:.2f} h of training counted in seconds_total)")
         if ctx.enabled:
             _wrap_ddp(st, cfg.device)
         cache = _open_cache(spec, cfg, res, ctx.rank, warn)
@@ -785,6 +818,8 @@ def _save_final(
         "seconds_total": round(st.elapsed(), 2),
         "val_l1_history": [[int(v["step"]), float(v["l1"])] for v in val_hist],
     }
+    if st.init:
+        training["init"] = st.init
     if ctx.enabled:
         training.update(world_size=ctx.world_size, effective_batch=cfg.batch * ctx.world_size)
     metrics = {"val_l1": val_hist[-1]["l1"]} if val_hist else {}

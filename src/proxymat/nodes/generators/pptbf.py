@@ -725,6 +725,16 @@ SPECS = (
         stochastic=True,
     ),
     GeneratorSpec(
+        name="pptbf_mask_cellular_coarse",
+        fn=pptbf_mask,
+        params=(f("threshold", 0.5, doc="Fraction of white pixels (quantile threshold of the soft PPTBF)."),) + _PARAMS,
+        doc="pptbf_mask_cellular with 3-5 tiles across (zoom 3-5 instead of 3-10): cells of 13-21 px in a 64 px "
+        "map, a family whose edges a 64 px proxy can place.",
+        sample_box={**_CELLULAR_BOX, "zoom": (3.0, 5.0)},
+        fixed=_CELLULAR_FIXED,
+        stochastic=True,
+    ),
+    GeneratorSpec(
         name="pptbf_rank_cellular",
         fn=pptbf_rank,
         params=_PARAMS,
