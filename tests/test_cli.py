@@ -160,3 +160,15 @@ def test_optimize_option_defaults_are_the_config_defaults():
     tuned = config_from_args(build_parser().parse_args(["optimize", "--search-refit", "3", "--iters", "1", "2", "3",
                                                         "--no-stage3", "--res", "128"]))
     assert (tuned.search_refit, tuned.iters1, tuned.iters2, tuned.iters3, tuned.stage3, tuned.res) == (3, 1, 2, 3, False, 128)
+
+
+def test_building_the_parser_imports_no_torch():
+    """`proxymat --help` and usage errors answer without importing torch (about 1.5 s)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from proxymat.cli import build_parser; build_parser(); "
+            "import proxymat.proxy as p; assert p.ProxyConfig and 'torch' in sys.modules; print('ok')")
+    probe = ("import sys; from proxymat.cli import build_parser; build_parser(); print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "ok"

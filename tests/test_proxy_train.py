@@ -338,6 +338,11 @@ def test_checkpoint_is_plain_safetensors_with_json_metadata(tmp_path):
     assert meta["step"] == 3 and meta["generator"] == "toy_blobs" and len(meta["history"]["train"]) == 3
     assert "rng.sampler" in keys and any(k.startswith("opt.") for k in keys)
     assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+    from proxymat.atomic import atomic_write_text
+
+    atomic_write_text(tmp_path / "plain.txt", "x")  # 0666 minus the umask, not safetensors' own 0600
+    usual = (tmp_path / "plain.txt").stat().st_mode & 0o777
+    assert {(tmp_path / n).stat().st_mode & 0o777 for n in ("c.safetensors", "c.ckpt.safetensors")} == {usual}
 
 
 def test_sampler_state_in_checkpoint_continues_the_stream(tmp_path):

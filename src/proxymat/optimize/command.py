@@ -89,42 +89,42 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 def register_optimize(sub: Any) -> None:
     from ..cli import at_least_one, fraction, non_negative_int, positive_int
-    from .stages import OptimizeConfig
 
-    d = OptimizeConfig()  # the options' defaults are the config's
+    # The defaults repeat OptimizeConfig's (importing it would import torch just to build the parser);
+    # tests/test_cli.py checks that they agree.
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
     p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
     p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
     p.add_argument("-o", "--output", default="out/optimize", help="output folder (default out/optimize)")
-    p.add_argument("--res", type=int, default=d.res, choices=(64, 128, 256, 512))
+    p.add_argument("--res", type=int, default=256, choices=(64, 128, 256, 512))
     p.add_argument("--device", default="cpu")
     p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
-    p.add_argument("--samples", type=positive_int, default=d.samples, help="random-search samples at the start of Stage II")
-    p.add_argument("--rescore", type=non_negative_int, default=d.rescore, metavar="K",
+    p.add_argument("--samples", type=positive_int, default=64, help="random-search samples at the start of Stage II")
+    p.add_argument("--rescore", type=non_negative_int, default=8, metavar="K",
                    help="re-render the K best random-search samples with the real generators and keep the best "
                         "(0: trust the proxies' ranking, as in the paper)")
-    p.add_argument("--local-fraction", type=fraction, default=d.local_fraction, metavar="F",
+    p.add_argument("--local-fraction", type=fraction, default=0.5, metavar="F",
                    help="share of the random-search samples drawn near the current values (0: all over the sampling box)")
-    p.add_argument("--polish", type=non_negative_int, default=d.polish, metavar="N",
+    p.add_argument("--polish", type=non_negative_int, default=256, metavar="N",
                    help="real-generator renders of the local search on the generator parameters after Stage II "
                         "(0: off, as in the paper)")
-    p.add_argument("--polish-grow", type=at_least_one, default=d.polish_grow, metavar="F",
+    p.add_argument("--polish-grow", type=at_least_one, default=1.5, metavar="F",
                    help="polish step radius factor after a round with a gain (after one without: 0.7; "
                         "1 keeps it from growing)")
     p.add_argument("--polish-filters", action="store_true",
                    help="let the polish move the filter parameters too (real renders, as simulated annealing does)")
-    p.add_argument("--stage2-check", type=non_negative_int, default=d.stage2_check, metavar="N",
+    p.add_argument("--stage2-check", type=non_negative_int, default=10, metavar="N",
                    help="render Stage II's values with the real generators every N iterations, keep the best and stop "
                         "when they stop improving (0: run every iteration on the proxies alone, as in the paper)")
-    p.add_argument("--stage2-patience", type=positive_int, default=d.stage2_patience, metavar="K",
+    p.add_argument("--stage2-patience", type=positive_int, default=10, metavar="K",
                    help="Stage II stops after K checks in a row without a real-generator gain")
-    p.add_argument("--sweep", type=non_negative_int, default=d.sweep_iters, metavar="N",
-                   help=f"after Stage I, try every other choice of each categorical generator parameter (at most {d.sweep_max} "
+    p.add_argument("--sweep", type=non_negative_int, default=25, metavar="N",
+                   help="after Stage I, try every other choice of each categorical generator parameter (at most 12 "
                         "per round), re-fitting the filters by N Adam iterations each, and keep the best (0: off)")
-    p.add_argument("--search-refit", type=non_negative_int, default=d.search_refit, metavar="K",
+    p.add_argument("--search-refit", type=non_negative_int, default=16, metavar="K",
                    help="re-fit the filters to the current values and the K best random-search samples of Stage II "
                         "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
-    p.add_argument("--search-refit-iters", type=non_negative_int, default=d.search_refit_iters, metavar="N",
+    p.add_argument("--search-refit-iters", type=non_negative_int, default=10, metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
@@ -139,7 +139,7 @@ def register_optimize(sub: Any) -> None:
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
                         "(raw/linear captures; gamma-encoded like the renders before comparing)")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_optimize)

@@ -43,7 +43,9 @@ def atomic_save_safetensors(path: str | Path, tensors: Mapping[str, torch.Tensor
 
     data = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     with atomic_target(path) as tmp:
+        mode = tmp.stat().st_mode & 0o777  # the usual 0666 minus the umask
         save_file(data, str(tmp), metadata=dict(metadata))
+        os.chmod(tmp, mode)  # safetensors re-creates the file as 0600
 
 
 def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
