@@ -53,6 +53,12 @@ queue_m() {  # session 14: the rank field of the mask family, two data-parallel 
   OMP_NUM_THREADS=1 .venv/bin/torchrun --standalone --nproc_per_node 2 -m proxymat.cli proxy train pptbf_rank_cellular \
     --steps 6250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_rank_cellular.safetensors
 }
+queue_n() {  # session 17: the shipped mask proxy fine-tuned on the coarse family (zoom 3-5), two data-parallel
+  # processes, to the 4 CPU-h budget; not shipped (bench/weights/pptbf_mask_cellular_coarse_3250.safetensors)
+  OMP_NUM_THREADS=1 .venv/bin/torchrun --standalone --nproc_per_node 2 -m proxymat.cli proxy train pptbf_mask_cellular_coarse \
+    --init pptbf_mask_cellular --steps 3250 --res 64 --no-gan --threads 1 --quiet \
+    --out runs/proxies/pptbf_mask_cellular_coarse.safetensors
+}
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
 queue_c > runs/proxies/queue_c.log 2>&1 &
@@ -68,3 +74,4 @@ queue_k > runs/proxies/queue_k.log 2>&1 &
 wait
 record_all
 # queue_m  # session 14, both cores, not shipped
+# queue_n  # session 17, both cores, not shipped
