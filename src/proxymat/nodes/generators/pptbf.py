@@ -53,7 +53,7 @@ many small cells are the slow cases (several times the default's cost).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import torch
@@ -695,6 +695,17 @@ _CELLULAR_FIXED: dict[str, float] = {
     "distortion_frequency": 1.0,
 }
 
+_CELLULAR_MASK = GeneratorSpec(
+    name="pptbf_mask_cellular",
+    fn=pptbf_mask,
+    params=(f("threshold", 0.5, doc="Fraction of white pixels (quantile threshold of the soft PPTBF)."),) + _PARAMS,
+    doc="PPTBF mask restricted to cells: regular tiling, constant feature; jitter, zoom, aspect, distortion "
+    "and the window free (the mask-fitting proxy's family).",
+    sample_box=_CELLULAR_BOX,
+    fixed=_CELLULAR_FIXED,
+    stochastic=True,
+)
+
 SPECS = (
     GeneratorSpec(
         name="pptbf",
@@ -714,25 +725,13 @@ SPECS = (
         fixed=_FIXED,
         stochastic=True,
     ),
-    GeneratorSpec(
-        name="pptbf_mask_cellular",
-        fn=pptbf_mask,
-        params=(f("threshold", 0.5, doc="Fraction of white pixels (quantile threshold of the soft PPTBF)."),) + _PARAMS,
-        doc="PPTBF mask restricted to cells: regular tiling, constant feature; jitter, zoom, aspect, distortion "
-        "and the window free (the mask-fitting proxy's family).",
-        sample_box=_CELLULAR_BOX,
-        fixed=_CELLULAR_FIXED,
-        stochastic=True,
-    ),
-    GeneratorSpec(
+    _CELLULAR_MASK,
+    replace(
+        _CELLULAR_MASK,
         name="pptbf_mask_cellular_coarse",
-        fn=pptbf_mask,
-        params=(f("threshold", 0.5, doc="Fraction of white pixels (quantile threshold of the soft PPTBF)."),) + _PARAMS,
         doc="pptbf_mask_cellular with 3-5 tiles across (zoom 3-5 instead of 3-10): cells of 13-21 px in a 64 px "
         "map, a family whose edges a 64 px proxy can place.",
         sample_box={**_CELLULAR_BOX, "zoom": (3.0, 5.0)},
-        fixed=_CELLULAR_FIXED,
-        stochastic=True,
     ),
     GeneratorSpec(
         name="pptbf_rank_cellular",
