@@ -60,7 +60,11 @@ def test_gallery(tmp_path):
         (["render", "leather", "-o", "OUT", "--device", "cuda"], "CUDA is not available"),
         (["proxy", "train", "cells", "--init", "OUT.safetensors", "--out", "OUT"], "no such proxy file"),
         (["proxy", "train", "cells", "--init", "cells", "--res", "32", "--out", "OUT"],
-         "--res 32 differs from the resolution of --init cells (64)"),
+         "--res 32 differs from the model of --init cells (64)"),
+        (["proxy", "train", "cells", "--init", "cells", "--res", "64", "--w-dim", "128", "--out", "OUT"],
+         "--w-dim 128 differs from the model of --init cells (256)"),
+        (["proxy", "train", "cells", "--init", "cells", "--res", "64", "--channels", "8", "8", "8", "8", "8", "--out", "OUT"],
+         "--channels (8, 8, 8, 8, 8) differs from the model of --init cells"),
     ],
 )
 def test_errors_are_one_line(argv, message, tmp_path, capsys):

@@ -36,11 +36,15 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
     try:
         mcfg = _init_config(args.init) if args.init else ProxyConfig(
-            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim, channels=tuple(args.channels or ()))
+            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim or 256, channels=tuple(args.channels or ()))
     except ValueError as err:
         raise CliError(str(err)) from None
-    if args.init and args.res != mcfg.res:
-        raise CliError(f"--res {args.res} differs from the resolution of --init {args.init} ({mcfg.res})")
+    if args.init:
+        for flag, asked, has in (("--res", args.res, mcfg.res), ("--w-dim", args.w_dim, mcfg.w_dim),
+                                 ("--channels", tuple(args.channels) if args.channels else None, mcfg.channels)):
+            if asked is not None and asked != has:
+                raise CliError(f"{flag} {asked} differs from the model of --init {args.init} ({has}); "
+                               f"a fine-tune keeps the source's model")
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=args.res, device=str(device), num_threads=args.threads,
                        checkpoint_every=args.checkpoint_every, val_every=args.val_every, features=args.features,
                        seed=args.seed, cache_dir=args.cache_dir, ema_halflife=args.ema_halflife,
@@ -182,7 +186,7 @@ def register_proxy(sub: Any) -> None:
     t.add_argument("--steps", type=positive_int, default=10_000)
     t.add_argument("--res", type=int, default=128)
     t.add_argument("--batch", type=positive_int, default=8)
-    t.add_argument("--w-dim", type=positive_int, default=256)
+    t.add_argument("--w-dim", type=positive_int, default=None, help="style vector size (default 256)")
     t.add_argument("--channels", type=int, nargs="*", help="channels per resolution 4, 8, ..., res")
     t.add_argument("--device", default="cpu")
     t.add_argument("--threads", type=positive_int, default=None)
