@@ -21,21 +21,4 @@ def __getattr__(name: str) -> Any:
     return getattr(import_module(f".{_WHERE[name]}", __name__), name)
 
 
-__all__ = [
-    "Proxy",
-    "ProxyConfig",
-    "ProxyNet",
-    "ProxyWeightsError",
-    "TrainConfig",
-    "TrainResult",
-    "build_proxy",
-    "count_params",
-    "denormalize_params",
-    "load_proxy",
-    "measure_throughput",
-    "normalize_params",
-    "proxy_inputs",
-    "sample_params",
-    "save_proxy",
-    "train_proxy",
-]
+__all__ = sorted(_WHERE)

@@ -36,7 +36,7 @@ def run_train(args: argparse.Namespace) -> int:
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
     try:
         mcfg = _init_config(args.init) if args.init else ProxyConfig(
-            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim or 256, channels=tuple(args.channels or ()))
+            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()))
     except ValueError as err:
         raise CliError(str(err)) from None
     if args.init:
