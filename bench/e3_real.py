@@ -3,18 +3,21 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record docs/RESULTS.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
 from proxymat.atomic import atomic_write_text
+from proxymat.bench_command import append_record, machine_line, record_section
 from proxymat.bench_examples import run_example, summarize
 from proxymat.examples import resolve_graph
 from proxymat.optimize.stages import OptimizeConfig
@@ -44,6 +47,8 @@ def main() -> None:
                     help="run only these photos (file names without extension, e.g. IMG_6966)")
     ap.add_argument("--polish", type=int, default=None, metavar="N",
                     help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
+    ap.add_argument("--record", default=None, metavar="FILE",
+                    help="append the table, the command line and the machine to this markdown file")
     args = ap.parse_args()
     unknown = sorted(set(args.only or ()) - {Path(photo).stem for photo in PAIRS})
     if unknown:
@@ -61,7 +66,14 @@ def main() -> None:
                                 target_encoding=args.target_encoding, seed=seed, base=base)
             if args.json_out:  # after every photo, so that a killed run keeps its rows
                 atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
-    print(summarize(rows))
+    table = summarize(rows)
+    print(table)
+    if args.record:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        command = ["python", "bench/e3_real.py", *sys.argv[1:]]
+        figures = None if args.figures_off else args.figures
+        append_record(args.record, record_section(command, table, machine_line(args.threads), when, args.json_out, figures,
+                                                  program=None))
 
 
 if __name__ == "__main__":

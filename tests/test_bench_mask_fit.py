@@ -128,3 +128,13 @@ def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):
     assert hybrid["loss"] <= ours["loss"] + 1e-9  # it starts where the proxy run ended
     assert hybrid["seconds"] >= ours["seconds"]  # and its clock includes the proxy run
     assert hybrid["renders"] > ours["renders"]
+
+
+def test_rows_are_handed_over_after_each_target(space, proxy):
+    """`bench e4 --json-out` saves through ``on_rows``: a run killed at target 2 keeps target 1."""
+    seen = []
+    rows = run_mask_fit(space.spec, proxy, n_targets=2, res=RES, budget_s=0.2, methods=("random_search",), steps=2,
+                        on_rows=lambda so_far: seen.append([(r["target"], r["method"]) for r in so_far]))
+    assert seen == [[(0, "proxy_adam"), (0, "random_search")],
+                    [(0, "proxy_adam"), (0, "random_search"), (1, "proxy_adam"), (1, "random_search")]]
+    assert len(rows) == 4

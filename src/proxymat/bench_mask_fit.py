@@ -228,8 +228,12 @@ def make_targets(space: BoxSpace, n: int, res: int, seed: int = TARGET_SEED) -> 
 def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tensor], *, n_targets: int = 4,
                  res: int = 64, budget_s: float = 120.0, methods: Sequence[str] = ("powell_bo", "cma_es"),
                  steps: int = 150, seed: int = 0, targets: torch.Tensor | None = None,
-                 progress: Callable[[str], None] | None = None, figures: Path | None = None) -> list[dict[str, Any]]:
+                 progress: Callable[[str], None] | None = None, figures: Path | None = None,
+                 on_rows: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
+
+    ``on_rows`` gets all rows so far after each target (e.g. to save them, so
+    that a killed run keeps what it measured).
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
@@ -279,6 +283,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         if figures is not None:
             write_figure(space, proxy, targets[t:t + 1], [r for r in rows if r["target"] == t], res,
                          figures / f"e4_target{t}.png")
+        if on_rows:
+            on_rows(rows)
     return rows
 
 

@@ -223,6 +223,7 @@ def _extra_commands() -> list[Callable[[Any], None]]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the exact command, for `bench --record`
     if args.version:
         from . import __version__
 

@@ -1,0 +1,351 @@
+"""``proxymat bench``: one sub-command per benchmark, each with only its own options.
+
+Every benchmark prints a markdown table. ``--json-out`` keeps its rows (saved
+as they come where a run is long, so a killed run keeps what it measured) and
+``--record FILE`` appends the table to a markdown file such as
+docs/RESULTS.md, under the exact command line, the date and the machine.
+Output paths are checked before any work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+Rows = list[dict[str, Any]]
+Saver = Callable[[Rows], None]
+
+EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
+                   "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit",
+                   "cma", "sa", "powell", "random")
+E4_METHODS = ("powell_bo", "cma_es", "random_search", "proxy_then_powell_bo")
+E1_GOAL = (0.05, 0.8)  # issue 4: L1 <= 0.05 and SSIM >= 0.8 on held-out parameters
+
+
+# ---------------------------------------------------------------- tables
+def graph_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of ``bench graph`` rows."""
+    lines = ["| res | threads | nodes | parameters | forward (ms) | forward + backward (ms) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['res']} | {r['threads']} | {r['nodes']} | {r['params']} | {r['forward_ms']:.1f} | "
+              f"{r['iteration_ms']:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def generators_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of ``bench generators`` rows: images per second, one column per resolution."""
+    resolutions = sorted({int(r["res"]) for r in rows})
+    by = {(r["name"], int(r["res"])): r["images_per_s"] for r in rows}
+    lines = ["| generator | " + " | ".join(str(res) for res in resolutions) + " |", "|---" * (len(resolutions) + 1) + "|"]
+    for name in dict.fromkeys(r["name"] for r in rows):
+        lines.append(f"| {name} | " + " | ".join(f"{by[(name, res)]:g}" if (name, res) in by else "-"
+                                                 for res in resolutions) + " |")
+    return "\n".join(lines)
+
+
+def fidelity_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of ``bench proxies`` rows (E1), with the flat-image floor and the goal."""
+    lines = ["| generator | res | steps | training (h) | L1 | SSIM | Gram | flat image: L1 | flat image: SSIM | goal |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        hours = "-" if r.get("train_hours") is None else f"{r['train_hours']:.2f}"
+        met = r["l1"] <= E1_GOAL[0] and r["ssim"] >= E1_GOAL[1]
+        lines.append(f"| {r['generator']} | {r['res']} | {r.get('train_steps') or '-'} | {hours} | {r['l1']:.3f} | "
+                     f"{r['ssim']:.2f} | {r['gram']:.3f} | {r['flat_l1']:.3f} | {r['flat_ssim']:.2f} | "
+                     f"{'met' if met else 'not met'} |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------ benchmarks
+def _run_graph(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    from .benchmarks import bench_graph
+
+    rows = [bench_graph(res=args.res, iters=args.iters, threads=args.threads)]
+    return rows, graph_table(rows)
+
+
+def _run_generators(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    from .benchmarks import bench_generators
+
+    _check_generators(args.names)
+    rows = bench_generators(resolutions=tuple(args.res), batch=args.batch, iters=args.iters, names=args.names,
+                            threads=args.threads, random_params=args.random_params)
+    return rows, generators_table(rows)
+
+
+def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    from .benchmarks import bench_generators, bench_graph
+
+    _check_generators(args.names)
+    graph = [bench_graph(res=256, iters=args.iters, threads=args.threads)]
+    gens = bench_generators(batch=args.batch, iters=args.iters, names=args.names, threads=args.threads,
+                            random_params=args.random_params)
+    return graph + gens, graph_table(graph) + "\n\n" + generators_table(gens)
+
+
+def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """E1: every shipped proxy (or ``--names``) against its real generator."""
+    from .cli import CliError
+    from .nodes.generators import get_generator
+    from .proxy.command import train_hours
+    from .proxy.metrics import evaluate_proxy, proxy_grid
+    from .proxy.weights import load_proxy, shipped_proxy_names
+
+    shipped = shipped_proxy_names()
+    unknown = [n for n in args.names or () if n not in shipped]
+    if unknown:
+        raise CliError(f"no shipped proxy for {', '.join(unknown)} (shipped: {', '.join(shipped)})")
+    rows: Rows = []
+    for name in args.names or shipped:
+        spec = get_generator(name)
+        proxy = load_proxy(name, spec=spec)
+        row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=args.n_eval),
+               "train_steps": proxy.training_info.get("steps"), "train_hours": train_hours(proxy)}
+        if args.figures:
+            row["grid"] = str(proxy_grid(proxy, spec, Path(args.figures) / f"e1_{name}.png"))
+        rows.append(row)
+        save(rows)
+        _progress(f"{name}: L1 {row['l1']:.3f}, SSIM {row['ssim']:.2f}")
+    return rows, fidelity_table(rows)
+
+
+def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """E3 on the bundled examples."""
+    from .bench_examples import run_example, summarize
+    from .cli import CliError
+    from .examples import list_examples
+    from .optimize.stages import OptimizeConfig
+
+    known = list(list_examples())
+    unknown = [n for n in args.names or () if n not in known]
+    if unknown:
+        raise CliError(f"no bundled example named {', '.join(unknown)} (known: {', '.join(known)})")
+    base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
+    rows: Rows = []
+    for seed in args.seeds or [None]:
+        for name in args.names or known:
+            rows += run_example(name, args.methods, res=args.res, features=args.features, seed=seed,
+                                base=base, figures=Path(args.figures) if args.figures else None)
+            save(rows)
+    return rows, summarize(rows)
+
+
+def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
+    from .bench_proxy_choice import available_generators, run_proxy_choice, summarize
+
+    rows: Rows = []
+    for name in args.names or available_generators(args.baselines_dir) or ["cells"]:
+        rows += run_proxy_choice(name, n_targets=args.targets, steps=args.steps, pool=args.pool, res=args.res,
+                                 baselines_dir=args.baselines_dir, figures=args.figures,
+                                 progress=sys.stderr.isatty())
+        save(rows)
+    return rows, summarize(rows)
+
+
+def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """E4 (mask fitting): PPTBF-mask proxy + Adam vs gradient-free fits with the real generator."""
+    from .bench_mask_fit import run_mask_fit, summarize
+    from .nodes.generators import get_generator
+    from .proxy.quantile_mask import load_proxy_for
+
+    _check_generators([args.generator])
+    spec = get_generator(args.generator)
+    proxy = load_proxy_for(spec, args.proxy_weights)
+    rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
+                        methods=args.gf_methods, steps=args.steps, progress=_progress, on_rows=save,
+                        figures=Path(args.figures) if args.figures else None)
+    return rows, summarize(rows)
+
+
+def _progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _check_generators(names: Sequence[str] | None) -> None:
+    from .cli import CliError
+    from .nodes.generators import generator_specs
+
+    known = sorted(generator_specs())
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        raise CliError(f"unknown generator {', '.join(unknown)} (known: {', '.join(known)})")
+
+
+# -------------------------------------------------------------- outputs
+def _check_output(path: str | None, option: str) -> None:
+    """Fail before the run, not after it, when ``path`` cannot be written."""
+    from .cli import CliError
+
+    if not path:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise CliError(f"{option} {path}: is a folder, expected a file")
+    parent = p.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise CliError(f"{option} {path}: cannot write in {parent}")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise CliError(f"{option} {path}: not writable")
+
+
+def save_rows(path: str | None, rows: Rows) -> None:
+    """All rows so far to ``path`` (if given), atomically."""
+    from .atomic import atomic_write_text
+
+    if path:
+        atomic_write_text(Path(path), json.dumps(rows, indent=1) + "\n")
+
+
+def machine_line(threads: int | None) -> str:
+    """Where a result was measured: cores, torch version, threads, proxymat version and git revision."""
+    import platform
+    import subprocess
+
+    import torch
+
+    from . import __version__
+
+    line = (f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+            f"{threads or torch.get_num_threads()} thread(s), proxymat {__version__}")
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                             text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
+                               capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return line
+    if rev.returncode == 0 and rev.stdout.strip():
+        line += f", git {rev.stdout.strip()}" + (" with local changes" if dirty.stdout.strip() else "")
+    return line
+
+
+def record_section(command: Sequence[str], table: str, machine: str, when: str, json_out: str | None = None,
+                   figures: str | None = None, program: str | None = "proxymat") -> str:
+    """The markdown section ``--record`` appends: the command as a heading, where and when, the table, the files.
+
+    ``command`` is the argument list after ``program`` (``None``: ``command`` is the whole command line).
+    """
+    files = [f"rows in `{json_out}`" if json_out else "", f"images in `{figures}/`" if figures else ""]
+    files_line = "; ".join(f for f in files if f)
+    line = shlex.join([program, *command] if program else command)
+    return (f"### `{line}`\n\nRecorded {when} on {machine}.\n\n{table}\n"
+            + (f"\n{files_line[0].upper()}{files_line[1:]}.\n" if files_line else ""))
+
+
+def append_record(path: str, section: str) -> None:
+    """Append ``section`` to the markdown file ``path`` (created if missing), atomically."""
+    from .atomic import atomic_write_text
+
+    p = Path(path)
+    old = p.read_text(encoding="utf-8") if p.exists() else ""
+    sep = "" if not old else ("\n" if old.endswith("\n") else "\n\n")
+    atomic_write_text(p, old + sep + section)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    _check_output(args.json_out, "--json-out")
+    _check_output(args.record, "--record")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    rows, table = args.run(args, lambda so_far: save_rows(args.json_out, so_far))
+    save_rows(args.json_out, rows)
+    print(table)
+    if args.record:
+        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        section = record_section(getattr(args, "argv", None) or ["bench", args.what], table,
+                                 machine_line(args.threads), when, args.json_out, args.figures)
+        append_record(args.record, section)
+        _progress(f"recorded in {args.record}")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+def positive_float(value: str) -> float:
+    """argparse type: a finite number > 0."""
+    from .cli import _checked
+
+    return _checked(value, float, lambda x: 0.0 < x < float("inf"), "a positive number")
+
+
+def register_bench(sub: Any) -> None:
+    from .cli import _res, non_negative_int, positive_int
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads")
+    common.add_argument("--json-out", default=None, metavar="FILE", help="write all rows here (JSON)")
+    common.add_argument("--record", default=None, metavar="FILE",
+                        help="append the table, the command line and the machine to this markdown file "
+                             "(e.g. docs/RESULTS.md)")
+    with_figures = argparse.ArgumentParser(add_help=False)
+    with_figures.add_argument("--figures", default=None, metavar="DIR", help="folder for comparison images")
+    no_figures = argparse.ArgumentParser(add_help=False)
+    no_figures.set_defaults(figures=None)
+
+    p = sub.add_parser("bench", help="benchmarks: speed, E1-E4 (markdown tables; see docs/RESULTS.md)",
+                       description="Run one benchmark; it prints a markdown table.")
+    what = p.add_subparsers(dest="what", metavar="BENCHMARK", required=True)
+
+    def add(name: str, run: Callable[..., tuple[Rows, str]], text: str, figures: bool) -> argparse.ArgumentParser:
+        q = what.add_parser(name, help=text, description=text, parents=[common, with_figures if figures else no_figures])
+        q.set_defaults(func=_bench, run=run)
+        return q
+
+    q = add("graph", _run_graph, "speed of one optimization iteration of a 20-node graph", False)
+    q.add_argument("--res", type=_res, default=256)
+    q.add_argument("--iters", type=positive_int, default=5, help="timed repeats (the median is reported)")
+
+    def generator_options(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--iters", type=positive_int, default=5, help="timed repeats (the median is reported)")
+        q.add_argument("--batch", type=positive_int, default=16, help="maps per call (a quarter of it above 256 px)")
+        q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these generators")
+        q.add_argument("--random-params", action="store_true", help="random parameters in the sampling box")
+
+    q = add("generators", _run_generators, "images per second of each generator", False)
+    generator_options(q)
+    q.add_argument("--res", type=_res, nargs="+", default=[128, 256, 512])
+    q = add("all", _run_all, "graph (256 px) and generators together", False)
+    generator_options(q)
+
+    q = add("proxies", _run_proxies, "E1: proxy fidelity against the real generators", True)
+    q.add_argument("--n-eval", type=positive_int, default=256, help="held-out parameter vectors")
+    q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these shipped proxies")
+
+    q = add("examples", _run_examples, "E3: graph optimization of the bundled examples against baselines", True)
+    q.add_argument("--res", type=_res, default=256)
+    q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
+    q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
+                   help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")
+    q.add_argument("--features", default="auto", help="texture descriptor of the loss (auto, random, filters, VGG19 file)")
+    q.add_argument("--seeds", type=int, nargs="+", default=None, help="repeat with these optimization seeds")
+    q.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
+                   help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
+
+    q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
+    q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")
+    q.add_argument("--res", type=_res, default=None, help="the proxy's resolution (default: its own)")
+    q.add_argument("--targets", type=positive_int, default=8, help="held-out targets per generator")
+    q.add_argument("--steps", type=positive_int, default=300, help="Adam steps per method and target")
+    q.add_argument("--pool", type=positive_int, default=1024, help="real maps to project latent baselines on")
+    q.add_argument("--baselines-dir", default="bench/weights", help="folder of the baseline weights")
+
+    q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True)
+    q.add_argument("--generator", default="pptbf_mask_cellular", help="the mask family (default: pptbf_mask_cellular)")
+    q.add_argument("--res", type=_res, default=None, help="resolution of the masks (default: the proxy's)")
+    q.add_argument("--targets", type=positive_int, default=8, help="held-out targets")
+    q.add_argument("--steps", type=positive_int, default=300, help="Adam steps through the proxy per target")
+    q.add_argument("--budget", type=positive_float, default=120.0, help="seconds per gradient-free fit")
+    q.add_argument("--gf-methods", nargs="+", choices=E4_METHODS, default=["powell_bo", "cma_es"], metavar="METHOD",
+                   help=f"any of: {', '.join(E4_METHODS)} (default: powell_bo cma_es)")
+    q.add_argument("--proxy-weights", default=None, help="proxy file or shipped name (default: the family's own); "
+                   "a proxy of the family's rank field (pptbf_rank_cellular) is thresholded at the white fraction")

@@ -1,0 +1,143 @@
+"""`proxymat bench`: per-benchmark options, tables, --record, early output checks, recorded commands still parse."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+import proxymat.bench_command as bc
+from proxymat.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_graph_table():
+    row = {"res": 256, "threads": 2, "nodes": 20, "params": 46, "forward_ms": 15.62, "iteration_ms": 32.4}
+    assert bc.graph_table([row]).splitlines()[2] == "| 256 | 2 | 20 | 46 | 15.6 | 32.4 |"
+
+
+def test_generators_table_has_a_column_per_resolution_and_marks_gaps():
+    rows = [{"name": "cells", "res": 128, "images_per_s": 2024.0}, {"name": "cells", "res": 256, "images_per_s": 486.5},
+            {"name": "clouds", "res": 256, "images_per_s": 301.0}]
+    lines = bc.generators_table(rows).splitlines()
+    assert lines[0] == "| generator | 128 | 256 |"
+    assert lines[1] == "|---|---|---|"
+    assert lines[2:] == ["| cells | 2024 | 486.5 |", "| clouds | - | 301 |"]
+
+
+def test_fidelity_table_judges_the_goal_on_both_metrics():
+    base = {"res": 64, "train_steps": 100, "train_hours": 1.234, "gram": 0.01, "flat_l1": 0.2, "flat_ssim": 0.1}
+    rows = [{**base, "generator": "a", "l1": 0.05, "ssim": 0.80},  # on the boundary: met
+            {**base, "generator": "b", "l1": 0.04, "ssim": 0.79},
+            {**base, "generator": "c", "l1": 0.051, "ssim": 0.95, "train_hours": None}]
+    lines = bc.fidelity_table(rows).splitlines()
+    assert lines[2] == "| a | 64 | 100 | 1.23 | 0.050 | 0.80 | 0.010 | 0.200 | 0.10 | met |"
+    assert lines[3].endswith("| not met |") and lines[4].endswith("| not met |")
+    assert "| 100 | - |" in lines[4]
+
+
+def test_record_section_quotes_the_command_and_names_the_files():
+    text = bc.record_section(["bench", "e4", "--figures", "my figs"], "| a |\n|---|", "2 CPU cores", "2026-12-03 10:00 UTC",
+                             json_out="rows.json", figures="my figs")
+    lines = text.splitlines()
+    assert lines[0] == "### `proxymat bench e4 --figures 'my figs'`"
+    assert lines[2] == "Recorded 2026-12-03 10:00 UTC on 2 CPU cores."
+    assert lines[4:6] == ["| a |", "|---|"]
+    assert lines[-1] == "Rows in `rows.json`; images in `my figs/`."
+    assert "Rows" not in bc.record_section(["bench", "graph"], "| a |", "m", "t")
+    script = bc.record_section(["python", "bench/e3_real.py", "--only", "IMG_6966"], "| a |", "m", "t", program=None)
+    assert script.startswith("### `python bench/e3_real.py --only IMG_6966`\n")
+
+
+def test_append_record_creates_then_appends_with_one_blank_line(tmp_path):
+    path = tmp_path / "sub" / "results.md"
+    bc.append_record(str(path), "### one\n")
+    assert path.read_text() == "### one\n"
+    path.write_text("# Results\n\nno newline at the end")
+    bc.append_record(str(path), "### two\n")
+    assert path.read_text() == "# Results\n\nno newline at the end\n\n### two\n"
+    bc.append_record(str(path), "### three\n")
+    assert path.read_text().endswith("### two\n\n### three\n")
+
+
+def test_bench_graph_records_its_command_table_and_rows(tmp_path, capsys):
+    record, rows = tmp_path / "RESULTS.md", tmp_path / "graph.json"
+    record.write_text("# Results\n")
+    argv = ["bench", "graph", "--res", "16", "--iters", "1", "--threads", "1", "--record", str(record),
+            "--json-out", str(rows)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    data = json.loads(rows.read_text())
+    assert data[0]["res"] == 16 and data[0]["nodes"] == 20
+    text = record.read_text()
+    assert text.startswith("# Results\n\n### `proxymat " + shlex.join(argv) + "`\n")
+    assert re.search(r"Recorded \d{4}-\d\d-\d\d \d\d:\d\d UTC on \d+ CPU cores .*torch .*1 thread", text)
+    assert printed.strip() in text  # the printed table is the recorded one
+    assert "| 16 | 1 | 20 |" in text
+
+
+def test_outputs_are_checked_before_the_run(tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(bc, "_run_graph", lambda args, save: ran.append(1) or ([], ""))
+    assert main(["bench", "graph", "--json-out", str(tmp_path)]) == 2
+    assert main(["bench", "graph", "--record", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--json-out" in err and "--record" in err and "is a folder" in err
+    assert ran == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "proxies", "--names", "nope"], "no shipped proxy for nope"),
+    (["bench", "examples", "--names", "nope"], "no bundled example named nope"),
+    (["bench", "generators", "--names", "nope"], "unknown generator nope"),
+    (["bench", "e4", "--generator", "nope"], "unknown generator nope"),
+])
+def test_unknown_names_are_one_line_errors(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "graph", "--budget", "3"],  # an option of another benchmark
+    ["bench", "examples", "--gf-methods", "cma_es"],
+    ["bench", "examples", "--methods", "bogus"],
+    ["bench", "e4", "--gf-methods", "bogus"],
+    ["bench", "e4", "--budget", "0"],
+    ["bench", "e4", "--budget", "inf"],
+    ["bench", "graph", "--res", "4"],
+    ["bench"],
+])
+def test_the_parser_refuses_options_that_would_be_ignored_or_fail_late(argv):
+    with pytest.raises(SystemExit) as err:
+        build_parser().parse_args(argv)
+    assert err.value.code == 2
+
+
+def _recorded_commands() -> list[tuple[str, str]]:
+    """Every `proxymat ...` command quoted in the README and docs/, minus usage lines with placeholders."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for cmd in re.findall(r"`(proxymat [^`]+)`", path.read_text()):
+            words = shlex.split(cmd)[1:]
+            if any(ch in cmd for ch in "[|") or "--help" in words or any(re.fullmatch(r"[A-Z_]+", w) for w in words):
+                continue  # a usage line (GRAPH, [--res N], a|b), not a command
+            if len(words) < 3 and words[:1] != ["optimize"]:
+                continue  # a command's name in prose, e.g. `proxymat proxy train`
+            found.append((path.name, cmd))
+    return found
+
+
+def test_docs_quote_many_commands():
+    cmds = _recorded_commands()
+    assert len(cmds) >= 40 and sum("bench e4" in c for _, c in cmds) >= 4
+
+
+@pytest.mark.parametrize("doc, cmd", _recorded_commands())
+def test_every_recorded_command_still_parses(doc, cmd):
+    args = build_parser().parse_args(shlex.split(cmd)[1:])
+    assert callable(args.func)
