@@ -40,7 +40,28 @@ def test_example_benchmark_runs_and_summarizes():
     assert list(rows[1]["stages"]) == ["stage1"] and "stages" not in rows[2]  # the random baseline has no stages
     assert rows[1]["stages"]["stage1"]["loss_end"] == pytest.approx(rows[1]["loss"], abs=1e-4)
     table = summarize(rows)
-    assert "| plaster |" in table and "**" in table
+    assert "| plaster |" in table and "**" in table and "Parameter error" in table and "Seconds:" in table
+
+
+def test_summary_reports_loss_parameter_error_and_time_per_seed():
+    rows = [{"example": e, "seed": sd, "method": m, "loss_init": 0.5, "loss": v, "seconds": t, **extra}
+            for e, sd, m, v, t, extra in [
+                ("leather", 0, "full", 0.01, 40.0, {"param_error": 0.05}),
+                ("leather", 0, "sa", 0.02, 41.0, {"param_error": 0.04}),
+                ("leather", 1, "full", 0.03, 42.0, {"param_error": 0.06}),
+                ("leather", 1, "sa", 0.025, 43.0, {"param_error": 0.07}),
+                ("photo", 0, "full", 0.2, 50.0, {}), ("photo", 0, "sa", 0.1, 51.0, {})]]
+    lines = summarize(rows).splitlines()
+    losses = lines[lines.index("| example | seed | init | full | sa |"):]
+    assert losses[2:6] == ["| leather | 0 | 0.5000 | **0.0100** | 0.0200 |", "| leather | 1 | 0.5000 | 0.0300 | **0.0250** |",
+                           "| photo | 0 | 0.5000 | 0.2000 | **0.1000** |", ""]
+    errors = lines[lines.index("| example | seed | full | sa |"):]
+    assert errors[2:5] == ["| leather | 0 | 0.050 | **0.040** |", "| leather | 1 | **0.060** | 0.070 |", ""]  # no photo row
+    seconds = lines[len(lines) - 5:]
+    assert seconds[0] == "| example | seed | full | sa |" and seconds[2] == "| leather | 0 | 40.0 | 41.0 |"
+    assert seconds[-1] == "| photo | 0 | 50.0 | 51.0 |"
+    one_seed = summarize(rows[:2]).splitlines()
+    assert "| leather | 0.5000 | **0.0100** | 0.0200 |" in one_seed  # no seed column for a single seed
 
 
 def test_example_benchmark_saves_rows_after_each_example(tmp_path, monkeypatch):

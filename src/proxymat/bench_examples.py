@@ -146,16 +146,40 @@ def _loss_cells(losses: dict[str, float], methods: Sequence[str], best: float) -
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table: one line per example, the loss of each method (lowest in bold)."""
+    """Markdown tables, one line per example (and seed, when there are several): the loss on the render
+    of each method (lowest in bold), the parameter error where the example has a ground truth, and
+    the seconds each method took."""
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    examples = list(dict.fromkeys(r["example"] for r in rows))
-    lines = ["| example | init | " + " | ".join(methods) + " |", "|---" * (len(methods) + 2) + "|"]
-    for ex in examples:
-        by = {r["method"]: r for r in rows if r["example"] == ex}
-        losses = {m: float(r["loss"]) for m, r in by.items()}
-        init = next(iter(by.values()))["loss_init"]
-        lines.append(f"| {ex} | {init:.4f} | " + " | ".join(_loss_cells(losses, methods, min(losses.values()))) + " |")
-    return "\n".join(lines)
+    by_key: dict[tuple[str, Any], dict[str, dict[str, Any]]] = {}
+    for r in rows:  # a later row replaces an earlier one of the same (example, seed, method)
+        by_key.setdefault((r["example"], r.get("seed")), {})[r["method"]] = r
+    several_seeds = len({seed for _, seed in by_key}) > 1
+    head = "| example | seed |" if several_seeds else "| example |"
+
+    def label(key: tuple[str, Any]) -> str:
+        return f"| {key[0]} | {key[1]} |" if several_seeds else f"| {key[0]} |"
+
+    def table(field: str, fmt: str, bold: bool, init: bool = False) -> list[str]:
+        cols = (["init"] if init else []) + methods
+        lines = [f"{head} " + " | ".join(cols) + " |", "|---" * (len(cols) + 1 + several_seeds) + "|"]
+        for key, by in by_key.items():
+            values = {m: float(r[field]) for m, r in by.items() if r.get(field) is not None}
+            if not values:
+                continue
+            text = {m: f"{v:{fmt}}" for m, v in values.items()}
+            best = f"{min(values.values()):{fmt}}" if bold else None  # ties as printed are all bold
+            cells = [f"{next(iter(by.values()))['loss_init']:.4f}"] if init else []
+            cells += ["-" if m not in text else (f"**{text[m]}**" if text[m] == best else text[m]) for m in methods]
+            lines.append(f"{label(key)} " + " | ".join(cells) + " |")
+        return lines if len(lines) > 2 else []
+
+    out = ["Loss on the render (lowest in bold):", "", *table("loss", ".4f", True, init=True)]
+    errors = table("param_error", ".3f", True)
+    if errors:
+        out += ["", "Parameter error against the ground truth (mean absolute difference of the normalized "
+                "parameters the example changes; lowest in bold):", "", *errors]
+    out += ["", "Seconds:", "", *table("seconds", ".1f", False)]
+    return "\n".join(out)
 
 
 def seed_table(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> tuple[str, dict[str, list[bool]]]:
