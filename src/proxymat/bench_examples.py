@@ -139,10 +139,12 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     return rows
 
 
-def _loss_cells(losses: dict[str, float], methods: Sequence[str], best: float) -> list[str]:
-    """One table cell per method: its loss (bold where it equals ``best``), "-" where it did not run."""
-    return ["-" if m not in losses else (f"**{losses[m]:.4f}**" if losses[m] == best else f"{losses[m]:.4f}")
-            for m in methods]
+def _loss_cells(losses: dict[str, float], methods: Sequence[str], competing: Sequence[str]) -> list[str]:
+    """One table cell per method: its loss, bold where it is the lowest of the ``competing`` methods,
+    "-" where it did not run."""
+    low = min(losses[m] for m in competing)
+    return ["-" if m not in losses else (f"**{losses[m]:.4f}**" if m in competing and losses[m] == low
+                                         else f"{losses[m]:.4f}") for m in methods]
 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
@@ -195,10 +197,8 @@ def seed_table(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> tuple[
         rivals = {m: v for m, v in losses.items() if m in methods and (m == "full" or m in FREE_METHODS + ("stage1",))}
         if "full" not in rivals:
             continue
-        low = min(rivals.values())
-        cells = _loss_cells(losses, methods, low)
-        cells = [c if m in rivals else c.strip("*") for m, c in zip(methods, cells)]
-        won = rivals["full"] == low
+        cells = _loss_cells(losses, methods, list(rivals))
+        won = rivals["full"] == min(rivals.values())
         wins.setdefault(example, []).append(won)
         lines.append(f"| {example} | {seed} | " + " | ".join(cells) + f" | {'yes' if won else 'no'} |")
     return "\n".join(lines), wins
