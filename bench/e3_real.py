@@ -31,10 +31,21 @@ PAIRS = {
 }
 
 
+def default_photos() -> Path:
+    """../shared/targets/real beside the working directory (the repository root), else beside this script's
+    repository (so that a copy of bench/ run from the repository root finds them too)."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        folder = root.parent / "shared" / "targets" / "real"
+        if folder.is_dir():
+            return folder
+    return Path.cwd().parent / "shared" / "targets" / "real"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--res", type=int, default=128)
-    ap.add_argument("--photos", default=str(Path(__file__).resolve().parents[2] / "shared" / "targets" / "real"))
+    ap.add_argument("--photos", default=None,
+                    help="folder of the photos (default: ../shared/targets/real beside the repository)")
     ap.add_argument("--methods", nargs="*", default=["full", "stage1", "no_search", "no_stage3", "cma", "sa", "powell"])
     ap.add_argument("--figures", default="docs/figures")
     ap.add_argument("--json-out", default=None)
@@ -53,6 +64,10 @@ def main() -> None:
     unknown = sorted(set(args.only or ()) - {Path(photo).stem for photo in PAIRS})
     if unknown:
         ap.error(f"--only: no photo named {', '.join(unknown)} (known: {', '.join(Path(ph).stem for ph in PAIRS)})")
+    photos = Path(args.photos) if args.photos else default_photos()
+    missing = [photo for photo in PAIRS if not (photos / photo).is_file()]
+    if missing:
+        ap.error(f"{photos} lacks {', '.join(missing)}; point --photos at the folder of ../shared/targets/real")
     base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
     torch.set_num_threads(args.threads)
     rows = []
@@ -62,7 +77,7 @@ def main() -> None:
                 continue
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
             rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
-                                target_path=Path(args.photos) / photo, graph=resolve_graph(graph_name),
+                                target_path=photos / photo, graph=resolve_graph(graph_name),
                                 target_encoding=args.target_encoding, seed=seed, base=base)
             if args.json_out:  # after every photo, so that a killed run keeps its rows
                 atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
