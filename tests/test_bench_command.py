@@ -95,11 +95,28 @@ def test_outputs_are_checked_before_the_run(tmp_path, monkeypatch, capsys):
     (["bench", "examples", "--names", "nope"], "no bundled example named nope"),
     (["bench", "generators", "--names", "nope"], "unknown generator nope"),
     (["bench", "e4", "--generator", "nope"], "unknown generator nope"),
+    (["bench", "e2", "--names", "nope"], "unknown generator nope"),
 ])
 def test_unknown_names_are_one_line_errors(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_e2_checks_every_generators_baselines_before_the_first_fit(tmp_path, monkeypatch, capsys):
+    import proxymat.bench_proxy_choice as bpc
+
+    monkeypatch.setattr(bpc, "run_proxy_choice", lambda *a, **k: pytest.fail("fitted before checking clouds"))
+    for kind in ("autoencoder", "gan_latent"):  # cells' real baselines; clouds' missing, then not weights
+        (tmp_path / f"cells_{kind}.safetensors").symlink_to(ROOT / "bench" / "weights" / f"cells_{kind}.safetensors")
+    argv = ["bench", "e2", "--names", "cells", "clouds", "--baselines-dir", str(tmp_path)]
+    assert main(argv) == 2
+    assert "clouds_autoencoder.safetensors" in capsys.readouterr().err
+    for kind in ("autoencoder", "gan_latent"):
+        (tmp_path / f"clouds_{kind}.safetensors").write_bytes(b"not weights")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "clouds_autoencoder.safetensors" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv", [

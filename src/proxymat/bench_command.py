@@ -136,10 +136,14 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
-    from .bench_proxy_choice import available_generators, run_proxy_choice, summarize
+    from .bench_proxy_choice import available_generators, load_baselines, run_proxy_choice, summarize
 
+    _check_generators(args.names)
+    names = args.names or available_generators(args.baselines_dir) or ["cells"]
+    for name in names:  # every generator's baselines before the first (long) fit
+        load_baselines(name, args.baselines_dir)
     rows: Rows = []
-    for name in args.names or available_generators(args.baselines_dir) or ["cells"]:
+    for name in names:
         rows += run_proxy_choice(name, n_targets=args.targets, steps=args.steps, pool=args.pool, res=args.res,
                                  baselines_dir=args.baselines_dir, figures=args.figures,
                                  progress=sys.stderr.isatty())
