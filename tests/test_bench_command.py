@@ -87,6 +87,10 @@ def test_outputs_are_checked_before_the_run(tmp_path, monkeypatch, capsys):
     assert main(["bench", "graph", "--record", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "--json-out" in err and "--record" in err and "is a folder" in err
+    monkeypatch.setattr(bc, "_run_proxies", lambda args, save: ran.append(1) or ([], ""))
+    (tmp_path / "file").write_text("")
+    assert main(["bench", "proxies", "--figures", str(tmp_path / "file")]) == 2
+    assert "--figures" in capsys.readouterr().err
     assert ran == []
 
 

@@ -199,6 +199,14 @@ def _check_output(path: str | None, option: str) -> None:
         raise CliError(f"{option} {path}: not writable")
 
 
+def _check_folder(path: str | None, option: str) -> None:
+    """Fail before the run when ``path`` names a file, not a folder."""
+    from .cli import CliError
+
+    if path and Path(path).exists() and not Path(path).is_dir():
+        raise CliError(f"{option} {path}: is a file, expected a folder")
+
+
 def save_rows(path: str | None, rows: Rows) -> None:
     """All rows so far to ``path`` (if given), atomically."""
     from .atomic import atomic_write_text
@@ -258,6 +266,7 @@ def _bench(args: argparse.Namespace) -> int:
 
     _check_output(args.json_out, "--json-out")
     _check_output(args.record, "--record")
+    _check_folder(args.figures, "--figures")
     if args.threads:
         import torch
 
