@@ -162,3 +162,12 @@ def test_docs_quote_many_commands():
 def test_every_recorded_command_still_parses(doc, cmd):
     args = build_parser().parse_args(shlex.split(cmd)[1:])
     assert callable(args.func)
+
+
+def test_parser_method_lists_match_the_benchmarks():
+    """The parser keeps its own copies (it must not import torch); they must not drift."""
+    from proxymat.bench_examples import FREE_METHODS, GRADIENT_METHODS
+    from proxymat.bench_mask_fit import GRADIENT_FREE, PROXY_INIT
+
+    assert bc.EXAMPLE_METHODS == GRADIENT_METHODS + FREE_METHODS
+    assert bc.E4_METHODS == GRADIENT_FREE + (PROXY_INIT,)
