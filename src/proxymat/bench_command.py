@@ -224,7 +224,7 @@ def machine_line(threads: int | None) -> str:
 
     from . import __version__
 
-    line = (f"{os.cpu_count()} CPU cores ({platform.machine()}), torch {torch.__version__}, "
+    line = (f"{os.cpu_count()} CPU cores ({_cpu_model() or platform.machine()}), torch {torch.__version__}, "
             f"{threads or torch.get_num_threads()} thread(s), proxymat {__version__}")
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
@@ -236,6 +236,15 @@ def machine_line(threads: int | None) -> str:
     if rev.returncode == 0 and rev.stdout.strip():
         line += f", git {rev.stdout.strip()}" + (" with local changes" if dirty.stdout.strip() else "")
     return line
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name from /proc/cpuinfo (Linux), else None."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
+    except OSError:
+        return None
 
 
 def record_section(command: Sequence[str], table: str, machine: str, when: str, json_out: str | None = None,
