@@ -171,3 +171,17 @@ def test_parser_method_lists_match_the_benchmarks():
 
     assert bc.EXAMPLE_METHODS == GRADIENT_METHODS + FREE_METHODS
     assert bc.E4_METHODS == GRADIENT_FREE + (PROXY_INIT,)
+
+
+def test_examples_progress_goes_to_stderr_and_the_table_to_stdout(monkeypatch, capsys):
+    import proxymat.bench_examples as be
+
+    def fake_run_example(name, methods, log=print, **kw):
+        log(f"{name}: a row")
+        return [{"example": name, "method": m, "loss_init": 0.5, "loss": 0.1, "seconds": 1.0} for m in methods]
+
+    monkeypatch.setattr(be, "run_example", fake_run_example)
+    assert main(["bench", "examples", "--names", "plaster", "--methods", "full"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("Loss on the render") and "a row" not in out
+    assert "plaster: a row" in err

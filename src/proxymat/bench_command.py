@@ -128,8 +128,8 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     rows: Rows = []
     for seed in args.seeds or [None]:
         for name in args.names or known:
-            rows += run_example(name, args.methods, res=args.res, features=args.features, seed=seed,
-                                base=base, figures=Path(args.figures) if args.figures else None)
+            rows += run_example(name, args.methods, res=args.res, features=args.features, seed=seed, base=base,
+                                figures=Path(args.figures) if args.figures else None, log=_progress)
             save(rows)
     return rows, summarize(rows)
 
