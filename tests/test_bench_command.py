@@ -185,3 +185,15 @@ def test_examples_progress_goes_to_stderr_and_the_table_to_stdout(monkeypatch, c
     out, err = capsys.readouterr()
     assert out.startswith("Loss on the render") and "a row" not in out
     assert "plaster: a row" in err
+
+
+def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
+    import proxymat.bench_proxy_choice as bpc
+
+    seen = []
+    monkeypatch.setattr(bpc, "run_proxy_choice", lambda name, **kw: seen.append((name, kw)) or [])
+    argv = ["bench", "e2", "--names", "cells", "--search", "1024", "--pool", "64", "--baselines-dir",
+            str(ROOT / "bench" / "weights")]
+    assert main(argv) == 0
+    assert seen[0][0] == "cells" and seen[0][1]["search"] == 1024 and seen[0][1]["pool"] == 64
+    assert main(argv[:4] + argv[6:]) == 0 and seen[1][1]["search"] == 32  # the default

@@ -145,7 +145,7 @@ def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     rows: Rows = []
     for name in names:
         rows += run_proxy_choice(name, n_targets=args.targets, steps=args.steps, pool=args.pool, res=args.res,
-                                 baselines_dir=args.baselines_dir, figures=args.figures,
+                                 baselines_dir=args.baselines_dir, figures=args.figures, search=args.search,
                                  progress=sys.stderr.isatty())
         save(rows)
     return rows, summarize(rows)
@@ -359,6 +359,8 @@ def register_bench(sub: Any) -> None:
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets per generator")
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps per method and target")
     q.add_argument("--pool", type=positive_int, default=1024, help="real maps to project latent baselines on")
+    q.add_argument("--search", type=positive_int, default=32,
+                   help="random parameter vectors scored through our proxy to start its fit")
     q.add_argument("--baselines-dir", default="bench/weights", help="folder of the baseline weights")
 
     q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True)
