@@ -9,7 +9,7 @@ import torch
 
 from proxymat.bench_proxy_choice import (
     FIGURE_COLUMNS, METHODS, REFERENCES, FitSettings, MissingBaselineError, Scoring, available_generators,
-    compare_methods, fit_code, load_baselines, make_data, run_proxy_choice, summarize,
+    SearchStarts, compare_methods, fit_code, load_baselines, make_data, run_proxy_choice, summarize,
 )
 from proxymat.cli import main
 from proxymat.features import TextureFeatures
@@ -163,3 +163,19 @@ def test_pairwise_matches_material_loss(bench, features):
     for k in range(3):
         expected = independent_loss(queries[k : k + 1], data.pool, features)
         assert torch.allclose(dist[k], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_search_starts_pick_the_lowest_loss_candidate_per_target(bench, features):
+    """Shared search maps scored with the pairwise loss pick what scoring each target on its own picks."""
+    data, _, _ = bench
+    proxy = load_proxy("cells", spec=data.spec)
+    search = SearchStarts.make(proxy, data.spec, RES, 40, chunk=16)  # chunks must not change the maps' order
+    assert search.maps.shape == (40, 1, RES, RES) and search.seconds > 0
+    starts, share = search.best_for(data.targets, Scoring(features))
+    for t in range(data.targets.shape[0]):
+        target = data.targets[t : t + 1]
+        own = independent_loss(target, search.maps, features)
+        assert torch.equal(starts[t], search.p[int(own.argmin())])
+    assert share >= 0.0
+    again = SearchStarts.make(proxy, data.spec, RES, 40, chunk=64)
+    assert torch.allclose(again.maps, search.maps, atol=1e-5) and torch.equal(again.p, search.p)

@@ -7,8 +7,9 @@ reachable), three stand-ins are fitted by Adam with the same loss and budget:
 
 * ``ours``: the normalized parameters ``P`` of the shipped parameter-conditioned
   proxy, started at the best of ``search`` random ``P`` (sample box,
-  :data:`SEARCH_SEED`) and clamped to [0, 1]; projection = the real generator
-  at the recovered parameters;
+  :data:`SEARCH_SEED`; their proxy maps are computed once and shared by all
+  targets, like the pool) and clamped to [0, 1]; projection = the real
+  generator at the recovered parameters;
 * ``autoencoder``: the latent ``z`` of :class:`AutoencoderProxy`, started at
   :meth:`~AutoencoderProxy.latent_init`;
 * ``gan_latent``: the W+ code of :class:`GanLatentProxy`, started at
@@ -26,9 +27,10 @@ Loss, both to fit and to report: ``pixel L1 + MaterialLoss`` (Gram descriptor +
 low-resolution L1, grey maps repeated to RGB). Learning rates are relative to
 the spread of each code (mean per-coordinate std over random samples) and
 follow a cosine decay; the best iterate is kept. Times: ``fit_seconds`` (own
-space) and ``project_seconds`` (one render for ``ours``; for pool methods
-their share of the pool search, whose rendering is reported once as
-``pool_seconds``).
+space, for ``ours`` including its share of scoring the search maps, whose
+proxy evaluation is reported once as ``search_seconds``) and
+``project_seconds`` (one render for ``ours``; for pool methods their share of
+the pool search, whose rendering is reported once as ``pool_seconds``).
 """
 
 from __future__ import annotations
@@ -208,23 +210,36 @@ def fit_code(decode: Callable[[torch.Tensor], torch.Tensor], code0: torch.Tensor
     return Fit(best_code, image, init, best, time.perf_counter() - t0)
 
 
-def search_start(proxy: Callable[[torch.Tensor], torch.Tensor], spec: GeneratorSpec, res: int,
-                 loss_fn: Callable[[torch.Tensor], torch.Tensor], n: int) -> torch.Tensor:
-    """Best of ``n`` random P (sample box, :data:`SEARCH_SEED`) through the proxy -> (1, n_params)."""
-    cand, _ = sample_params(spec, max(n, 1), torch.Generator().manual_seed(SEARCH_SEED))
-    with torch.no_grad():
-        losses = loss_fn(resize_square(proxy(cand), res))
-    return cand[int(losses.argmin())][None]
+@dataclass
+class SearchStarts:
+    """Our proxy's maps at ``search`` random P (sample box, :data:`SEARCH_SEED`): computed once and
+    shared by all targets, as the pool is for the latent baselines."""
+
+    p: torch.Tensor
+    maps: torch.Tensor
+    seconds: float
+
+    @staticmethod
+    def make(proxy: Callable[[torch.Tensor], torch.Tensor], spec: GeneratorSpec, res: int, n: int,
+             chunk: int = 64) -> "SearchStarts":
+        cand, _ = sample_params(spec, max(n, 1), torch.Generator().manual_seed(SEARCH_SEED))
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            maps = torch.cat([resize_square(proxy(cand[s : s + chunk]), res) for s in range(0, cand.shape[0], chunk)])
+        return SearchStarts(cand, maps, time.perf_counter() - t0)
+
+    def best_for(self, targets: torch.Tensor, scoring: "Scoring") -> tuple[torch.Tensor, float]:
+        """The best start (1, n_params) per target (as a (T, n_params) tensor) and the scoring's seconds per target."""
+        t0 = time.perf_counter()
+        best = scoring.pairwise(targets, self.maps).argmin(dim=1)
+        return self.p[best], (time.perf_counter() - t0) / max(targets.shape[0], 1)
 
 
 def fit_methods(data: ChoiceData, loss_fn: Callable[[torch.Tensor], torch.Tensor],
                 proxy: Callable[[torch.Tensor], torch.Tensor], autoencoder: nn.Module, gan: nn.Module,
-                settings: FitSettings, spreads: dict[str, float]) -> dict[str, Fit]:
-    """The three own-space fits against one target."""
+                settings: FitSettings, spreads: dict[str, float], p0: torch.Tensor, search_s: float) -> dict[str, Fit]:
+    """The three own-space fits against one target; ours starts at ``p0`` (1, n_params), found in ``search_s``."""
     res, spec = data.res, data.spec
-    t0 = time.perf_counter()
-    p0 = search_start(proxy, spec, res, loss_fn, settings.search)
-    search_s = time.perf_counter() - t0
     ours = fit_code(lambda p: resize_square(proxy(p), res), p0, loss_fn, settings.steps, settings.lr * spreads["ours"], (0.0, 1.0))
     ours.seconds += search_s
     z0 = autoencoder.latent_init(spec, gen_seed=GEN_SEED)
@@ -257,10 +272,13 @@ def compare_methods(data: ChoiceData, proxy: Callable[[torch.Tensor], torch.Tens
         proxy.requires_grad_(False).eval()
     spreads = method_spreads(data, autoencoder, gan)
     n = int(data.targets.shape[0])
+    search = SearchStarts.make(proxy, data.spec, data.res, settings.search)
+    starts, search_share = search.best_for(data.targets, scoring)
     fits: list[dict[str, Fit]] = []
     for t in tqdm(range(n), desc=f"e2 {data.spec.name}", disable=not progress, leave=False):
         target = data.targets[t : t + 1]
-        fits.append(fit_methods(data, scoring.against(target), proxy, autoencoder, gan, settings, spreads))
+        fits.append(fit_methods(data, scoring.against(target), proxy, autoencoder, gan, settings, spreads,
+                                starts[t : t + 1], search_share))
     # One pass over the pool for all queries: the targets (oracle), then (AE, GAN) outputs per target.
     queries = torch.cat([data.targets] + [f[m].image for f in fits for m in ("autoencoder", "gan_latent")])
     t0 = time.perf_counter()
@@ -272,19 +290,21 @@ def compare_methods(data: ChoiceData, proxy: Callable[[torch.Tensor], torch.Tens
         with torch.no_grad():
             at_truth = resize_square(proxy(data.target_p[t : t + 1]), data.res)
         choice = {"pool_oracle": nearest[t], "autoencoder": nearest[n + 2 * t], "gan_latent": nearest[n + 2 * t + 1]}
-        r, im = _target_rows(data, t, fit, choice, at_truth, share, scoring, settings)
+        r, im = _target_rows(data, t, fit, choice, at_truth, share, scoring, settings, search.seconds)
         rows += r
         images.append(im)
     return rows, images
 
 
 def _target_rows(data: ChoiceData, t: int, fit: dict[str, Fit], choice: dict[str, int], proxy_at_truth: torch.Tensor,
-                 share: float, scoring: Scoring, settings: FitSettings) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
+                 share: float, scoring: Scoring, settings: FitSettings,
+                 search_seconds: float) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:
     """Rows (methods, then references) and figure images of target ``t``."""
     target, p_true = data.targets[t : t + 1], data.target_p[t : t + 1]
     loss_fn = scoring.against(target)
     base = {"bench": "proxy_choice", "generator": data.spec.name, "res": data.res, "target": t,
-            "steps": settings.steps, "pool": int(data.pool.shape[0]), "pool_seconds": round(data.pool_seconds, 3)}
+            "steps": settings.steps, "pool": int(data.pool.shape[0]), "pool_seconds": round(data.pool_seconds, 3),
+            "search": settings.search, "search_seconds": round(search_seconds, 3)}
 
     def row(method: str, fit_: Fit | None, proj: torch.Tensor, p_proj: torch.Tensor, proj_s: float, **extra: Any) -> dict[str, Any]:
         with torch.no_grad():
@@ -415,5 +435,5 @@ def _mean(values: Sequence[float]) -> float | None:
 
 __all__ = [
     "ChoiceData", "FitSettings", "available_generators", "MissingBaselineError", "Scoring", "compare_methods", "fit_code", "load_baselines",
-    "make_data", "run_proxy_choice", "summarize", "write_figure",
+    "make_data", "run_proxy_choice", "SearchStarts", "summarize", "write_figure",
 ]
