@@ -192,8 +192,8 @@ def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
 
     seen = []
     monkeypatch.setattr(bpc, "run_proxy_choice", lambda name, **kw: seen.append((name, kw)) or [])
-    argv = ["bench", "e2", "--names", "cells", "--search", "1024", "--pool", "64", "--baselines-dir",
+    argv = ["bench", "e2", "--names", "cells", "--search", "32", "--pool", "64", "--baselines-dir",
             str(ROOT / "bench" / "weights")]
     assert main(argv) == 0
-    assert seen[0][0] == "cells" and seen[0][1]["search"] == 1024 and seen[0][1]["pool"] == 64
-    assert main(argv[:4] + argv[6:]) == 0 and seen[1][1]["search"] == 32  # the default
+    assert seen[0][0] == "cells" and seen[0][1]["search"] == 32 and seen[0][1]["pool"] == 64
+    assert main(argv[:4] + argv[6:]) == 0 and seen[1][1]["search"] == 1024  # the default: as many as the pool

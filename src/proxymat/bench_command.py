@@ -359,8 +359,9 @@ def register_bench(sub: Any) -> None:
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets per generator")
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps per method and target")
     q.add_argument("--pool", type=positive_int, default=1024, help="real maps to project latent baselines on")
-    q.add_argument("--search", type=positive_int, default=32,
-                   help="random parameter vectors scored through our proxy to start its fit")
+    q.add_argument("--search", type=positive_int, default=1024,
+                   help="random parameter vectors scored through our proxy to start its fit (default 1024, as many "
+                        "as the pool; before session 18 it was 32)")
     q.add_argument("--baselines-dir", default="bench/weights", help="folder of the baseline weights")
 
     q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True)

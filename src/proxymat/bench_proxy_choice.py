@@ -73,7 +73,7 @@ class FitSettings:
 
     steps: int = 300
     lr: float = 0.1
-    search: int = 32
+    search: int = 1024  # as many candidates as the default pool
 
 
 @dataclass
@@ -369,7 +369,7 @@ def load_baselines(generator: str, folder: str | Path) -> tuple[nn.Module, nn.Mo
 def run_proxy_choice(generator: str, *, n_targets: int = 8, steps: int = 300, pool: int = 1024, res: int | None = None,
                      seed: int = TARGET_SEED, baselines_dir: str | Path = "bench/weights",
                      proxy: Callable[[torch.Tensor], torch.Tensor] | None = None, figures: str | Path | None = None,
-                     lr: float = 0.1, search: int = 32, features: str = "auto",
+                     lr: float = 0.1, search: int = 1024, features: str = "auto",
                      progress: bool = True) -> list[dict[str, Any]]:
     """E2 on one generator with its shipped proxy (or ``proxy``) and the baselines in ``baselines_dir``.
 
