@@ -57,6 +57,7 @@ def test_rows_structure_and_method_names(bench):
     data, rows, images = bench
     assert [r["method"] for r in rows] == list(METHODS + REFERENCES) * 2
     assert [r["target"] for r in rows] == [0] * 5 + [1] * 5
+    assert {(r["search"], r["search_seconds"] > 0) for r in rows} == {(1, True)}  # one shared search, timed once
     json.dumps(rows)  # serialisable
     for r in rows:
         assert r["generator"] == "cells" and r["res"] == RES and r["pool"] == 48 and r["steps"] == 20
