@@ -197,3 +197,24 @@ def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
     assert main(argv) == 0
     assert seen[0][0] == "cells" and seen[0][1]["search"] == 32 and seen[0][1]["pool"] == 64
     assert main(argv[:4] + argv[6:]) == 0 and seen[1][1]["search"] == 1024  # the default: as many as the pool
+
+
+def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatch):
+    import subprocess
+
+    here = Path(bc.__file__).resolve().parent
+    if here.parent.name != "src":
+        pytest.skip("installed without the src layout of a checkout")
+    toplevel = {"ours": str(here.parent.parent), "other": "/somewhere/else"}
+    picked = []
+
+    def fake_run(cmd, **kw):
+        out = f"{toplevel[picked[-1]]}\nabc1234\n" if "rev-parse" in cmd else " M file\n"
+        return subprocess.CompletedProcess(cmd, 0, stdout=out, stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    picked.append("ours")
+    line = bc.machine_line(3)
+    assert line.endswith(", git abc1234 with local changes") and "3 thread(s)" in line and "CPU cores" in line
+    picked.append("other")  # e.g. a virtual environment inside the user's own repository
+    assert "git" not in bc.machine_line(3)

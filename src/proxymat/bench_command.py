@@ -226,15 +226,17 @@ def machine_line(threads: int | None) -> str:
 
     line = (f"{os.cpu_count()} CPU cores ({_cpu_model() or platform.machine()}), torch {torch.__version__}, "
             f"{threads or torch.get_num_threads()} thread(s), proxymat {__version__}")
+    here = Path(__file__).resolve().parent
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
-                             text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=Path(__file__).parent,
+        rev = subprocess.run(["git", "rev-parse", "--show-toplevel", "--short", "HEAD"], cwd=here,
+                             capture_output=True, text=True, timeout=5)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
                                capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return line
-    if rev.returncode == 0 and rev.stdout.strip():
-        line += f", git {rev.stdout.strip()}" + (" with local changes" if dirty.stdout.strip() else "")
+    found = rev.stdout.split() if rev.returncode == 0 else []
+    if len(found) == 2 and Path(found[0]).resolve() / "src" / "proxymat" == here:  # our checkout, not one around a venv
+        line += f", git {found[1]}" + (" with local changes" if dirty.stdout.strip() else "")
     return line
 
 
