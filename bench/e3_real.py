@@ -9,15 +9,12 @@ method starts from that graph. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-from proxymat.atomic import atomic_write_text
-from proxymat.bench_command import append_record, machine_line, record_section
+from proxymat.bench_command import record_run, save_rows
 from proxymat.bench_examples import run_example, summarize
 from proxymat.examples import resolve_graph
 from proxymat.optimize.stages import OptimizeConfig
@@ -79,16 +76,12 @@ def main() -> None:
             rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
                                 target_path=photos / photo, graph=resolve_graph(graph_name),
                                 target_encoding=args.target_encoding, seed=seed, base=base)
-            if args.json_out:  # after every photo, so that a killed run keeps its rows
-                atomic_write_text(Path(args.json_out), json.dumps(rows, indent=1) + "\n")
+            save_rows(args.json_out, rows)  # after every photo, so that a killed run keeps its rows
     table = summarize(rows)
     print(table)
     if args.record:
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        command = ["python", "bench/e3_real.py", *sys.argv[1:]]
-        figures = None if args.figures_off else args.figures
-        append_record(args.record, record_section(command, table, machine_line(args.threads), when, args.json_out, figures,
-                                                  program=None))
+        record_run(args.record, ["python", "bench/e3_real.py", *sys.argv[1:]], table, args.threads, args.json_out,
+                   None if args.figures_off else args.figures, program=None)
 
 
 if __name__ == "__main__":

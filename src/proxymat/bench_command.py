@@ -89,16 +89,13 @@ def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E1: every shipped proxy (or ``--names``) against its real generator."""
-    from .cli import CliError
     from .nodes.generators import get_generator
     from .proxy.command import train_hours
     from .proxy.metrics import evaluate_proxy, proxy_grid
     from .proxy.weights import load_proxy, shipped_proxy_names
 
     shipped = shipped_proxy_names()
-    unknown = [n for n in args.names or () if n not in shipped]
-    if unknown:
-        raise CliError(f"no shipped proxy for {', '.join(unknown)} (shipped: {', '.join(shipped)})")
+    _check_names(args.names, shipped, "no shipped proxy for", "shipped")
     rows: Rows = []
     for name in args.names or shipped:
         spec = get_generator(name)
@@ -116,14 +113,11 @@ def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E3 on the bundled examples."""
     from .bench_examples import run_example, summarize
-    from .cli import CliError
     from .examples import list_examples
     from .optimize.stages import OptimizeConfig
 
     known = list(list_examples())
-    unknown = [n for n in args.names or () if n not in known]
-    if unknown:
-        raise CliError(f"no bundled example named {', '.join(unknown)} (known: {', '.join(known)})")
+    _check_names(args.names, known, "no bundled example named")
     base = OptimizeConfig() if args.polish is None else OptimizeConfig(polish=args.polish)
     rows: Rows = []
     for seed in args.seeds or [None]:
@@ -170,14 +164,19 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def _check_generators(names: Sequence[str] | None) -> None:
+def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
+    """A one-line CLI error naming every entry of ``names`` that is not in ``known``, and what is."""
     from .cli import CliError
-    from .nodes.generators import generator_specs
 
-    known = sorted(generator_specs())
     unknown = [n for n in names or () if n not in known]
     if unknown:
-        raise CliError(f"unknown generator {', '.join(unknown)} (known: {', '.join(known)})")
+        raise CliError(f"{problem} {', '.join(unknown)} ({listed}: {', '.join(known)})")
+
+
+def _check_generators(names: Sequence[str] | None) -> None:
+    from .nodes.generators import generator_specs
+
+    _check_names(names, sorted(generator_specs()), "unknown generator")
 
 
 # -------------------------------------------------------------- outputs
@@ -272,9 +271,16 @@ def append_record(path: str, section: str) -> None:
     atomic_write_text(p, old + sep + section)
 
 
-def _bench(args: argparse.Namespace) -> int:
+def record_run(path: str, command: Sequence[str], table: str, threads: int | None, json_out: str | None = None,
+               figures: str | None = None, program: str | None = "proxymat") -> None:
+    """Append ``table`` to the markdown file ``path`` under ``command``, now and this machine (``--record``)."""
     from datetime import datetime, timezone
 
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    append_record(path, record_section(command, table, machine_line(threads), when, json_out, figures, program))
+
+
+def _bench(args: argparse.Namespace) -> int:
     _check_output(args.json_out, "--json-out")
     _check_output(args.record, "--record")
     _check_folder(args.figures, "--figures")
@@ -286,10 +292,8 @@ def _bench(args: argparse.Namespace) -> int:
     save_rows(args.json_out, rows)
     print(table)
     if args.record:
-        when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        section = record_section(getattr(args, "argv", None) or ["bench", args.what], table,
-                                 machine_line(args.threads), when, args.json_out, args.figures)
-        append_record(args.record, section)
+        record_run(args.record, getattr(args, "argv", None) or ["bench", args.what], table, args.threads,
+                   args.json_out, args.figures)
         _progress(f"recorded in {args.record}")
     return 0
 
