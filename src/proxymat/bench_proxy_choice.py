@@ -229,7 +229,7 @@ class SearchStarts:
         return SearchStarts(cand, maps, time.perf_counter() - t0)
 
     def best_for(self, targets: torch.Tensor, scoring: "Scoring") -> tuple[torch.Tensor, float]:
-        """The best start (1, n_params) per target (as a (T, n_params) tensor) and the scoring's seconds per target."""
+        """The lowest-loss start of each target, (T, n_params), and the scoring's seconds per target."""
         t0 = time.perf_counter()
         best = scoring.pairwise(targets, self.maps).argmin(dim=1)
         return self.p[best], (time.perf_counter() - t0) / max(targets.shape[0], 1)
