@@ -102,6 +102,13 @@ def test_time_to_loss():
     assert r.time_to(0.3) == 2.0 and r.time_to(0.35) == 2.0 and r.time_to(0.05) is None
 
 
+def test_improvements_keep_only_new_bests_and_answer_time_to():
+    r = FitResult("m", 0.1, 5.0, [], history=[(1.0, 0.5), (1.5, 0.5), (2.0, 0.3), (3.0, 0.3), (4.0, 0.1)])
+    assert r.improvements() == [[1.0, 0.5], [2.0, 0.3], [4.0, 0.1]]
+    thinned = FitResult("m", 0.1, 5.0, [], history=[tuple(p) for p in r.improvements()])
+    assert all(thinned.time_to(v) == r.time_to(v) for v in (0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05))
+
+
 def test_run_and_summarize(space, proxy, tmp_path):
     rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=1.0, methods=("random_search",), steps=3,
                         figures=tmp_path)
@@ -114,8 +121,16 @@ def test_run_and_summarize(space, proxy, tmp_path):
     gf = rows[1]
     assert (gf["speedup"] is None) != (gf["speedup_lower_bound"] is None)
     assert "true_params_loss" in gf
+    for r in rows:  # the saved history is the run's own: its last point is the final loss
+        assert r["history"][-1][1] == pytest.approx(r["loss"])
+        assert all(b[1] < a[1] and b[0] >= a[0] for a, b in zip(r["history"], r["history"][1:]))
+        tt = r["time_to_true_params_loss"]
+        assert (tt is None) == (r["loss"] > r["true_params_loss"] + 1e-12)
     table = summarize(rows)
     assert table.count("\n") == 3 and "random_search" in table
+    tt = gf["time_to_true_params_loss"]
+    cells = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
+    assert cells[-2:] == [f"{gf['true_params_loss']:.4f}", "never" if tt is None else f"{tt:.1f} s"]
 
 
 def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):
@@ -123,7 +138,7 @@ def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):
                         methods=("powell_bo", "proxy_then_powell_bo"), steps=3)
     ours, plain, hybrid = rows
     assert "time_to_powell_bo_loss" in hybrid and "speedup" not in hybrid
-    assert summarize(rows).splitlines()[-1].endswith("| - |")
+    assert summarize(rows).splitlines()[-1].split("|")[7].strip() == "-"  # no speed-up for the hybrid
     assert hybrid["method"] == "proxy_then_powell_bo"
     assert hybrid["loss"] <= ours["loss"] + 1e-9  # it starts where the proxy run ended
     assert hybrid["seconds"] >= ours["seconds"]  # and its clock includes the proxy run
