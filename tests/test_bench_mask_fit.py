@@ -14,8 +14,10 @@ from proxymat.bench_mask_fit import (
     fit_gradient_free,
     fit_proxy_adam,
     make_targets,
+    merge_rows,
     run_mask_fit,
     summarize,
+    write_curves,
 )
 from proxymat.nodes.generators import get_generator
 from proxymat.proxy.model import ProxyConfig, build_proxy, normalize_params
@@ -153,3 +155,63 @@ def test_rows_are_handed_over_after_each_target(space, proxy):
     assert seen == [[(0, "proxy_adam"), (0, "random_search")],
                     [(0, "proxy_adam"), (0, "random_search"), (1, "proxy_adam"), (1, "random_search")]]
     assert len(rows) == 4
+
+
+def _row(target, method, loss, history, reachable=0.01):
+    return {"target": target, "method": method, "loss": loss, "seconds": history[-1][0], "renders": 1, "x": [],
+            "history": history, "true_params_loss": reachable, "time_to_true_params_loss": None,
+            **({} if method == "proxy_adam" else {"time_to_proxy_loss": None, "speedup": None,
+                                                  "speedup_lower_bound": 2.0})}
+
+
+def test_merge_rows_keeps_each_target_and_method_once_in_target_order():
+    a = [_row(0, "proxy_adam", 0.2, [[1, 0.3], [2, 0.2]]), _row(0, "cma_es", 0.1, [[1, 0.5], [9, 0.1]]),
+         _row(1, "proxy_adam", 0.2, [[1, 0.2]]), _row(1, "cma_es", 0.3, [[4, 0.3]])]
+    b = [_row(0, "proxy_adam", 0.9, [[1, 0.9]]), _row(0, "powell_bo", 0.15, [[3, 0.15]]),
+         _row(1, "proxy_adam", 0.9, [[1, 0.9]]), _row(1, "powell_bo", 0.25, [[3, 0.25]])]
+    merged = merge_rows(a, b)
+    assert [(r["target"], r["method"]) for r in merged] == [
+        (0, "proxy_adam"), (0, "cma_es"), (0, "powell_bo"), (1, "proxy_adam"), (1, "cma_es"), (1, "powell_bo")]
+    assert merged[0]["loss"] == 0.2  # the first file's proxy row wins
+
+
+def test_curves_figure_has_a_panel_per_target_and_draws_each_method(tmp_path):
+    from PIL import Image
+
+    rows = [_row(0, "proxy_adam", 0.02, [[2.0, 0.05], [30.0, 0.02]]), _row(0, "cma_es", 0.01, [[1.0, 0.2], [500.0, 0.01]]),
+            _row(1, "proxy_adam", 0.02, [[2.0, 0.03]]), _row(1, "cma_es", 0.04, [[1.0, 0.1], [50.0, 0.04]])]
+    path = write_curves(rows, tmp_path / "curves.png")
+    img = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert img.shape[:2] == (260, 840)  # two 420 x 260 panels side by side
+    for panel in (img[:, :420], img[:, 420:]):  # both methods' colours appear in both panels
+        for colour in ((214, 39, 40), (31, 119, 180)):
+            assert (np.abs(panel - np.array(colour)).sum(-1) == 0).sum() > 20
+    with pytest.raises(ValueError, match="no rows with a history"):
+        write_curves([{k: v for k, v in rows[0].items() if k != "history"}], tmp_path / "none.png")
+
+
+def test_e4_curves_script_merges_files(tmp_path, capsys):
+    import json
+    import runpy
+    import sys
+    from pathlib import Path
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps([_row(0, "proxy_adam", 0.02, [[2.0, 0.02]]), _row(0, "cma_es", 0.01, [[1.0, 0.01]])]))
+    b.write_text(json.dumps([_row(0, "proxy_adam", 0.02, [[2.0, 0.02]]), _row(0, "powell_bo", 0.03, [[1.0, 0.03]])]))
+    script = Path(__file__).resolve().parents[1] / "bench" / "e4_curves.py"
+    argv = sys.argv
+    try:
+        sys.argv = [str(script), str(a), str(b), "--figure", str(tmp_path / "c.png")]
+        runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    out = capsys.readouterr().out
+    assert out.count("| 0 |") == 3 and (tmp_path / "c.png").exists()
+    sys.argv = [str(script), str(tmp_path / "missing.json")]
+    try:
+        with pytest.raises(SystemExit):
+            runpy.run_path(str(script), run_name="__main__")
+    finally:
+        sys.argv = argv
+    assert "cannot read rows" in capsys.readouterr().err

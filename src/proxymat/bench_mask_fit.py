@@ -246,7 +246,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
-    mask of each gradient-free result.
+    mask of each gradient-free result; and ``e4_curves.png``, each method's
+    best loss against time (:func:`write_curves`).
     """
     space = BoxSpace.of(spec)
     if targets is None:
@@ -294,6 +295,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                          figures / f"e4_target{t}.png")
         if on_rows:
             on_rows(rows)
+    if figures is not None:
+        write_curves(rows, figures / "e4_curves.png")
     return rows
 
 
@@ -303,6 +306,36 @@ def _timeline(fit: FitResult, ref: dict[str, float]) -> dict[str, Any]:
     if "true_params_loss" in ref:
         out["time_to_true_params_loss"] = fit.time_to(ref["true_params_loss"])
     return out
+
+
+def merge_rows(*row_lists: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of several E4 runs of the same targets (e.g. one per gradient-free method), each
+    (target, method) once, the first seen kept; ordered by target, then first appearance."""
+    seen: dict[tuple[int, str], dict[str, Any]] = {}
+    for rows in row_lists:
+        for r in rows:
+            seen.setdefault((r["target"], r["method"]), r)
+    return sorted(seen.values(), key=lambda r: r["target"])  # stable: keeps the order within a target
+
+
+def write_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
+    """One panel per target: each method's best real loss against seconds (log-log), with the
+    proxy fit's final loss and the reachable loss (true parameters) as grey lines."""
+    from .report import plot_time_curves, save_panels
+
+    panels = []
+    for t in sorted({r["target"] for r in rows}):
+        mine = [r for r in rows if r["target"] == t and r.get("history")]
+        if not mine:
+            continue
+        levels = {f"{r['method']} final": r["loss"] for r in mine if r["method"] == "proxy_adam"}
+        if "true_params_loss" in mine[0]:
+            levels["reachable"] = mine[0]["true_params_loss"]
+        curves = {r["method"]: [*r["history"], [r["seconds"], r["loss"]]] for r in mine}  # flat to the run's end
+        panels.append(plot_time_curves(curves, levels, title=f"target {t}"))
+    if not panels:
+        raise ValueError("no rows with a history (rows from before session 19 have none)")
+    return save_panels(panels, path)
 
 
 def write_figure(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor,

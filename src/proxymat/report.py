@@ -64,6 +64,77 @@ def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, size: tuple[i
     return path
 
 
+METHOD_COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14))
+
+
+def plot_time_curves(curves: Mapping[str, Sequence[Sequence[float]]], levels: Mapping[str, float],
+                     size: tuple[int, int] = (420, 260), title: str = "") -> Image.Image:
+    """Best loss against seconds, both on log axes, drawn with Pillow.
+
+    ``curves``: name -> ``[seconds, best loss]`` points (drawn as steps, each curve ending at its
+    last point); ``levels``: name -> a loss drawn as a grey horizontal line.
+    """
+    w, h = size
+    pad_l, pad_r, pad_t, pad_b = 52, 8, 18, 28
+    img = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([pad_l, pad_t, w - pad_r, h - pad_b], outline=(0, 0, 0))
+    draw.text((pad_l, 3), title, fill=(0, 0, 0))
+    pts = [(t, v) for c in curves.values() for t, v in c if t > 0 and v > 0]
+    vals = [v for _, v in pts] + [v for v in levels.values() if v > 0]
+    if not pts:
+        return img
+    t_lo, t_hi = math.log10(min(t for t, _ in pts)), math.log10(max(t for t, _ in pts))
+    v_lo, v_hi = math.log10(min(vals)), math.log10(max(vals))
+    t_hi, v_hi = max(t_hi, t_lo + 1e-3), max(v_hi, v_lo + 1e-3)
+
+    def xy(t: float, v: float) -> tuple[float, float]:
+        x = pad_l + (w - pad_l - pad_r) * (math.log10(max(t, 1e-9)) - t_lo) / (t_hi - t_lo)
+        y = pad_t + (h - pad_t - pad_b) * (v_hi - math.log10(max(v, 1e-12))) / (v_hi - v_lo)
+        return x, y
+
+    for name, v in levels.items():
+        y = xy(10 ** t_lo, v)[1]
+        draw.line([(pad_l, y), (w - pad_r, y)], fill=(150, 150, 150), width=1)
+        draw.text((w - pad_r - 6 * len(name) - 4, y - 12), name, fill=(110, 110, 110))
+    for k, (name, curve) in enumerate(curves.items()):
+        color = METHOD_COLORS[k % len(METHOD_COLORS)]
+        steps: list[tuple[float, float]] = []
+        steps_v = 0.0
+        for t, v in curve:
+            if t <= 0 or v <= 0:
+                continue
+            if steps:
+                steps.append(xy(t, steps_v))
+            steps.append(xy(t, v))
+            steps_v = v
+        if len(steps) > 1:
+            draw.line(steps, fill=color, width=2)
+        if steps:
+            draw.ellipse([steps[-1][0] - 3, steps[-1][1] - 3, steps[-1][0] + 3, steps[-1][1] + 3], fill=color)
+        draw.text((pad_l + 4, pad_t + 2 + 12 * k), name, fill=color)
+    draw.text((4, pad_t), f"{10 ** v_hi:.3g}", fill=(0, 0, 0))
+    draw.text((4, h - pad_b - 12), f"{10 ** v_lo:.3g}", fill=(0, 0, 0))
+    draw.text((pad_l, h - pad_b + 3), f"{10 ** t_lo:.3g} s", fill=(0, 0, 0))
+    draw.text((w - pad_r - 60, h - pad_b + 3), f"{10 ** t_hi:.4g} s", fill=(0, 0, 0))
+    draw.text((w // 2 - 60, h - 13), "seconds (log), best loss (log)", fill=(0, 0, 0))
+    return img
+
+
+def save_panels(panels: Sequence[Image.Image], path: Path, cols: int = 2) -> Path:
+    """Lay equal-sized images out in a grid and save them to ``path``."""
+    if not panels:
+        raise ValueError("no panels to save")
+    w, h = panels[0].size
+    rows = -(-len(panels) // cols)
+    canvas = Image.new("RGB", (w * min(cols, len(panels)), h * rows), "white")
+    for k, panel in enumerate(panels):
+        canvas.paste(panel, ((k % cols) * w, (k // cols) * h))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_pil_save(canvas, path)
+    return path
+
+
 def write_gif(frames_dir: Path, path: Path, ms: int = 120) -> Path | None:
     """Assemble the saved progression frames into an animated GIF."""
     files = sorted(frames_dir.glob("*.png")) if frames_dir.is_dir() else []
