@@ -115,6 +115,7 @@ def test_run_and_summarize(space, proxy, tmp_path):
     rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, budget_s=1.0, methods=("random_search",), steps=3,
                         figures=tmp_path)
     assert (tmp_path / "e4_target0.png").stat().st_size > 100
+    assert (tmp_path / "e4_curves.png").stat().st_size > 100
     with torch.no_grad():  # each row's x reproduces its loss
         for r in rows:
             again = float(MaskLoss(make_targets(space, 1, RES)[0]).per_image(space.render(torch.tensor([r["x"]]), RES)))
