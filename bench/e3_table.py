@@ -11,9 +11,9 @@ Example: ``.venv/bin/python bench/e3_table.py docs/e3_session16_s*_128.json --me
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from proxymat.bench_command import load_row_files
 from proxymat.bench_examples import seed_table
 
 
@@ -22,12 +22,10 @@ def main() -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--methods", nargs="+", default=["full", "sa"])
     args = ap.parse_args()
-    rows = []
-    for path in args.files:
-        try:
-            rows += json.loads(path.read_text())
-        except (OSError, ValueError) as err:
-            ap.error(f"cannot read rows from {path}: {err}")
+    try:
+        rows = [r for rows in load_row_files(args.files) for r in rows]
+    except ValueError as err:
+        ap.error(str(err))
     text, wins = seed_table(rows, args.methods)
     print(text)
     most = sorted(e for e, w in wins.items() if sum(w) * 2 > len(w))

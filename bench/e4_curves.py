@@ -10,9 +10,9 @@ Example: ``.venv/bin/python bench/e4_curves.py runs/e4_cma_es.json runs/e4_powel
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from proxymat.bench_command import load_row_files
 from proxymat.bench_mask_fit import merge_rows, summarize, write_curves
 
 
@@ -21,13 +21,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--figure", type=Path, help="PNG to draw the loss-against-time panels into")
     args = ap.parse_args(argv)
-    lists = []
-    for path in args.files:
-        try:
-            lists.append(json.loads(path.read_text()))
-        except (OSError, ValueError) as err:
-            ap.error(f"cannot read rows from {path}: {err}")
-    rows = merge_rows(*lists)
+    try:
+        rows = merge_rows(*load_row_files(args.files))
+    except ValueError as err:
+        ap.error(str(err))
     print(summarize(rows))
     if args.figure:
         try:

@@ -218,3 +218,14 @@ def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatc
     assert line.endswith(", git abc1234 with local changes") and "3 thread(s)" in line and "CPU cores" in line
     picked.append("other")  # e.g. a virtual environment inside the user's own repository
     assert "git" not in bc.machine_line(3)
+
+
+def test_load_row_files_reads_what_save_rows_wrote_and_names_a_bad_file(tmp_path):
+    good, bad = tmp_path / "a.json", tmp_path / "b.json"
+    bc.save_rows(str(good), [{"target": 0, "loss": 0.5}])
+    bad.write_text("{not json")
+    assert bc.load_row_files([good, good]) == [[{"target": 0, "loss": 0.5}]] * 2
+    with pytest.raises(ValueError, match=f"cannot read rows from {bad}"):
+        bc.load_row_files([good, bad])
+    with pytest.raises(ValueError, match="cannot read rows from .*missing.json"):
+        bc.load_row_files([tmp_path / "missing.json"])

@@ -214,6 +214,17 @@ def save_rows(path: str | None, rows: Rows) -> None:
         atomic_write_text(Path(path), json.dumps(rows, indent=1) + "\n")
 
 
+def load_row_files(paths: Sequence[str | Path]) -> list[Rows]:
+    """The rows of each ``--json-out`` file in ``paths``; ValueError naming the first unreadable one."""
+    out: list[Rows] = []
+    for path in paths:
+        try:
+            out.append(json.loads(Path(path).read_text()))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"cannot read rows from {path}: {err}") from err
+    return out
+
+
 def machine_line(threads: int | None) -> str:
     """Where a result was measured: cores, torch version, threads, proxymat version and git revision."""
     import platform
