@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record docs/RESULTS.md]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE [--resume]] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record docs/RESULTS.md]
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from proxymat.bench_command import record_run, save_rows
-from proxymat.bench_examples import run_example, summarize
+from proxymat.bench_examples import example_key, run_example, summarize
+from proxymat.bench_resume import Resume
 from proxymat.examples import resolve_graph
 from proxymat.optimize.stages import OptimizeConfig
 
@@ -57,7 +58,17 @@ def main() -> None:
                     help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
     ap.add_argument("--record", default=None, metavar="FILE",
                     help="append the table, the command line and the machine to this markdown file")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the photos (at a seed) already in --json-out with these settings and methods, run "
+                         "the rest (the earlier file is copied to FILE.bak first)")
     args = ap.parse_args()
+    if args.resume and not args.json_out:
+        ap.error("--resume needs --json-out FILE: the rows of the run to resume")
+    try:
+        earlier = Resume.load(args.json_out) if args.resume else Resume()
+    except ValueError as err:
+        ap.error(str(err))
+    earlier.backup()
     unknown = sorted(set(args.only or ()) - {Path(photo).stem for photo in PAIRS})
     if unknown:
         ap.error(f"--only: no photo named {', '.join(unknown)} (known: {', '.join(Path(ph).stem for ph in PAIRS)})")
@@ -73,9 +84,16 @@ def main() -> None:
             if args.only is not None and Path(photo).stem not in args.only:
                 continue
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
-            rows += run_example(label, args.methods, res=args.res, figures=None if args.figures_off else Path(args.figures),
-                                target_path=photos / photo, graph=resolve_graph(graph_name),
-                                target_encoding=args.target_encoding, seed=seed, base=base)
+            key = example_key(label, args.res, base.seed if seed is None else seed, "auto", base.polish,
+                              args.target_encoding)
+            kept = earlier.kept(key, args.methods)
+            if kept:
+                print(f"{label}, seed {key['seed']}: kept {len(kept)} rows of {args.json_out} (--resume)",
+                      file=sys.stderr, flush=True)
+            rows += kept or run_example(label, args.methods, res=args.res,
+                                        figures=None if args.figures_off else Path(args.figures),
+                                        target_path=photos / photo, graph=resolve_graph(graph_name),
+                                        target_encoding=args.target_encoding, seed=seed, base=base)
             save_rows(args.json_out, rows)  # after every photo, so that a killed run keeps its rows
     table = summarize(rows)
     print(table)

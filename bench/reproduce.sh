@@ -4,6 +4,8 @@
 #
 #   bench/reproduce.sh [OUT.md] [speed e1 e2 e3 photos e4 e4long ...]
 #   (default: docs/reproduced.md, and every part but e4long)
+#   RESUME=1 bench/reproduce.sh OUT.md e3 photos e4: after a crash, re-run the long parts with --resume
+#   (the examples, photos and E4 targets already in runs/reproduce/*.json are kept, the rest run)
 #
 # Two jobs run side by side where the machine has two cores; every process uses one torch thread.
 # About 2 hours on a 2-core machine (E3 ~40 min per job, E4 ~35 min, E2 ~10 min; e4long, E4 with
@@ -19,6 +21,8 @@ R=runs/reproduce
 mkdir -p "$R/figures"
 want() { [[ " ${PARTS[*]} " == *" $1 "* ]]; }
 rec=(--record "$OUT")
+again=()
+if [ -n "${RESUME:-}" ]; then again=(--resume); fi
 
 if want speed; then
   $P bench graph --res 256 --iters 7 --threads 2 "${rec[@]}"
@@ -42,12 +46,12 @@ if want e3 || want photos; then
   pids=()
   if want e3; then
     $P bench examples --res 128 --threads 1 --methods full stage1 sa cma powell --figures "$R/figures" \
-      --json-out "$R/e3.json" --record "$R/e3.md" > "$R/e3.log" 2>&1 &
+      --json-out "$R/e3.json" "${again[@]}" --record "$R/e3.md" > "$R/e3.log" 2>&1 &
     pids+=($!)
   fi
   if want photos; then  # needs ../shared/targets/real (or --photos DIR)
     .venv/bin/python bench/e3_real.py --threads 1 --target-encoding linear --methods full stage1 sa cma powell \
-      --figures "$R/figures" --json-out "$R/e3_real.json" --record "$R/e3_real.md" > "$R/e3_real.log" 2>&1 &
+      --figures "$R/figures" --json-out "$R/e3_real.json" "${again[@]}" --record "$R/e3_real.md" > "$R/e3_real.log" 2>&1 &
     pids+=($!)
   fi
   wait "${pids[@]}"
@@ -57,7 +61,7 @@ e4() {  # e4 NAME BUDGET: one process per gradient-free method (each also runs t
   rm -f "$R/$1"_*.md
   for m in powell_bo cma_es; do
     $P bench e4 --targets 4 --res 512 --budget "$2" --steps 150 --threads 1 --gf-methods "$m" \
-      --json-out "$R/$1_$m.json" --record "$R/$1_$m.md" > "$R/$1_$m.log" 2>&1 &
+      --json-out "$R/$1_$m.json" "${again[@]}" --record "$R/$1_$m.md" > "$R/$1_$m.log" 2>&1 &
   done
   wait
   cat "$R/$1"_*.md >> "$OUT"

@@ -112,7 +112,7 @@ def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E3 on the bundled examples."""
-    from .bench_examples import run_example, summarize
+    from .bench_examples import example_key, run_example, summarize
     from .examples import list_examples
     from .optimize.stages import OptimizeConfig
 
@@ -122,8 +122,11 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     rows: Rows = []
     for seed in args.seeds or [None]:
         for name in args.names or known:
-            rows += run_example(name, args.methods, res=args.res, features=args.features, seed=seed, base=base,
-                                figures=Path(args.figures) if args.figures else None, log=_progress)
+            key = example_key(name, args.res, base.seed if seed is None else seed, args.features, base.polish, "srgb")
+            kept = _kept(args, key, args.methods, f"{name}, seed {key['seed']}")
+            rows += kept or run_example(name, args.methods, res=args.res, features=args.features, seed=seed,
+                                        base=base, figures=Path(args.figures) if args.figures else None,
+                                        log=_progress)
             save(rows)
     return rows, summarize(rows)
 
@@ -156,12 +159,22 @@ def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     proxy = load_proxy_for(spec, args.proxy_weights)
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
                         methods=args.gf_methods, steps=args.steps, progress=_progress, on_rows=save,
-                        figures=Path(args.figures) if args.figures else None)
+                        figures=Path(args.figures) if args.figures else None, proxy_label=args.proxy_weights,
+                        kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"))
     return rows, summarize(rows)
 
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _kept(args: argparse.Namespace, key: dict[str, Any], methods: Sequence[str], unit: str) -> Rows | None:
+    """With ``--resume``, the earlier rows of one unit (all ``methods``), said on stderr; else None."""
+    earlier = getattr(args, "earlier", None)
+    kept = earlier.kept(key, methods) if earlier is not None else None
+    if kept:
+        _progress(f"{unit}: kept {len(kept)} rows of {earlier.path} (--resume)")
+    return kept
 
 
 def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
@@ -295,6 +308,7 @@ def _bench(args: argparse.Namespace) -> int:
     _check_output(args.json_out, "--json-out")
     _check_output(args.record, "--record")
     _check_folder(args.figures, "--figures")
+    args.earlier = _earlier_rows(args)
     if args.threads:
         import torch
 
@@ -307,6 +321,25 @@ def _bench(args: argparse.Namespace) -> int:
                    args.json_out, args.figures)
         _progress(f"recorded in {args.record}")
     return 0
+
+
+def _earlier_rows(args: argparse.Namespace) -> Any:
+    """``--resume``: the rows already in ``--json-out`` (backed up to ``FILE.bak``), else None."""
+    from .bench_resume import Resume
+    from .cli import CliError
+
+    if not getattr(args, "resume", False):
+        return None
+    if not args.json_out:
+        raise CliError("--resume needs --json-out FILE: the rows of the run to resume")
+    try:
+        earlier = Resume.load(args.json_out)
+    except ValueError as err:
+        raise CliError(str(err)) from err
+    backup = earlier.backup()
+    if backup:
+        _progress(f"resuming from {args.json_out} ({len(earlier.rows)} rows; copied to {backup})")
+    return earlier
 
 
 # ---------------------------------------------------------------- parser
@@ -328,6 +361,11 @@ def register_bench(sub: Any) -> None:
                              "(e.g. docs/RESULTS.md)")
     with_figures = argparse.ArgumentParser(add_help=False)
     with_figures.add_argument("--figures", default=None, metavar="DIR", help="folder for comparison images")
+    resumable = argparse.ArgumentParser(add_help=False)
+    resumable.add_argument("--resume", action="store_true",
+                           help="keep the finished units (an example at a seed, an E4 target) already in --json-out "
+                                "when they match this run's settings and methods, and run the rest (the earlier "
+                                "file is copied to FILE.bak first)")
     no_figures = argparse.ArgumentParser(add_help=False)
     no_figures.set_defaults(figures=None)
 
@@ -335,8 +373,10 @@ def register_bench(sub: Any) -> None:
                        description="Run one benchmark; it prints a markdown table.")
     what = p.add_subparsers(dest="what", metavar="BENCHMARK", required=True)
 
-    def add(name: str, run: Callable[..., tuple[Rows, str]], text: str, figures: bool) -> argparse.ArgumentParser:
-        q = what.add_parser(name, help=text, description=text, parents=[common, with_figures if figures else no_figures])
+    def add(name: str, run: Callable[..., tuple[Rows, str]], text: str, figures: bool,
+            resume: bool = False) -> argparse.ArgumentParser:
+        parents = [common, with_figures if figures else no_figures] + ([resumable] if resume else [])
+        q = what.add_parser(name, help=text, description=text, parents=parents)
         q.set_defaults(func=_bench, run=run)
         return q
 
@@ -360,7 +400,7 @@ def register_bench(sub: Any) -> None:
     q.add_argument("--n-eval", type=positive_int, default=256, help="held-out parameter vectors")
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these shipped proxies")
 
-    q = add("examples", _run_examples, "E3: graph optimization of the bundled examples against baselines", True)
+    q = add("examples", _run_examples, "E3: graph optimization of the bundled examples against baselines", True, True)
     q.add_argument("--res", type=_res, default=256)
     q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
@@ -381,7 +421,7 @@ def register_bench(sub: Any) -> None:
                         "as the pool; before session 18 it was 32)")
     q.add_argument("--baselines-dir", default="bench/weights", help="folder of the baseline weights")
 
-    q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True)
+    q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True, True)
     q.add_argument("--generator", default="pptbf_mask_cellular", help="the mask family (default: pptbf_mask_cellular)")
     q.add_argument("--res", type=_res, default=None, help="resolution of the masks (default: the proxy's)")
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets")

@@ -63,6 +63,13 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
             "no_sweep": replace(base, sweep_iters=0), "no_refit": replace(base, search_refit=0)}[method]
 
 
+def example_key(name: str, res: int, seed: int, features: str, polish: int, target_encoding: str) -> dict[str, Any]:
+    """What identifies one example's rows for ``--resume``: the example, resolution and seed, and the
+    settings the rows do not show otherwise (every row of :func:`run_example` carries them)."""
+    return {"example": name, "res": res, "seed": seed,
+            "settings": {"features": features, "polish": polish, "target_encoding": target_encoding}}
+
+
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
                 figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
                 graph: Graph | None = None, target_encoding: str = "srgb", features: str = "auto",
@@ -121,9 +128,9 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
             seconds = time.perf_counter() - t0
         else:
             raise ValueError(f"unknown method {method!r}")
-        row = {"example": name, "method": method, "res": res, "loss_init": init_loss, "loss": float(loss(final)),
-               "seconds": round(seconds, 1), "proxies": sorted(proxies), "features": loss.features.backbone,
-               "seed": base.seed, "loss_ref": float(ref_loss(final))}
+        row = {**example_key(name, res, base.seed, features, base.polish, target_encoding), "method": method,
+               "loss_init": init_loss, "loss": float(loss(final)), "seconds": round(seconds, 1),
+               "proxies": sorted(proxies), "features": loss.features.backbone, "loss_ref": float(ref_loss(final))}
         if stages is not None:  # per-stage losses (real generators) and times of the pipeline's methods
             row["stages"] = stages
         if truth is not None:

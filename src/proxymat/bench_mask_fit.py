@@ -238,11 +238,17 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  res: int = 64, budget_s: float = 120.0, methods: Sequence[str] = ("powell_bo", "cma_es"),
                  steps: int = 150, seed: int = 0, targets: torch.Tensor | None = None,
                  progress: Callable[[str], None] | None = None, figures: Path | None = None,
-                 on_rows: Callable[[list[dict[str, Any]]], None] | None = None) -> list[dict[str, Any]]:
+                 on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
+                 kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
+                 ) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``on_rows`` gets all rows so far after each target (e.g. to save them, so
-    that a killed run keeps what it measured).
+    that a killed run keeps what it measured). Every row carries its target's
+    key (:func:`target_key`; ``proxy_label`` names the proxy in it); ``kept``
+    may answer a key and the methods with earlier rows of that target, which
+    are then used instead of running it again (``bench e4 --resume``; only for
+    the held-out targets, not for given ``targets``).
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
@@ -256,13 +262,20 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         true_x = None
     rows: list[dict[str, Any]] = []
     for t in range(targets.shape[0]):
+        key = target_key(t, spec.name, res, budget_s, steps, seed, proxy_label)
+        earlier = kept(key, ["proxy_adam", *methods]) if kept is not None and true_x is not None else None
+        if earlier:
+            rows += earlier
+            if on_rows:
+                on_rows(rows)
+            continue
         loss = MaskLoss(targets[t:t + 1])
         ours = fit_proxy_adam(space, proxy, loss, res, steps=steps, seed=seed)
         ref = {}
         if true_x is not None:  # the loss at the true parameters (other layout seed): the reachable level
             with torch.no_grad():
                 ref["true_params_loss"] = float(loss.per_image(space.render(true_x[t:t + 1], res)))
-        rows.append({"target": t, "method": ours.method, "loss": ours.loss, "seconds": ours.seconds,
+        rows.append({**key, "method": ours.method, "loss": ours.loss, "seconds": ours.seconds,
                      "renders": ours.evaluations, "x": ours.x, **ref, **_timeline(ours, ref)})
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
@@ -274,7 +287,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                                [(s + ours.seconds, v) for s, v in gf.history], gf.evaluations + ours.evaluations)
             else:
                 gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed)
-            row: dict[str, Any] = {"target": t, "method": method, "loss": gf.loss, "seconds": gf.seconds,
+            row: dict[str, Any] = {**key, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                                    "renders": gf.evaluations, "x": gf.x, **ref, **_timeline(gf, ref)}
             if method == PROXY_INIT:  # compared with Powell + BO from a random start, when that ran
                 plain = next((r for r in rows if r["target"] == t and r["method"] == "powell_bo"), None)
@@ -298,6 +311,14 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     if figures is not None:
         write_curves(rows, figures / "e4_curves.png")
     return rows
+
+
+def target_key(target: int, generator: str, res: int, budget_s: float, steps: int, seed: int,
+               proxy_label: str | None) -> dict[str, Any]:
+    """What identifies one held-out target's rows (for ``--resume``): the target, family and resolution,
+    and the settings the rows do not show otherwise."""
+    return {"target": target, "generator": generator, "res": res,
+            "settings": {"budget_s": float(budget_s), "steps": steps, "seed": seed, "proxy": proxy_label or "own"}}
 
 
 def _timeline(fit: FitResult, ref: dict[str, float]) -> dict[str, Any]:
