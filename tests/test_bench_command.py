@@ -130,6 +130,8 @@ def test_e2_checks_every_generators_baselines_before_the_first_fit(tmp_path, mon
     ["bench", "e4", "--gf-methods", "bogus"],
     ["bench", "e4", "--budget", "0"],
     ["bench", "e4", "--budget", "inf"],
+    ["bench", "e4", "--search", "0"],
+    ["bench", "e2", "--resume"],  # E2 does not resume
     ["bench", "graph", "--res", "4"],
     ["bench"],
 ])

@@ -137,20 +137,23 @@ def test_e4_resume_keeps_finished_targets_and_runs_the_rest(monkeypatch):
     spec = get_generator("pptbf_mask_cellular")
     proxy = build_proxy(ProxyConfig(n_params=len(bmf.BoxSpace.of(spec).params), res=32, channels=(16, 16, 8, 8)),
                         seed=3).eval()
-    settings = dict(n_targets=2, res=32, budget_s=0.2, methods=("random_search",), steps=2, proxy_label="test")
+    settings = dict(n_targets=2, res=32, budget_s=0.2, methods=("random_search",), steps=2, search=8,
+                    proxy_label="test")
     first = bmf.run_mask_fit(spec, proxy, **settings)
     assert {(r["target"], r["settings"]["proxy"]) for r in first} == {(0, "test"), (1, "test")}
     fitted = []
     real_fit = bmf.fit_proxy_adam
-    monkeypatch.setattr(bmf, "fit_proxy_adam", lambda space, p, loss, *a, **k: fitted.append(1) or real_fit(
+    monkeypatch.setattr(bmf, "fit_proxy_adam", lambda space, p, loss, *a, **k: fitted.append(k["n_init"]) or real_fit(
         space, p, loss, *a, **k))
     earlier = Resume(tuple(json.loads(json.dumps(first[:3]))))  # target 1 lost its gradient-free row
     rows = bmf.run_mask_fit(spec, proxy, **settings, kept=earlier.kept)
-    assert len(fitted) == 1  # target 1 only
+    assert fitted == [8]  # target 1 only, with --search's starts
     assert rows[:2] == json.loads(json.dumps(first[:2]))
     assert [(r["target"], r["method"]) for r in rows] == [(0, "proxy_adam"), (0, "random_search"),
                                                           (1, "proxy_adam"), (1, "random_search")]
     assert rows[2]["loss"] == pytest.approx(first[2]["loss"])  # the proxy fit is deterministic
-    other = bmf.run_mask_fit(spec, proxy, **{**settings, "budget_s": 0.3}, kept=earlier.kept)
-    assert len(fitted) == 3  # another budget keeps nothing
-    assert other[0]["settings"]["budget_s"] == 0.3
+    for name, value in (("budget_s", 0.3), ("search", 9)):  # other settings keep nothing
+        del fitted[:]
+        other = bmf.run_mask_fit(spec, proxy, **{**settings, name: value}, kept=earlier.kept)
+        assert len(fitted) == 2
+        assert other[0]["settings"] == {**first[0]["settings"], name: value}

@@ -15,7 +15,10 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+if TYPE_CHECKING:
+    from .bench_resume import Resume
 
 Rows = list[dict[str, Any]]
 Saver = Callable[[Rows], None]
@@ -158,7 +161,7 @@ def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     spec = get_generator(args.generator)
     proxy = load_proxy_for(spec, args.proxy_weights)
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
-                        methods=args.gf_methods, steps=args.steps, progress=_progress, on_rows=save,
+                        methods=args.gf_methods, steps=args.steps, search=args.search, progress=_progress, on_rows=save,
                         figures=Path(args.figures) if args.figures else None, proxy_label=args.proxy_weights,
                         kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"))
     return rows, summarize(rows)
@@ -323,7 +326,7 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _earlier_rows(args: argparse.Namespace) -> Any:
+def _earlier_rows(args: argparse.Namespace) -> "Resume | None":
     """``--resume``: the rows already in ``--json-out`` (backed up to ``FILE.bak``), else None."""
     from .bench_resume import Resume
     from .cli import CliError
@@ -427,6 +430,9 @@ def register_bench(sub: Any) -> None:
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets")
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps through the proxy per target")
     q.add_argument("--budget", type=positive_float, default=120.0, help="seconds per gradient-free fit")
+    q.add_argument("--search", type=positive_int, default=64,
+                   help="random parameter vectors scored through the proxy to start its fit (default 64, as in "
+                        "sessions 9-19; its 4 best start Adam)")
     q.add_argument("--gf-methods", nargs="+", choices=E4_METHODS, default=["powell_bo", "cma_es"], metavar="METHOD",
                    help=f"any of: {', '.join(E4_METHODS)} (default: powell_bo cma_es)")
     q.add_argument("--proxy-weights", default=None, help="proxy file or shipped name (default: the family's own); "

@@ -236,12 +236,15 @@ def make_targets(space: BoxSpace, n: int, res: int, seed: int = TARGET_SEED) -> 
 
 def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tensor], *, n_targets: int = 4,
                  res: int = 64, budget_s: float = 120.0, methods: Sequence[str] = ("powell_bo", "cma_es"),
-                 steps: int = 150, seed: int = 0, targets: torch.Tensor | None = None,
+                 steps: int = 150, search: int = 64, seed: int = 0, targets: torch.Tensor | None = None,
                  progress: Callable[[str], None] | None = None, figures: Path | None = None,
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
                  ) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
+
+    ``search`` is the number of random vectors scored through the proxy to
+    start its fit (:func:`fit_proxy_adam`'s ``n_init``).
 
     ``on_rows`` gets all rows so far after each target (e.g. to save them, so
     that a killed run keeps what it measured). Every row carries its target's
@@ -262,7 +265,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         true_x = None
     rows: list[dict[str, Any]] = []
     for t in range(targets.shape[0]):
-        key = target_key(t, spec.name, res, budget_s, steps, seed, proxy_label)
+        key = target_key(t, spec.name, res, budget_s, steps, search, seed, proxy_label)
         earlier = kept(key, ["proxy_adam", *methods]) if kept is not None and true_x is not None else None
         if earlier:
             rows += earlier
@@ -270,7 +273,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                 on_rows(rows)
             continue
         loss = MaskLoss(targets[t:t + 1])
-        ours = fit_proxy_adam(space, proxy, loss, res, steps=steps, seed=seed)
+        ours = fit_proxy_adam(space, proxy, loss, res, n_init=search, steps=steps, seed=seed)
         ref = {}
         if true_x is not None:  # the loss at the true parameters (other layout seed): the reachable level
             with torch.no_grad():
@@ -313,12 +316,13 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     return rows
 
 
-def target_key(target: int, generator: str, res: int, budget_s: float, steps: int, seed: int,
+def target_key(target: int, generator: str, res: int, budget_s: float, steps: int, search: int, seed: int,
                proxy_label: str | None) -> dict[str, Any]:
     """What identifies one held-out target's rows (for ``--resume``): the target, family and resolution,
     and the settings the rows do not show otherwise."""
     return {"target": target, "generator": generator, "res": res,
-            "settings": {"budget_s": float(budget_s), "steps": steps, "seed": seed, "proxy": proxy_label or "own"}}
+            "settings": {"budget_s": float(budget_s), "steps": steps, "search": search, "seed": seed,
+                         "proxy": proxy_label or "own"}}
 
 
 def _timeline(fit: FitResult, ref: dict[str, float]) -> dict[str, Any]:
