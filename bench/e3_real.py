@@ -93,7 +93,8 @@ def main() -> None:
             rows += kept or run_example(label, args.methods, res=args.res,
                                         figures=None if args.figures_off else Path(args.figures),
                                         target_path=photos / photo, graph=resolve_graph(graph_name),
-                                        target_encoding=args.target_encoding, seed=seed, base=base)
+                                        target_encoding=args.target_encoding, seed=seed, base=base,
+                                        bars=sys.stderr.isatty())
             save_rows(args.json_out, rows)  # after every photo, so that a killed run keeps its rows
     table = summarize(rows)
     print(table)

@@ -99,6 +99,15 @@ def test_gradient_free_respects_the_budget_and_improves_on_random(space):
         fit_gradient_free("annealing", space, loss, RES, budget_s=0.5, n_init=2)
 
 
+def test_gradient_free_progress_bar_on_request(space, capsys):
+    loss = MaskLoss(make_targets(space, 1, RES)[0])
+    fit_gradient_free("random_search", space, loss, RES, budget_s=0.3)
+    assert capsys.readouterr().err == ""
+    res = fit_gradient_free("random_search", space, loss, RES, budget_s=0.3, progress=True)
+    err = capsys.readouterr().err
+    assert "random_search" in err and "/1s" in err and res.evaluations > 0  # the bar over the 1 s budget
+
+
 def test_time_to_loss():
     r = FitResult("m", 0.1, 5.0, [], history=[(1.0, 0.5), (2.0, 0.3), (4.0, 0.1)])
     assert r.time_to(0.3) == 2.0 and r.time_to(0.35) == 2.0 and r.time_to(0.05) is None

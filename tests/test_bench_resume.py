@@ -77,7 +77,7 @@ def test_resume_needs_json_out_and_a_readable_file(tmp_path, capsys):
 def test_bench_examples_resume_runs_only_the_missing_units(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_run_example(name, methods, res, features, seed, base, figures, log):
+    def fake_run_example(name, methods, res, features, seed, base, figures, log, bars):
         calls.append((name, seed))
         key = bex.example_key(name, res, base.seed if seed is None else seed, features, base.polish, "srgb")
         return [{**key, "method": m, "loss": 0.1, "loss_init": 0.2, "seconds": 1.0} for m in methods]
@@ -104,7 +104,7 @@ def test_e3_real_script_resumes_too(tmp_path, monkeypatch, capsys):
     script = runpy.run_path(str(ROOT / "bench" / "e3_real.py"))  # its photo list, without running it
     calls = []
 
-    def fake_run_example(label, methods, res, figures, target_path, graph, target_encoding, seed, base):
+    def fake_run_example(label, methods, res, figures, target_path, graph, target_encoding, seed, base, bars):
         calls.append(label)
         key = bex.example_key(label, res, base.seed if seed is None else seed, "auto", base.polish, target_encoding)
         return [{**key, "method": m, "loss": 0.1, "loss_init": 0.2, "seconds": 1.0} for m in methods]

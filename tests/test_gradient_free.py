@@ -231,3 +231,34 @@ def test_driver_rejects_unknown_methods_and_missing_budgets(loss):
         baseline("adam", loss)
     with pytest.raises(ValueError, match="budget"):
         baseline("cma", loss, max_evals=None)
+
+
+def test_observer_sees_every_recorded_chunk(loss):
+    obj = objective(loss, max_evals=5, batch_size=2)
+    seen = []
+    obj.observer = lambda o: seen.append((o.evaluations, o.best_loss))
+    with pytest.raises(BudgetExhausted):
+        obj.f_batch(np.full((8, obj.dim), 0.5))
+    assert seen == [(e, v) for _, e, v in obj.history] and [e for e, _ in seen] == [2, 4, 5]
+
+
+def test_budget_bar_shows_the_budget_and_the_best_loss_then_detaches(loss, capsys):
+    obj = objective(loss, max_evals=6, batch_size=2)
+    with gf.budget_bar(obj, "my method", mininterval=0.0):
+        assert obj.observer is not None
+        obj.f_batch(np.full((6, obj.dim), 0.5))
+    err = capsys.readouterr().err
+    assert "my method" in err and f"best {obj.best_loss:.4f}, 6 renders" in err and "/6 renders" in err
+    assert obj.observer is None
+    with pytest.raises(RuntimeError), gf.budget_bar(obj, "failing"):  # detached after an error too
+        raise RuntimeError("boom")
+    assert obj.observer is None
+    with gf.budget_bar(obj, "quiet", enabled=False):
+        assert obj.observer is None
+    assert capsys.readouterr().err.count("quiet") == 0
+
+
+def test_run_baseline_progress_bar_counts_seconds(loss, capsys):
+    baseline("random", loss, time_budget_s=0.5, max_evals=None, progress=True)
+    err = capsys.readouterr().err
+    assert "random_search" in err and "/1s" in err  # a bar over the (rounded up) 1 s budget

@@ -129,7 +129,7 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
             kept = _kept(args, key, args.methods, f"{name}, seed {key['seed']}")
             rows += kept or run_example(name, args.methods, res=args.res, features=args.features, seed=seed,
                                         base=base, figures=Path(args.figures) if args.figures else None,
-                                        log=_progress)
+                                        log=_progress, bars=sys.stderr.isatty())
             save(rows)
     return rows, summarize(rows)
 
@@ -163,7 +163,8 @@ def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     rows = run_mask_fit(spec, proxy, n_targets=args.targets, res=args.res or proxy.res, budget_s=args.budget,
                         methods=args.gf_methods, steps=args.steps, search=args.search, progress=_progress, on_rows=save,
                         figures=Path(args.figures) if args.figures else None, proxy_label=args.proxy_weights,
-                        kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"))
+                        kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"),
+                        bars=sys.stderr.isatty())
     return rows, summarize(rows)
 
 

@@ -73,11 +73,12 @@ def example_key(name: str, res: int, seed: int, features: str, polish: int, targ
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
                 figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
                 graph: Graph | None = None, target_encoding: str = "srgb", features: str = "auto",
-                seed: int | None = None) -> list[dict[str, Any]]:
+                seed: int | None = None, bars: bool = False) -> list[dict[str, Any]]:
     """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method.
 
     ``features`` picks the texture descriptor of the loss (``auto``, ``random``, ``filters`` or
-    VGG19 weights); ``seed`` overrides the optimization seed (random search and baselines).
+    VGG19 weights); ``seed`` overrides the optimization seed (random search and baselines);
+    ``bars`` shows the pipeline's and the baselines' progress bars.
     """
     from .examples import example_target_path, example_truth_text, resolve_graph
     from .optimize.gradient_free import run_baseline
@@ -109,7 +110,8 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     for method in methods:
         t0 = time.perf_counter()
         if method in GRADIENT_METHODS:
-            run = Optimization(start, target, _config_for(method, base), proxies=proxies, progress=False, log=lambda s: None)
+            run = Optimization(start, target, _config_for(method, base), proxies=proxies, progress=bars,
+                               log=lambda s: None)
             result = run.run()
             graph_out, final = result.graph, result.renders["final"]
             seconds = result.seconds
@@ -121,7 +123,8 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
         elif method in FREE_METHODS:
             stages = None
             budget = full_seconds or 60.0
-            res_b = run_baseline(method, start, target, time_budget_s=budget, res=res, loss=loss, seed=base.seed)
+            res_b = run_baseline(method, start, target, time_budget_s=budget, res=res, loss=loss, seed=base.seed,
+                                 progress=bars)
             graph_out = res_b.graph
             with torch.no_grad():
                 final = render(graph_out.evaluate(res))

@@ -33,7 +33,8 @@ import torch
 
 from .io import resize_square
 from .nodes.generators.base import GeneratorSpec
-from .optimize.gradient_free import BudgetExhausted, Layout, Objective, cma_es, powell_bo, random_search
+from .optimize.gradient_free import (BudgetExhausted, Layout, Objective, budget_bar, cma_es, powell_bo,
+                                     random_search)
 from .optimize.loss import LossConfig, MaterialLoss
 from .params import ParamSpec
 from .proxy.model import normalize_params, proxy_inputs
@@ -197,21 +198,30 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
 
 
 def fit_gradient_free(method: str, space: BoxSpace, loss: MaskLoss, res: int, *, budget_s: float, n_init: int = 64,
-                      seed: int = 0, x0: Sequence[float] | None = None) -> FitResult:
+                      seed: int = 0, x0: Sequence[float] | None = None, progress: bool = False) -> FitResult:
     """Hu et al.'s Powell + BO, CMA-ES or random search with the real generator.
 
     The start is the best of ``n_init`` random vectors, or ``x0`` when given
     (e.g. a proxy fit: Powell + BO from there is the proxy plugged into Hu et
-    al.'s pipeline as its initialization).
+    al.'s pipeline as its initialization). ``progress`` shows a bar over the budget.
     """
     obj = GeneratorObjective(space, loss, res, time_budget_s=budget_s)
     obj.start()
     rng = np.random.default_rng(seed)
+    with budget_bar(obj, method, progress):
+        _search(method, obj, rng, n_init, seed, x0)
+    hist = [(t, v) for t, _, v in obj.history]
+    return FitResult(method, float(obj.best_loss), obj.elapsed(), obj.best_x.tolist(), hist, obj.evaluations)
+
+
+def _search(method: str, obj: GeneratorObjective, rng: np.random.Generator, n_init: int, seed: int,
+            x0: Sequence[float] | None) -> None:
+    """Run ``method`` on ``obj`` until it ends or the budget runs out."""
     try:
         if x0 is not None:
             obj.f(np.asarray(x0, dtype=np.float64))
         elif method != "random_search":
-            obj.f_batch(rng.random((n_init, space.dim)))
+            obj.f_batch(rng.random((n_init, obj.space.dim)))
         if method == "powell_bo":
             powell_bo(obj, obj.best_x.copy(), rounds=1000, seed=seed)
         elif method == "cma_es":
@@ -222,8 +232,6 @@ def fit_gradient_free(method: str, space: BoxSpace, loss: MaskLoss, res: int, *,
             raise ValueError(f"unknown method {method!r}; expected one of {list(GRADIENT_FREE)}")
     except BudgetExhausted:
         pass
-    hist = [(t, v) for t, _, v in obj.history]
-    return FitResult(method, float(obj.best_loss), obj.elapsed(), obj.best_x.tolist(), hist, obj.evaluations)
 
 
 # ------------------------------------------------------------------- targets
@@ -240,7 +248,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  progress: Callable[[str], None] | None = None, figures: Path | None = None,
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
-                 ) -> list[dict[str, Any]]:
+                 bars: bool = False) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``search`` is the number of random vectors scored through the proxy to
@@ -251,7 +259,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     key (:func:`target_key`; ``proxy_label`` names the proxy in it); ``kept``
     may answer a key and the methods with earlier rows of that target, which
     are then used instead of running it again (``bench e4 --resume``; only for
-    the held-out targets, not for given ``targets``).
+    the held-out targets, not for given ``targets``). ``bars`` shows a progress
+    bar over each gradient-free fit's budget.
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
@@ -285,11 +294,11 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         for method in methods:
             if method == PROXY_INIT:  # Powell + BO from the proxy's result; the clock includes the proxy run
                 gf = fit_gradient_free("powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0),
-                                       seed=seed, x0=ours.x)
+                                       seed=seed, x0=ours.x, progress=bars)
                 gf = FitResult(method, gf.loss, gf.seconds + ours.seconds, gf.x,
                                [(s + ours.seconds, v) for s, v in gf.history], gf.evaluations + ours.evaluations)
             else:
-                gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed)
+                gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed, progress=bars)
             row: dict[str, Any] = {**key, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                                    "renders": gf.evaluations, "x": gf.x, **ref, **_timeline(gf, ref)}
             if method == PROXY_INIT:  # compared with Powell + BO from a random start, when that ran

@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -103,7 +104,11 @@ class Objective:
     if not before); ``max_evals`` counts graph evaluations. ``batch_size``
     bounds how many candidates one graph evaluation holds; the time budget is
     checked between such chunks, so a batch overruns it by at most one chunk.
+    ``observer``, when set, is called after each recorded chunk (e.g. by
+    :func:`budget_bar`).
     """
+
+    observer: Callable[["Objective"], None] | None = None
 
     def __init__(self, graph: Graph, target: torch.Tensor, loss: MaterialLoss, *, res: int | None = None,
                  settings: RenderSettings = RenderSettings(), time_budget_s: float | None = None,
@@ -232,6 +237,8 @@ class Objective:
             self.best_loss = float(finite[i])
             self.best_x = X[i].copy()
         self.history.append((self.elapsed(), self.evaluations, self.best_loss))
+        if self.observer is not None:
+            self.observer(self)
 
     # ------------------------------------------------------------ results
     def apply(self, graph: Graph, x: np.ndarray) -> None:
@@ -253,6 +260,33 @@ class Objective:
         with torch.no_grad():
             img = render(graph.evaluate(self.res, device=self.device), self.settings)
             return float(self.loss(img))
+
+
+@contextmanager
+def budget_bar(objective: Objective, desc: str, enabled: bool = True, mininterval: float = 0.1) -> Iterator[None]:
+    """A progress bar over ``objective``'s budget (seconds, else evaluations) with the best loss so far,
+    while the block runs, redrawn at most every ``mininterval`` seconds; nothing when ``enabled`` is false."""
+    from tqdm.auto import tqdm
+
+    if not enabled:
+        yield
+        return
+    by_time = objective.time_budget_s is not None
+    total = math.ceil(objective.time_budget_s) if by_time else objective.max_evals
+    bar = tqdm(total=total, desc=desc, unit="s" if by_time else " renders", leave=False, dynamic_ncols=True,
+               mininterval=mininterval, bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total}{unit}{postfix}")
+
+    def show(obj: Objective) -> None:
+        bar.n = min(obj.elapsed() if by_time else obj.evaluations, total)
+        bar.set_postfix_str(f"best {obj.best_loss:.4f}, {obj.evaluations} renders", refresh=False)
+        bar.update(0)  # redraws at most every tqdm mininterval
+
+    objective.observer = show
+    try:
+        yield
+    finally:
+        objective.observer = None
+        bar.close()
 
 
 def _guard(objective: Objective, run: Callable[[], Any]) -> np.ndarray:
@@ -525,7 +559,8 @@ def run_baseline(name: str, graph: Graph, target: torch.Tensor, *, time_budget_s
                  max_evals: int | None = None, res: int | None = None, seed: int = 0,
                  loss_config: LossConfig = LossConfig(), render_settings: RenderSettings = RenderSettings(),
                  batch_size: int = 16, options: Mapping[str, Any] | None = None,
-                 loss: MaterialLoss | None = None, device: torch.device | str = "cpu") -> BaselineResult:
+                 loss: MaterialLoss | None = None, device: torch.device | str = "cpu",
+                 progress: bool = False) -> BaselineResult:
     """Fit ``graph`` to ``target`` (1, 3, H, W) with a gradient-free method under a budget.
 
     ``name`` is one of :data:`BASELINES` (or an alias: cma, sa, powell, random);
@@ -533,6 +568,7 @@ def run_baseline(name: str, graph: Graph, target: torch.Tensor, *, time_budget_s
     prepared :class:`MaterialLoss` (its target wins over ``target``). The
     budget must be bounded: ``time_budget_s`` and/or ``max_evals``. The initial
     parameters are evaluated first, so the result is never worse than them.
+    ``progress`` shows a bar over the budget (:func:`budget_bar`).
     """
     method = ALIASES.get(name, name)
     if method not in BASELINES:
@@ -549,20 +585,21 @@ def run_baseline(name: str, graph: Graph, target: torch.Tensor, *, time_budget_s
     t0 = time.perf_counter()
     obj.start()
     x0 = obj.x0
-    try:
-        obj.f(x0)
-    except BudgetExhausted:
-        pass
-    opts = dict(options or {})
-    if method == "cma_es":
-        cma_es(obj, x0, seed=seed, **opts)
-    elif method == "simulated_annealing":
-        opts.setdefault("steps", None if max_evals is None else max(max_evals - 1, 1))
-        simulated_annealing(obj, x0, seed=seed, **opts)
-    elif method == "powell_bo":
-        powell_bo(obj, x0, seed=seed, **opts)
-    else:
-        random_search(obj, seed=seed, **opts)
+    with budget_bar(obj, method, progress):
+        try:
+            obj.f(x0)
+        except BudgetExhausted:
+            pass
+        opts = dict(options or {})
+        if method == "cma_es":
+            cma_es(obj, x0, seed=seed, **opts)
+        elif method == "simulated_annealing":
+            opts.setdefault("steps", None if max_evals is None else max(max_evals - 1, 1))
+            simulated_annealing(obj, x0, seed=seed, **opts)
+        elif method == "powell_bo":
+            powell_bo(obj, x0, seed=seed, **opts)
+        else:
+            random_search(obj, seed=seed, **opts)
     out = graph.copy()
     obj.apply(out, obj.best_x)
     initial = obj.real_loss(graph)
