@@ -10,6 +10,7 @@ from proxymat.bench_mask_fit import (
     BoxSpace,
     FitResult,
     GeneratorObjective,
+    best_at,
     MaskLoss,
     fit_gradient_free,
     fit_proxy_adam,
@@ -183,6 +184,16 @@ def test_merge_rows_keeps_each_target_and_method_once_in_target_order():
     assert [(r["target"], r["method"]) for r in merged] == [
         (0, "proxy_adam"), (0, "cma_es"), (0, "powell_bo"), (1, "proxy_adam"), (1, "cma_es"), (1, "powell_bo")]
     assert merged[0]["loss"] == 0.2  # the first file's proxy row wins
+
+
+def test_summary_gives_each_gradient_free_loss_at_the_proxy_fits_time():
+    rows = [_row(0, "proxy_adam", 0.2, [[1, 0.3], [2, 0.2]]), _row(0, "cma_es", 0.1, [[1, 0.5], [2.5, 0.4], [9, 0.1]]),
+            _row(1, "proxy_adam", 0.2, [[1, 0.2]]), _row(1, "cma_es", 0.3, [[4, 0.3]])]
+    lines = summarize(rows).splitlines()
+    column = [c.strip() for c in lines[0].strip("|").split("|")].index("loss at proxy+Adam's time")
+    cells = [[c.strip() for c in line.strip("|").split("|")][column] for line in lines[2:]]
+    assert cells == ["-", "0.5000", "-", "-"]  # at 2 s CMA-ES had 0.5; on target 1 nothing before 4 s > 1 s
+    assert best_at([[1, 0.5], [2.5, 0.4]], 2.5) == 0.4 and best_at([[1, 0.5]], 0.5) is None
 
 
 def test_curves_figure_has_a_panel_per_target_and_draws_each_method(tmp_path):

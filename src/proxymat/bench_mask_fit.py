@@ -388,13 +388,26 @@ def write_figure(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor],
     return comparison({k: v.expand(-1, 3, -1, -1) for k, v in images.items()}, path)
 
 
+def best_at(history: Sequence[Sequence[float]], seconds: float) -> float | None:
+    """The best loss a ``[seconds, best loss]`` history had at ``seconds`` (None: nothing evaluated yet)."""
+    found = [v for t, v in history if t <= seconds + 1e-9]
+    return found[-1] if found else None
+
+
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown table of the E4 rows. "Reachable" is the loss at the target's true parameters
-    (another layout seed), i.e. what a perfect parameter fit scores."""
+    (another layout seed), i.e. what a perfect parameter fit scores; "at proxy+Adam's time" is a
+    gradient-free method's best loss when the proxy fit of its target ended (the equal-time
+    comparison; from the rows' histories)."""
     lines = ["| target | method | final loss | seconds | renders | time to proxy+Adam's loss | speed-up "
-             "| reachable loss | time to it |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| loss at proxy+Adam's time | reachable loss | time to it |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    proxy_seconds = {r["target"]: r["seconds"] for r in rows if r["method"] == "proxy_adam"}
     for r in rows:
+        at = None
+        if r["method"] not in ("proxy_adam", PROXY_INIT) and r.get("history") and r["target"] in proxy_seconds:
+            at = best_at(r["history"], proxy_seconds[r["target"]])
+        at_cell = "-" if at is None else f"{at:.4f}"
         if r["method"] == "proxy_adam":
             reach, speed = "-", "-"
         elif r["method"] == PROXY_INIT:
@@ -410,5 +423,5 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
         else:
             reachable, to_it = "-", "-"
         lines.append(f"| {r['target']} | {r['method']} | {r['loss']:.4f} | {r['seconds']:.1f} | {r['renders']} | "
-                     f"{reach} | {speed} | {reachable} | {to_it} |")
+                     f"{reach} | {speed} | {at_cell} | {reachable} | {to_it} |")
     return "\n".join(lines)
