@@ -100,6 +100,18 @@ def test_gradient_free_respects_the_budget_and_improves_on_random(space):
         fit_gradient_free("annealing", space, loss, RES, budget_s=0.5, n_init=2)
 
 
+def test_the_published_schedule_ends_on_its_own_before_the_budget(space, monkeypatch):
+    import proxymat.bench_mask_fit as bmf
+
+    loss = MaskLoss(make_targets(space, 1, RES)[0])
+    monkeypatch.setattr(bmf, "HU2022_SCHEDULE", {"rounds": 0, "powell_maxiter": 1, "bo_iters": 300})  # final Powell
+    res = fit_gradient_free("powell_bo_schedule", space, loss, RES, budget_s=60.0, n_init=4)
+    assert res.seconds < 30.0 and res.evaluations > 4 + space.dim  # Powell ran, then the schedule ended
+    monkeypatch.setattr(bmf, "HU2022_SCHEDULE", {"rounds": 1, "powell_maxiter": 1, "bo_iters": 300})
+    longer = fit_gradient_free("powell_bo_schedule", space, loss, RES, budget_s=60.0, n_init=4)
+    assert longer.evaluations > res.evaluations and longer.loss <= res.loss  # same start, one more round
+
+
 def test_gradient_free_progress_bar_on_request(space, capsys):
     loss = MaskLoss(make_targets(space, 1, RES)[0])
     fit_gradient_free("random_search", space, loss, RES, budget_s=0.3)

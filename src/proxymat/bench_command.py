@@ -26,7 +26,7 @@ Saver = Callable[[Rows], None]
 EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit",
                    "cma", "sa", "powell", "random")
-E4_METHODS = ("powell_bo", "cma_es", "random_search", "proxy_then_powell_bo")
+E4_METHODS = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule", "proxy_then_powell_bo")
 E1_GOAL = (0.05, 0.8)  # issue 4: L1 <= 0.05 and SSIM >= 0.8 on held-out parameters
 
 
