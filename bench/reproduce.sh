@@ -2,8 +2,8 @@
 # Re-run the benchmark suite's headline experiments (docs/benchmarks.md) and append every table,
 # with its exact command, date and machine, to one markdown file.
 #
-#   bench/reproduce.sh [OUT.md] [speed e1 e2 e3 photos e4 e4long ...]
-#   (default: docs/reproduced.md, and every part but e4long)
+#   bench/reproduce.sh [OUT.md] [speed e1 e2 e3 photos e4 e4long e4schedule ...]
+#   (default: docs/reproduced.md, and every part but e4long and e4schedule)
 #   RESUME=1 bench/reproduce.sh OUT.md e3 photos e4: after a crash, re-run the long parts with --resume
 #   (the examples, photos and E4 targets already in runs/reproduce/*.json are kept, the rest run)
 #
@@ -69,4 +69,8 @@ e4() {  # e4 NAME BUDGET: one process per gradient-free method (each also runs t
 }
 if want e4; then e4 e4 120; fi
 if want e4long; then e4 e4long 1400; fi  # past the paper's 20 minutes: ~100 min
+if want e4schedule; then  # Hu et al.'s published schedule to its end (~40 min): how long their pipeline runs here
+  $P bench e4 --targets 4 --res 512 --budget 1400 --steps 150 --threads 1 --gf-methods powell_bo_schedule \
+    --json-out "$R/e4schedule.json" "${again[@]}" "${rec[@]}"
+fi
 echo "tables appended to $OUT"
