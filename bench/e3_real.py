@@ -16,7 +16,7 @@ import torch
 
 from proxymat.bench_command import record_run, save_rows
 from proxymat.bench_examples import example_key, run_example, summarize
-from proxymat.bench_resume import Resume
+from proxymat.bench_resume import open_resume
 from proxymat.examples import resolve_graph
 from proxymat.optimize.stages import OptimizeConfig
 
@@ -62,13 +62,13 @@ def main() -> None:
                     help="keep the photos (at a seed) already in --json-out with these settings and methods, run "
                          "the rest (the earlier file is copied to FILE.bak first)")
     args = ap.parse_args()
-    if args.resume and not args.json_out:
-        ap.error("--resume needs --json-out FILE: the rows of the run to resume")
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
     try:
-        earlier = Resume.load(args.json_out) if args.resume else Resume()
+        earlier = open_resume(args.json_out, args.resume, say)
     except ValueError as err:
         ap.error(str(err))
-    earlier.backup()
     unknown = sorted(set(args.only or ()) - {Path(photo).stem for photo in PAIRS})
     if unknown:
         ap.error(f"--only: no photo named {', '.join(unknown)} (known: {', '.join(Path(ph).stem for ph in PAIRS)})")
@@ -86,10 +86,7 @@ def main() -> None:
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
             key = example_key(label, args.res, base.seed if seed is None else seed, "auto", base.polish,
                               args.target_encoding)
-            kept = earlier.kept(key, args.methods)
-            if kept:
-                print(f"{label}, seed {key['seed']}: kept {len(kept)} rows of {args.json_out} (--resume)",
-                      file=sys.stderr, flush=True)
+            kept = earlier.take(key, args.methods, f"{label}, seed {key['seed']}", say)
             rows += kept or run_example(label, args.methods, res=args.res,
                                         figures=None if args.figures_off else Path(args.figures),
                                         target_path=photos / photo, graph=resolve_graph(graph_name),

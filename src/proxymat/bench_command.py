@@ -174,11 +174,8 @@ def _progress(line: str) -> None:
 
 def _kept(args: argparse.Namespace, key: dict[str, Any], methods: Sequence[str], unit: str) -> Rows | None:
     """With ``--resume``, the earlier rows of one unit (all ``methods``), said on stderr; else None."""
-    earlier = getattr(args, "earlier", None)
-    kept = earlier.kept(key, methods) if earlier is not None else None
-    if kept:
-        _progress(f"{unit}: kept {len(kept)} rows of {earlier.path} (--resume)")
-    return kept
+    earlier = getattr(args, "earlier", None)  # set by _bench; absent when a test calls a runner directly
+    return earlier.take(key, methods, unit, _progress) if earlier is not None else None
 
 
 def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
@@ -327,23 +324,15 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _earlier_rows(args: argparse.Namespace) -> "Resume | None":
-    """``--resume``: the rows already in ``--json-out`` (backed up to ``FILE.bak``), else None."""
-    from .bench_resume import Resume
+def _earlier_rows(args: argparse.Namespace) -> "Resume":
+    """What ``--resume`` keeps from ``--json-out`` (:func:`~proxymat.bench_resume.open_resume`)."""
+    from .bench_resume import open_resume
     from .cli import CliError
 
-    if not getattr(args, "resume", False):
-        return None
-    if not args.json_out:
-        raise CliError("--resume needs --json-out FILE: the rows of the run to resume")
     try:
-        earlier = Resume.load(args.json_out)
+        return open_resume(args.json_out, getattr(args, "resume", False), _progress)
     except ValueError as err:
         raise CliError(str(err)) from err
-    backup = earlier.backup()
-    if backup:
-        _progress(f"resuming from {args.json_out} ({len(earlier.rows)} rows; copied to {backup})")
-    return earlier
 
 
 # ---------------------------------------------------------------- parser

@@ -13,7 +13,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 Rows = list[dict[str, Any]]
 _MISSING = object()
@@ -52,6 +52,14 @@ class Resume:
             return None
         return [dict(found[m]) for m in methods]
 
+    def take(self, key: Mapping[str, Any], methods: Sequence[str], unit: str,
+             say: Callable[[str], None]) -> Rows | None:
+        """:meth:`kept`, and when there are such rows, ``say`` that the ``unit`` was kept."""
+        kept = self.kept(key, methods)
+        if kept:
+            say(f"{unit}: kept {len(kept)} rows of {self.path} (--resume)")
+        return kept
+
     def backup(self) -> Path | None:
         """Copy the earlier file to ``<path>.bak`` before the run overwrites it (rows of units this run
         does not keep would otherwise be lost); the copy's path, or None when there was no file."""
@@ -60,3 +68,17 @@ class Resume:
         dest = Path(self.path + ".bak")
         shutil.copy2(self.path, dest)
         return dest
+
+
+def open_resume(json_out: str | None, resume: bool, say: Callable[[str], None]) -> Resume:
+    """What ``--resume`` keeps: the rows already in ``json_out``, copied to ``FILE.bak`` first (and
+    said); nothing when ``resume`` is false. ValueError without ``json_out`` or with an unreadable file."""
+    if not resume:
+        return Resume()
+    if not json_out:
+        raise ValueError("--resume needs --json-out FILE: the rows of the run to resume")
+    earlier = Resume.load(json_out)
+    backup = earlier.backup()
+    if backup:
+        say(f"resuming from {json_out} ({len(earlier.rows)} rows; copied to {backup})")
+    return earlier
