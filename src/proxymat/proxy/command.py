@@ -28,6 +28,8 @@ def run_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, checkpoint_path, train_proxy
 
     spec = _spec(args.generator)
+    if args.unpin:
+        spec = replace(spec, fixed={})
     device = _device(args.device)
     try:
         ctx = dist_context()
@@ -206,6 +208,8 @@ def register_proxy(sub: Any) -> None:
                    help="validate and ship a moving average of the weights with this half-life (0: the raw weights)")
     t.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="store every training batch here (float16 targets) and re-use it in later runs")
+    t.add_argument("--unpin", action="store_true",
+                   help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=run_train)
 
