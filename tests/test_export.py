@@ -132,6 +132,8 @@ def test_bad_options_and_maps(tmp_path, leather):
         export_material(leather, tmp_path, res=8, bits=12)
     with pytest.raises(ValueError, match="shader"):
         export_material(leather, tmp_path, res=8, shader="phong")
+    with pytest.raises(ValueError, match=r"plane must be one of \('floor', 'wall'\), got 'ceiling'"):
+        export_material(leather, tmp_path, res=8, plane="ceiling")
     maps = flat_maps()
     del maps["height"]
     with pytest.raises(ValueError, match="missing map"):
@@ -262,15 +264,41 @@ def test_gltf_structure(exported):
     assert {k: v.shape for k, v in attrs.items()} == {"POSITION": (4, 3), "NORMAL": (4, 3), "TANGENT": (4, 4),
                                                       "TEXCOORD_0": (4, 2)}
     pos_acc = gltf["accessors"][prim["attributes"]["POSITION"]]
-    assert pos_acc["min"] == attrs["POSITION"].min(0).tolist() == [-0.5, -0.5, 0.0]
-    assert pos_acc["max"] == attrs["POSITION"].max(0).tolist() == [0.5, 0.5, 0.0]
+    assert pos_acc["min"] == attrs["POSITION"].min(0).tolist() == [-0.5, 0.0, -0.5]  # a floor: the XZ plane
+    assert pos_acc["max"] == attrs["POSITION"].max(0).tolist() == [0.5, 0.0, 0.5]
     idx = _accessor_data(gltf, blob, prim["indices"]).ravel()
     assert gltf["accessors"][prim["indices"]]["count"] == 6 and idx.max() < 4
-    tri = attrs["POSITION"][idx[:3]]
-    assert np.cross(tri[1] - tri[0], tri[2] - tri[0])[2] > 0  # counter-clockwise, facing +Z like NORMAL
+    assert np.allclose(attrs["NORMAL"], [0, 1, 0])  # glTF's up
+    _check_frame(attrs, idx)
+    # v = 0 at the image top, which lies away from a viewer on the +Z side
+    assert np.all(attrs["TEXCOORD_0"][attrs["POSITION"][:, 2] < 0, 1] == 0)
+
+
+def _check_frame(attrs, idx):
+    """Each triangle faces its NORMAL; TANGENT runs along +u and normal x tangent along -v (image up, OpenGL)."""
+    pos, uv, normal, tangent = attrs["POSITION"], attrs["TEXCOORD_0"], attrs["NORMAL"], attrs["TANGENT"]
+    assert np.all(tangent[:, 3] == 1.0)
+    bitangent = np.cross(normal, tangent[:, :3]) * tangent[:, 3:]
+    for tri in idx.reshape(-1, 3):
+        e1, e2 = pos[tri[1]] - pos[tri[0]], pos[tri[2]] - pos[tri[0]]
+        assert np.dot(np.cross(e1, e2), normal[tri[0]]) > 0  # counter-clockwise seen from the normal's side
+        # positions as a linear function of uv on this triangle: P = P0 + du * dP/du + dv * dP/dv
+        duv = np.stack([uv[tri[1]] - uv[tri[0]], uv[tri[2]] - uv[tri[0]]])
+        dp_du, dp_dv = np.linalg.solve(duv, np.stack([e1, e2]))
+        assert np.allclose(tangent[tri, :3], dp_du / np.linalg.norm(dp_du))
+        assert np.allclose(bitangent[tri], -dp_dv / np.linalg.norm(dp_dv))
+
+
+def test_gltf_wall_plane(tmp_path):
+    written = export_material(flat_maps(), tmp_path, formats=("gltf",), plane="wall")
+    gltf = json.loads(written["gltf"].read_text())
+    blob = written["bin"].read_bytes()
+    prim = gltf["meshes"][0]["primitives"][0]
+    attrs = {k: _accessor_data(gltf, blob, i) for k, i in prim["attributes"].items()}
+    assert gltf["accessors"][prim["attributes"]["POSITION"]]["min"] == [-0.5, -0.5, 0.0]
     assert np.allclose(attrs["NORMAL"], [0, 0, 1])
-    # v = 0 at the image top: the top edge (y = +0.5) samples row 0
-    assert np.all(attrs["TEXCOORD_0"][attrs["POSITION"][:, 1] > 0, 1] == 0)
+    _check_frame(attrs, _accessor_data(gltf, blob, prim["indices"]).ravel())
+    assert np.all(attrs["TEXCOORD_0"][attrs["POSITION"][:, 1] > 0, 1] == 0)  # image top up
 
 
 def test_gltf_material_and_textures(exported):

@@ -10,7 +10,8 @@ one folder:
 - optionally ``height.exr`` and ``normal_{gl,dx}.exr`` (float32, linear);
 - ``NAME.mtlx``: a validated MaterialX 1.39 document (``standard_surface`` or
   ``gltf_pbr`` + ``surfacematerial``) whose ``image`` nodes use these maps;
-- ``NAME.gltf`` + ``NAME.bin``: a textured quad with one PBR material.
+- ``NAME.gltf`` + ``NAME.bin``: a textured unit quad with one PBR material,
+  laid as a floor (normal +Y, glTF's up axis) unless a wall is asked for.
 
 Both documents reference OpenGL-convention normals (``normal_gl.png``), which
 glTF requires and MaterialX's ``normalmap`` node expects; a DirectX map is an
@@ -35,6 +36,10 @@ from .io import ImageError, _atomic_write, write_exr, write_png
 
 FORMATS: tuple[str, ...] = ("mtlx", "gltf")
 SHADERS: tuple[str, ...] = ("standard_surface", "gltf_pbr")
+# glTF quad layouts: the world direction of the image's top edge (glTF is +Y up).
+# "floor" lies in the XZ plane facing +Y, image top towards -Z (away from a
+# viewer on the default +Z side); "wall" stands in the XY plane facing +Z.
+PLANES: dict[str, tuple[float, float, float]] = {"floor": (0.0, 0.0, -1.0), "wall": (0.0, 1.0, 0.0)}
 _REQUIRED = {"basecolor": 3, "normal": 3, "roughness": 1, "metallic": 1, "height": 1}
 # glTF enums
 _FLOAT, _USHORT = 5126, 5123
@@ -243,13 +248,25 @@ def mtlx_text(doc: Any) -> str:
 # --------------------------------------------------------------------------- glTF
 
 
-def _quad_arrays() -> dict[str, np.ndarray]:
-    """A unit quad in the XY plane facing +Z; glTF UVs have v = 0 at the image top."""
+def _quad_arrays(plane: str = "floor") -> dict[str, np.ndarray]:
+    """A unit quad centred at the origin, laid out as ``plane`` (see :data:`PLANES`).
+
+    The image's right edge lies along +X and its top edge along the plane's
+    "up" axis; glTF UVs have v = 0 at the image top. The normal is
+    ``right x up`` and the tangent frame (tangent +X, bitangent
+    ``normal x tangent`` = image up, handedness +1) matches OpenGL normal maps.
+    """
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {PLANES}, got {plane!r}")
+    right = np.array([1, 0, 0], np.float32)
+    up = np.array(PLANES[plane], np.float32)
+    uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32)
+    positions = (uv[:, :1] - 0.5) * right + (0.5 - uv[:, 1:]) * up
     return {
-        "POSITION": np.array([[-0.5, -0.5, 0], [0.5, -0.5, 0], [0.5, 0.5, 0], [-0.5, 0.5, 0]], np.float32),
-        "NORMAL": np.tile(np.array([0, 0, 1], np.float32), (4, 1)),
-        "TANGENT": np.tile(np.array([1, 0, 0, 1], np.float32), (4, 1)),
-        "TEXCOORD_0": np.array([[0, 1], [1, 1], [1, 0], [0, 0]], np.float32),
+        "POSITION": positions.astype(np.float32),
+        "NORMAL": np.tile(np.cross(right, up).astype(np.float32), (4, 1)),
+        "TANGENT": np.tile(np.append(right, 1).astype(np.float32), (4, 1)),
+        "TEXCOORD_0": uv,
         "indices": np.array([0, 1, 2, 0, 2, 3], np.uint16),
     }
 
@@ -287,11 +304,15 @@ def _gltf_material(name: str, files: MapFiles) -> tuple[dict, list[dict]]:
     return material, images
 
 
-def build_gltf(name: str, files: MapFiles, bin_uri: str) -> tuple[dict, bytes]:
-    """glTF 2.0 JSON (as a dict) and its binary buffer for a textured quad."""
+def build_gltf(name: str, files: MapFiles, bin_uri: str, *, plane: str = "floor") -> tuple[dict, bytes]:
+    """glTF 2.0 JSON (as a dict) and its binary buffer for a textured unit quad.
+
+    ``plane`` is "floor" (XZ plane, normal +Y: glTF's up) or "wall" (XY plane,
+    normal +Z).
+    """
     from . import __version__
 
-    arrays = _quad_arrays()
+    arrays = _quad_arrays(plane)
     blob, views, accessors = _pack_buffer(arrays)
     attributes = {k: i for i, k in enumerate(arrays) if k != "indices"}
     material, images = _gltf_material(name, files)
@@ -330,7 +351,7 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     return _atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
-def _check_options(formats: tuple[str, ...], normal_format: str, bits: int, shader: str) -> None:
+def _check_options(formats: tuple[str, ...], normal_format: str, bits: int, shader: str, plane: str) -> None:
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f"unknown export format(s) {bad}; expected some of {FORMATS}")
@@ -340,6 +361,8 @@ def _check_options(formats: tuple[str, ...], normal_format: str, bits: int, shad
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     if shader not in SHADERS:
         raise ValueError(f"shader must be one of {SHADERS}, got {shader!r}")
+    if plane not in PLANES:
+        raise ValueError(f"plane must be one of {tuple(PLANES)}, got {plane!r}")
 
 
 def _make_dir(out: Path) -> None:
@@ -361,6 +384,7 @@ def export_material(
     name: str | None = None,
     shader: str = "standard_surface",
     height_scale: float | None = None,
+    plane: str = "floor",
     device: torch.device | str = "cpu",
 ) -> dict[str, Path]:
     """Write maps and interchange documents for a graph (evaluated at ``res``) or maps.
@@ -369,16 +393,17 @@ def export_material(
     roughness, metallic, height, orm, (height_exr, normal_*_exr), mtlx, gltf, bin.
     ``name`` defaults to the graph's name; ``bits`` applies to basecolor,
     roughness, metallic and orm (normal and height are always 16-bit);
-    ``device`` is where the graph is evaluated.
+    ``plane`` lays the glTF quad as a "floor" (normal +Y, glTF's up) or a
+    "wall" (normal +Z); ``device`` is where the graph is evaluated.
     """
     formats = tuple(dict.fromkeys(formats))
-    _check_options(formats, normal_format, bits, shader)
+    _check_options(formats, normal_format, bits, shader, plane)
     maps = material_maps(graph_or_maps, res, device)
     stem = safe_name(name or getattr(graph_or_maps, "name", "") or "material")
     files = MapFiles(has_ao="ao" in maps)
     docs: list[tuple[str, str, str | bytes]] = []  # built in full before anything is written
     if "gltf" in formats:
-        gltf, blob = build_gltf(stem, files, f"{stem}.bin")
+        gltf, blob = build_gltf(stem, files, f"{stem}.bin", plane=plane)
         docs += [("bin", f"{stem}.bin", blob), ("gltf", f"{stem}.gltf", json.dumps(gltf, indent=2) + "\n")]
     if "mtlx" in formats:
         docs.append(("mtlx", f"{stem}.mtlx", mtlx_text(build_mtlx(stem, files, shader=shader, height_scale=height_scale))))
