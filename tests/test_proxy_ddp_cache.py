@@ -13,9 +13,11 @@ import torch
 
 from proxymat.nodes.generators import get_generator
 from proxymat.proxy import train as T
+from proxymat.proxy.checkpoint import restore_checkpoint
 from proxymat.proxy.distributed import RANK_SEED_STRIDE, DistContext, backend_for, dist_context, rank_device, rank_seed
 from proxymat.proxy.model import ProxyConfig, proxy_inputs, sample_params
 from proxymat.proxy.train import BatchCache, TrainConfig, cache_key, checkpoint_path, log_path, read_checkpoint, train_proxy
+from proxymat.proxy.train_state import init_state
 from proxymat.proxy.weights import atomic_save_safetensors, load_proxy, read_safetensors
 
 CLOUDS = get_generator("clouds")
@@ -161,17 +163,17 @@ def test_dist_context_rank_seeds_and_devices():
 
 def test_restore_picks_the_sampler_state_of_its_rank(tmp_path):
     spec, mcfg, cfg = CLOUDS, model_cfg(), train_cfg(tmp_path, gan=False)
-    st = T._init_state(spec, mcfg, cfg, gan=False)
+    st = init_state(spec, mcfg, cfg, gan=False)
     other = [torch.Generator().manual_seed(rank_seed(0, r)).get_state() for r in (1, 2)]
     path = tmp_path / "c.ckpt.safetensors"
     T.save_checkpoint(path, st, spec, mcfg, cfg, "random", rank_samplers=other)
     assert read_checkpoint(path)[1]["world_size"] == 3
     for rank in (0, 1, 2):
-        fresh = T._init_state(spec, mcfg, cfg, gan=False, sampler_seed=999)
-        assert T._restore(fresh, path, spec, mcfg, rank=rank)
+        fresh = init_state(spec, mcfg, cfg, gan=False, sampler_seed=999)
+        assert restore_checkpoint(fresh, path, spec, mcfg, rank=rank)
         assert torch.equal(fresh.sampler.get_state(), ([st.sampler.get_state()] + other)[rank])
-    fresh = T._init_state(spec, mcfg, cfg, gan=False, sampler_seed=rank_seed(0, 3))
-    assert not T._restore(fresh, path, spec, mcfg, rank=3)  # no state stored: keeps its own fresh stream
+    fresh = init_state(spec, mcfg, cfg, gan=False, sampler_seed=rank_seed(0, 3))
+    assert not restore_checkpoint(fresh, path, spec, mcfg, rank=3)  # no state stored: keeps its own fresh stream
     assert torch.equal(fresh.sampler.get_state(), torch.Generator().manual_seed(rank_seed(0, 3)).get_state())
 
 

@@ -166,9 +166,9 @@ def test_ema_decay_has_the_stated_half_life_and_ramps_in():
 
 
 def test_update_ema_moves_the_average_by_one_minus_decay():
-    from proxymat.proxy.train import _init_state, ema_decay
+    from proxymat.proxy.train_state import ema_decay, init_state
 
-    st = _init_state(toy_spec(), MODEL, train_cfg(), gan=False)
+    st = init_state(toy_spec(), MODEL, train_cfg(), gan=False)
     with torch.no_grad():
         for t in st.ema.parameters():
             t.zero_()
@@ -203,10 +203,11 @@ def test_resume_from_a_checkpoint_without_average_starts_it_from_the_raw_weights
     train_proxy(toy_spec(), MODEL, train_cfg(steps=3, ema_halflife=0.0), out, progress=False)
     tensors, _ = read_checkpoint(checkpoint_path(out))
     assert not any(k.startswith("ema.") for k in tensors)
-    from proxymat.proxy.train import _init_state, _restore
+    from proxymat.proxy.checkpoint import restore_checkpoint
+    from proxymat.proxy.train_state import init_state
 
-    st = _init_state(toy_spec(), MODEL, train_cfg(), gan=False)
-    _restore(st, checkpoint_path(out), toy_spec(), MODEL)
+    st = init_state(toy_spec(), MODEL, train_cfg(), gan=False)
+    restore_checkpoint(st, checkpoint_path(out), toy_spec(), MODEL)
     assert all(torch.equal(a, b) for a, b in zip(st.ema.state_dict().values(), st.model.state_dict().values()))
     no_avg = train_proxy(toy_spec(), MODEL, train_cfg(steps=3, ema_halflife=0.0), tmp_path / "n.safetensors", progress=False)
     assert "l1_raw" not in no_avg.history["val"][-1]
@@ -357,7 +358,7 @@ def test_sampler_state_in_checkpoint_continues_the_stream(tmp_path):
 
 # -------------------------------------------------------------------- baselines
 def test_autoencoder_baseline_trains_saves_and_decodes(tmp_path):
-    from proxymat.proxy.baselines import AutoencoderConfig, load_baseline, train_autoencoder
+    from proxymat.benchmarks.baselines import AutoencoderConfig, load_baseline, train_autoencoder
 
     spec = toy_spec()
     cfg = AutoencoderConfig(res=16, latent_channels=4, base=4, cmax=8)
@@ -375,7 +376,7 @@ def test_autoencoder_baseline_trains_saves_and_decodes(tmp_path):
 
 
 def test_gan_latent_baseline_wplus(tmp_path):
-    from proxymat.proxy.baselines import GanLatentProxy, load_baseline, train_gan_latent
+    from proxymat.benchmarks.baselines import GanLatentProxy, load_baseline, train_gan_latent
 
     cfg = ProxyConfig(n_params=4, res=16, w_dim=8, map_depth=1, channels=(8, 4, 4))
     g = train_gan_latent(toy_spec(), cfg, train_cfg(steps=2, r1_interval=2), tmp_path / "gan.safetensors")

@@ -9,7 +9,8 @@ from typing import Any
 _SOURCES = {
     "model": ("ProxyConfig", "ProxyNet", "build_proxy", "count_params", "denormalize_params", "normalize_params",
               "proxy_inputs", "sample_params"),
-    "train": ("TrainConfig", "TrainResult", "measure_throughput", "train_proxy"),
+    "train": ("TrainResult", "measure_throughput", "train_proxy"),
+    "train_config": ("TrainConfig",),
     "weights": ("Proxy", "ProxyWeightsError", "load_proxy", "save_proxy"),
 }
 _WHERE = {name: module for module, names in _SOURCES.items() for name in names}
