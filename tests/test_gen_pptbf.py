@@ -13,15 +13,13 @@ from proxymat.nodes.generators import generator_specs
 from proxymat.nodes.generators.pptbf import (
     SPECS,
     PPTBFParams,
-    _candidates,
-    _scene,
-    _to_tile,
     equalize,
     evaluate_uv,
     periodic_noise,
     pptbf_raw,
     quantile_mask,
 )
+from proxymat.nodes.generators.pptbf_eval import _candidates, _scene, _to_tile
 from proxymat.nodes.generators.pptbf_tilings import (
     TILINGS,
     build_cells,
