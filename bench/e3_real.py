@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from proxymat.bench_command import record_run, save_rows
-from proxymat.bench_examples import example_key, run_example, summarize
-from proxymat.bench_resume import open_resume
+from proxymat.benchmarks.records import record_run, save_rows
+from proxymat.benchmarks.examples import example_key, run_example, summarize
+from proxymat.benchmarks.resume import open_resume
 from proxymat.examples import resolve_graph
 from proxymat.optimize.stages import OptimizeConfig
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from proxymat.bench_command import load_row_files
-from proxymat.bench_examples import seed_table
+from proxymat.benchmarks.records import load_row_files
+from proxymat.benchmarks.examples import seed_table
 
 
 def main() -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from proxymat.bench_command import load_row_files
-from proxymat.bench_mask_fit import merge_rows, summarize, write_curves
+from proxymat.benchmarks.records import load_row_files
+from proxymat.benchmarks.mask_fit import merge_rows, summarize, write_curves
 
 
 def main(argv: list[str] | None = None) -> None:

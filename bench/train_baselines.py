@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from proxymat.nodes.generators import get_generator
-from proxymat.proxy.baselines import AutoencoderConfig, train_autoencoder, train_gan_latent
+from proxymat.benchmarks.baselines import AutoencoderConfig, train_autoencoder, train_gan_latent
 from proxymat.proxy.model import ProxyConfig
 from proxymat.proxy.train import TrainConfig
 

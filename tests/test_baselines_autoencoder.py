@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from proxymat.nodes.generators import get_generator
-from proxymat.proxy.baselines import AutoencoderConfig, AutoencoderProxy, load_baseline, save_baseline, train_autoencoder
+from proxymat.benchmarks.baselines import AutoencoderConfig, AutoencoderProxy, load_baseline, save_baseline, train_autoencoder
 from proxymat.proxy.model import sample_params
 from proxymat.proxy.train import TrainConfig, render_batch
 

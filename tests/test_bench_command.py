@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import proxymat.bench_command as bc
+import proxymat
+import proxymat.benchmarks.records as records
+import proxymat.cli.bench as bc
 from proxymat.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,26 +43,26 @@ def test_fidelity_table_judges_the_goal_on_both_metrics():
 
 
 def test_record_section_quotes_the_command_and_names_the_files():
-    text = bc.record_section(["bench", "e4", "--figures", "my figs"], "| a |\n|---|", "2 CPU cores", "2026-12-03 10:00 UTC",
+    text = records.record_section(["bench", "e4", "--figures", "my figs"], "| a |\n|---|", "2 CPU cores", "2026-12-03 10:00 UTC",
                              json_out="rows.json", figures="my figs")
     lines = text.splitlines()
     assert lines[0] == "### `proxymat bench e4 --figures 'my figs'`"
     assert lines[2] == "Recorded 2026-12-03 10:00 UTC on 2 CPU cores."
     assert lines[4:6] == ["| a |", "|---|"]
     assert lines[-1] == "Rows in `rows.json`; images in `my figs/`."
-    assert "Rows" not in bc.record_section(["bench", "graph"], "| a |", "m", "t")
-    script = bc.record_section(["python", "bench/e3_real.py", "--only", "IMG_6966"], "| a |", "m", "t", program=None)
+    assert "Rows" not in records.record_section(["bench", "graph"], "| a |", "m", "t")
+    script = records.record_section(["python", "bench/e3_real.py", "--only", "IMG_6966"], "| a |", "m", "t", program=None)
     assert script.startswith("### `python bench/e3_real.py --only IMG_6966`\n")
 
 
 def test_append_record_creates_then_appends_with_one_blank_line(tmp_path):
     path = tmp_path / "sub" / "results.md"
-    bc.append_record(str(path), "### one\n")
+    records.append_record(str(path), "### one\n")
     assert path.read_text() == "### one\n"
     path.write_text("# Results\n\nno newline at the end")
-    bc.append_record(str(path), "### two\n")
+    records.append_record(str(path), "### two\n")
     assert path.read_text() == "# Results\n\nno newline at the end\n\n### two\n"
-    bc.append_record(str(path), "### three\n")
+    records.append_record(str(path), "### three\n")
     assert path.read_text().endswith("### two\n\n### three\n")
 
 
@@ -108,7 +110,7 @@ def test_unknown_names_are_one_line_errors(argv, message, capsys):
 
 
 def test_e2_checks_every_generators_baselines_before_the_first_fit(tmp_path, monkeypatch, capsys):
-    import proxymat.bench_proxy_choice as bpc
+    import proxymat.benchmarks.proxy_choice as bpc
 
     monkeypatch.setattr(bpc, "run_proxy_choice", lambda *a, **k: pytest.fail("fitted before checking clouds"))
     for kind in ("autoencoder", "gan_latent"):  # cells' real baselines; clouds' missing, then not weights
@@ -168,15 +170,15 @@ def test_every_recorded_command_still_parses(doc, cmd):
 
 def test_parser_method_lists_match_the_benchmarks():
     """The parser keeps its own copies (it must not import torch); they must not drift."""
-    from proxymat.bench_examples import FREE_METHODS, GRADIENT_METHODS
-    from proxymat.bench_mask_fit import GRADIENT_FREE, PROXY_INIT
+    from proxymat.benchmarks.examples import FREE_METHODS, GRADIENT_METHODS
+    from proxymat.benchmarks.mask_fit import GRADIENT_FREE, PROXY_INIT
 
     assert bc.EXAMPLE_METHODS == GRADIENT_METHODS + FREE_METHODS
     assert bc.E4_METHODS == GRADIENT_FREE + (PROXY_INIT,)
 
 
 def test_examples_progress_goes_to_stderr_and_the_table_to_stdout(monkeypatch, capsys):
-    import proxymat.bench_examples as be
+    import proxymat.benchmarks.examples as be
 
     def fake_run_example(name, methods, log=print, **kw):
         log(f"{name}: a row")
@@ -190,7 +192,7 @@ def test_examples_progress_goes_to_stderr_and_the_table_to_stdout(monkeypatch, c
 
 
 def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
-    import proxymat.bench_proxy_choice as bpc
+    import proxymat.benchmarks.proxy_choice as bpc
 
     seen = []
     monkeypatch.setattr(bpc, "run_proxy_choice", lambda name, **kw: seen.append((name, kw)) or [])
@@ -204,7 +206,7 @@ def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
 def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatch):
     import subprocess
 
-    here = Path(bc.__file__).resolve().parent
+    here = Path(proxymat.__file__).resolve().parent
     if here.parent.name != "src":
         pytest.skip("installed without the src layout of a checkout")
     toplevel = {"ours": str(here.parent.parent), "other": "/somewhere/else"}
@@ -216,18 +218,18 @@ def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatc
 
     monkeypatch.setattr(subprocess, "run", fake_run)
     picked.append("ours")
-    line = bc.machine_line(3)
+    line = records.machine_line(3)
     assert line.endswith(", git abc1234 with local changes") and "3 thread(s)" in line and "CPU cores" in line
     picked.append("other")  # e.g. a virtual environment inside the user's own repository
-    assert "git" not in bc.machine_line(3)
+    assert "git" not in records.machine_line(3)
 
 
 def test_load_row_files_reads_what_save_rows_wrote_and_names_a_bad_file(tmp_path):
     good, bad = tmp_path / "a.json", tmp_path / "b.json"
-    bc.save_rows(str(good), [{"target": 0, "loss": 0.5}])
+    records.save_rows(str(good), [{"target": 0, "loss": 0.5}])
     bad.write_text("{not json")
-    assert bc.load_row_files([good, good]) == [[{"target": 0, "loss": 0.5}]] * 2
+    assert records.load_row_files([good, good]) == [[{"target": 0, "loss": 0.5}]] * 2
     with pytest.raises(ValueError, match=f"cannot read rows from {bad}"):
-        bc.load_row_files([good, bad])
+        records.load_row_files([good, bad])
     with pytest.raises(ValueError, match="cannot read rows from .*missing.json"):
-        bc.load_row_files([tmp_path / "missing.json"])
+        records.load_row_files([tmp_path / "missing.json"])

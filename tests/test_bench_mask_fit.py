@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from proxymat.bench_mask_fit import (
+from proxymat.benchmarks.mask_fit import (
     BoxSpace,
     FitResult,
     GeneratorObjective,
@@ -101,7 +101,7 @@ def test_gradient_free_respects_the_budget_and_improves_on_random(space):
 
 
 def test_the_published_schedule_ends_on_its_own_before_the_budget(space, monkeypatch):
-    import proxymat.bench_mask_fit as bmf
+    import proxymat.benchmarks.mask_fit as bmf
 
     loss = MaskLoss(make_targets(space, 1, RES)[0])
     monkeypatch.setattr(bmf, "HU2022_SCHEDULE", {"rounds": 0, "powell_maxiter": 1, "bo_iters": 300})  # final Powell

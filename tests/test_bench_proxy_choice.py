@@ -7,7 +7,7 @@ from dataclasses import asdict
 import pytest
 import torch
 
-from proxymat.bench_proxy_choice import (
+from proxymat.benchmarks.proxy_choice import (
     FIGURE_COLUMNS, METHODS, REFERENCES, FitSettings, MissingBaselineError, Scoring, available_generators,
     SearchStarts, compare_methods, fit_code, load_baselines, make_data, run_proxy_choice, summarize,
 )
@@ -15,7 +15,7 @@ from proxymat.cli import main
 from proxymat.features import TextureFeatures
 from proxymat.nodes.generators import get_generator
 from proxymat.optimize.loss import LossConfig, MaterialLoss
-from proxymat.proxy.baselines import AutoencoderConfig, AutoencoderProxy, GanLatentProxy, save_baseline
+from proxymat.benchmarks.baselines import AutoencoderConfig, AutoencoderProxy, GanLatentProxy, save_baseline
 from proxymat.proxy.model import ProxyConfig, denormalize_params
 from proxymat.proxy.weights import ProxyWeightsError, load_proxy
 

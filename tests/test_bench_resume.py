@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import proxymat.bench_examples as bex
-import proxymat.bench_mask_fit as bmf
-from proxymat.bench_resume import Resume
+import proxymat.benchmarks.examples as bex
+import proxymat.benchmarks.mask_fit as bmf
+from proxymat.benchmarks.resume import Resume
 from proxymat.cli import main
 from proxymat.nodes.generators import get_generator
 from proxymat.proxy.model import ProxyConfig, build_proxy

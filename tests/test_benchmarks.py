@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from proxymat.bench_examples import parameter_error, run_example, seed_table, summarize
-from proxymat.benchmarks import bench_generators, bench_graph, benchmark_graph
+from proxymat.benchmarks.examples import parameter_error, run_example, seed_table, summarize
+from proxymat.benchmarks.speed import bench_generators, bench_graph, benchmark_graph
 from proxymat.examples import example_truth_text, resolve_graph
 from proxymat.graph import Graph
 from proxymat.optimize.stages import OptimizeConfig
@@ -68,7 +68,7 @@ def test_example_benchmark_saves_rows_after_each_example(tmp_path, monkeypatch):
     """A long `bench examples` run killed midway keeps the rows it measured in --json-out."""
     import json
 
-    import proxymat.bench_examples as be
+    import proxymat.benchmarks.examples as be
     from proxymat.cli import main
 
     done = []
@@ -88,7 +88,7 @@ def test_example_benchmark_saves_rows_after_each_example(tmp_path, monkeypatch):
 
 
 def test_example_benchmark_polish_option_reaches_the_pipeline(monkeypatch, capsys):
-    import proxymat.bench_examples as be
+    import proxymat.benchmarks.examples as be
     from proxymat.cli import main
 
     seen = []

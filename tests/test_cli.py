@@ -131,7 +131,7 @@ def test_proxy_list_shows_recorded_fidelity_and_status(capsys):
     ({"l1": 0.04, "ssim": 0.9}, "meets goal"),  # no floor recorded
 ])
 def test_proxy_status(metrics, status):
-    from proxymat.proxy.command import proxy_status
+    from proxymat.proxy.status import proxy_status
 
     assert proxy_status(metrics) == status
 
@@ -139,7 +139,7 @@ def test_proxy_status(metrics, status):
 def test_train_hours_prefer_the_recorded_total():
     from types import SimpleNamespace
 
-    from proxymat.proxy.command import proxy_rows, train_hours
+    from proxymat.proxy.status import proxy_rows, train_hours
 
     logged = {"seconds_total": 5400.0}
     assert train_hours(SimpleNamespace(metrics={}, training_info=logged)) == 1.5
@@ -155,7 +155,7 @@ def test_optimize_option_defaults_are_the_config_defaults():
     from dataclasses import fields
 
     from proxymat.cli import build_parser
-    from proxymat.optimize.command import config_from_args
+    from proxymat.cli.optimize import config_from_args
     from proxymat.optimize.stages import OptimizeConfig
 
     got, want = config_from_args(build_parser().parse_args(["optimize"])), OptimizeConfig()

@@ -10,17 +10,17 @@ Output paths are checked before any work starts.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-if TYPE_CHECKING:
-    from .bench_resume import Resume
+from ..benchmarks.records import Rows, record_run, save_rows
+from .common import CliError, map_res, non_negative_int, positive_float, positive_int
 
-Rows = list[dict[str, Any]]
+if TYPE_CHECKING:
+    from ..benchmarks.resume import Resume
+
 Saver = Callable[[Rows], None]
 
 EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
@@ -65,14 +65,14 @@ def fidelity_table(rows: Sequence[dict[str, Any]]) -> str:
 
 # ------------------------------------------------------------ benchmarks
 def _run_graph(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from .benchmarks import bench_graph
+    from ..benchmarks.speed import bench_graph
 
     rows = [bench_graph(res=args.res, iters=args.iters, threads=args.threads)]
     return rows, graph_table(rows)
 
 
 def _run_generators(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from .benchmarks import bench_generators
+    from ..benchmarks.speed import bench_generators
 
     _check_generators(args.names)
     rows = bench_generators(resolutions=tuple(args.res), batch=args.batch, iters=args.iters, names=args.names,
@@ -81,7 +81,7 @@ def _run_generators(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 
 def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from .benchmarks import bench_generators, bench_graph
+    from ..benchmarks.speed import bench_generators, bench_graph
 
     _check_generators(args.names)
     graph = [bench_graph(res=256, iters=args.iters, threads=args.threads)]
@@ -92,10 +92,10 @@ def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E1: every shipped proxy (or ``--names``) against its real generator."""
-    from .nodes.generators import get_generator
-    from .proxy.command import train_hours
-    from .proxy.metrics import evaluate_proxy, proxy_grid
-    from .proxy.weights import load_proxy, shipped_proxy_names
+    from ..nodes.generators import get_generator
+    from ..proxy.status import train_hours
+    from ..proxy.metrics import evaluate_proxy, proxy_grid
+    from ..proxy.weights import load_proxy, shipped_proxy_names
 
     shipped = shipped_proxy_names()
     _check_names(args.names, shipped, "no shipped proxy for", "shipped")
@@ -115,9 +115,9 @@ def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E3 on the bundled examples."""
-    from .bench_examples import example_key, run_example, summarize
-    from .examples import list_examples
-    from .optimize.stages import OptimizeConfig
+    from ..benchmarks.examples import example_key, run_example, summarize
+    from ..examples import list_examples
+    from ..optimize.stages import OptimizeConfig
 
     known = list(list_examples())
     _check_names(args.names, known, "no bundled example named")
@@ -136,7 +136,7 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
-    from .bench_proxy_choice import available_generators, load_baselines, run_proxy_choice, summarize
+    from ..benchmarks.proxy_choice import available_generators, load_baselines, run_proxy_choice, summarize
 
     _check_generators(args.names)
     names = args.names or available_generators(args.baselines_dir) or ["cells"]
@@ -153,9 +153,9 @@ def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E4 (mask fitting): PPTBF-mask proxy + Adam vs gradient-free fits with the real generator."""
-    from .bench_mask_fit import run_mask_fit, summarize
-    from .nodes.generators import get_generator
-    from .proxy.quantile_mask import load_proxy_for
+    from ..benchmarks.mask_fit import run_mask_fit, summarize
+    from ..nodes.generators import get_generator
+    from ..proxy.quantile_mask import load_proxy_for
 
     _check_generators([args.generator])
     spec = get_generator(args.generator)
@@ -180,15 +180,13 @@ def _kept(args: argparse.Namespace, key: dict[str, Any], methods: Sequence[str],
 
 def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
     """A one-line CLI error naming every entry of ``names`` that is not in ``known``, and what is."""
-    from .cli import CliError
-
     unknown = [n for n in names or () if n not in known]
     if unknown:
         raise CliError(f"{problem} {', '.join(unknown)} ({listed}: {', '.join(known)})")
 
 
 def _check_generators(names: Sequence[str] | None) -> None:
-    from .nodes.generators import generator_specs
+    from ..nodes.generators import generator_specs
 
     _check_names(names, sorted(generator_specs()), "unknown generator")
 
@@ -196,8 +194,6 @@ def _check_generators(names: Sequence[str] | None) -> None:
 # -------------------------------------------------------------- outputs
 def _check_output(path: str | None, option: str) -> None:
     """Fail before the run, not after it, when ``path`` cannot be written."""
-    from .cli import CliError
-
     if not path:
         return
     p = Path(path)
@@ -214,95 +210,8 @@ def _check_output(path: str | None, option: str) -> None:
 
 def _check_folder(path: str | None, option: str) -> None:
     """Fail before the run when ``path`` names a file, not a folder."""
-    from .cli import CliError
-
     if path and Path(path).exists() and not Path(path).is_dir():
         raise CliError(f"{option} {path}: is a file, expected a folder")
-
-
-def save_rows(path: str | None, rows: Rows) -> None:
-    """All rows so far to ``path`` (if given), atomically."""
-    from .atomic import atomic_write_text
-
-    if path:
-        atomic_write_text(Path(path), json.dumps(rows, indent=1) + "\n")
-
-
-def load_row_files(paths: Sequence[str | Path]) -> list[Rows]:
-    """The rows of each ``--json-out`` file in ``paths``; ValueError naming the first unreadable one."""
-    out: list[Rows] = []
-    for path in paths:
-        try:
-            out.append(json.loads(Path(path).read_text()))
-        except (OSError, ValueError) as err:
-            raise ValueError(f"cannot read rows from {path}: {err}") from err
-    return out
-
-
-def machine_line(threads: int | None) -> str:
-    """Where a result was measured: cores, torch version, threads, proxymat version and git revision."""
-    import platform
-    import subprocess
-
-    import torch
-
-    from . import __version__
-
-    line = (f"{os.cpu_count()} CPU cores ({_cpu_model() or platform.machine()}), torch {torch.__version__}, "
-            f"{threads or torch.get_num_threads()} thread(s), proxymat {__version__}")
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--show-toplevel", "--short", "HEAD"], cwd=here,
-                             capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return line
-    found = rev.stdout.split() if rev.returncode == 0 else []
-    if len(found) == 2 and Path(found[0]).resolve() / "src" / "proxymat" == here:  # our checkout, not one around a venv
-        line += f", git {found[1]}" + (" with local changes" if dirty.stdout.strip() else "")
-    return line
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo (Linux), else None."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), None)
-    except OSError:
-        return None
-
-
-def record_section(command: Sequence[str], table: str, machine: str, when: str, json_out: str | None = None,
-                   figures: str | None = None, program: str | None = "proxymat") -> str:
-    """The markdown section ``--record`` appends: the command as a heading, where and when, the table, the files.
-
-    ``command`` is the argument list after ``program`` (``None``: ``command`` is the whole command line).
-    """
-    files = [f"rows in `{json_out}`" if json_out else "", f"images in `{figures}/`" if figures else ""]
-    files_line = "; ".join(f for f in files if f)
-    line = shlex.join([program, *command] if program else command)
-    return (f"### `{line}`\n\nRecorded {when} on {machine}.\n\n{table}\n"
-            + (f"\n{files_line[0].upper()}{files_line[1:]}.\n" if files_line else ""))
-
-
-def append_record(path: str, section: str) -> None:
-    """Append ``section`` to the markdown file ``path`` (created if missing), atomically."""
-    from .atomic import atomic_write_text
-
-    p = Path(path)
-    old = p.read_text(encoding="utf-8") if p.exists() else ""
-    sep = "" if not old else ("\n" if old.endswith("\n") else "\n\n")
-    atomic_write_text(p, old + sep + section)
-
-
-def record_run(path: str, command: Sequence[str], table: str, threads: int | None, json_out: str | None = None,
-               figures: str | None = None, program: str | None = "proxymat") -> None:
-    """Append ``table`` to the markdown file ``path`` under ``command``, now and this machine (``--record``)."""
-    from datetime import datetime, timezone
-
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    append_record(path, record_section(command, table, machine_line(threads), when, json_out, figures, program))
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -325,10 +234,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _earlier_rows(args: argparse.Namespace) -> "Resume":
-    """What ``--resume`` keeps from ``--json-out`` (:func:`~proxymat.bench_resume.open_resume`)."""
-    from .bench_resume import open_resume
-    from .cli import CliError
-
+    """What ``--resume`` keeps from ``--json-out`` (:func:`~proxymat.benchmarks.resume.open_resume`)."""
+    from ..benchmarks.resume import open_resume
     try:
         return open_resume(args.json_out, getattr(args, "resume", False), _progress)
     except ValueError as err:
@@ -336,16 +243,8 @@ def _earlier_rows(args: argparse.Namespace) -> "Resume":
 
 
 # ---------------------------------------------------------------- parser
-def positive_float(value: str) -> float:
-    """argparse type: a finite number > 0."""
-    from .cli import _checked
-
-    return _checked(value, float, lambda x: 0.0 < x < float("inf"), "a positive number")
-
-
-def register_bench(sub: Any) -> None:
-    from .cli import _res, non_negative_int, positive_int
-
+def register(sub: Any) -> None:
+    """Add ``bench`` and its benchmarks to an argparse sub-parser collection."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads")
     common.add_argument("--json-out", default=None, metavar="FILE", help="write all rows here (JSON)")
@@ -374,7 +273,7 @@ def register_bench(sub: Any) -> None:
         return q
 
     q = add("graph", _run_graph, "speed of one optimization iteration of a 20-node graph", False)
-    q.add_argument("--res", type=_res, default=256)
+    q.add_argument("--res", type=map_res, default=256)
     q.add_argument("--iters", type=positive_int, default=5, help="timed repeats (the median is reported)")
 
     def generator_options(q: argparse.ArgumentParser) -> None:
@@ -385,7 +284,7 @@ def register_bench(sub: Any) -> None:
 
     q = add("generators", _run_generators, "images per second of each generator", False)
     generator_options(q)
-    q.add_argument("--res", type=_res, nargs="+", default=[128, 256, 512])
+    q.add_argument("--res", type=map_res, nargs="+", default=[128, 256, 512])
     q = add("all", _run_all, "graph (256 px) and generators together", False)
     generator_options(q)
 
@@ -394,7 +293,7 @@ def register_bench(sub: Any) -> None:
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these shipped proxies")
 
     q = add("examples", _run_examples, "E3: graph optimization of the bundled examples against baselines", True, True)
-    q.add_argument("--res", type=_res, default=256)
+    q.add_argument("--res", type=map_res, default=256)
     q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
                    help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")
@@ -405,7 +304,7 @@ def register_bench(sub: Any) -> None:
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")
-    q.add_argument("--res", type=_res, default=None, help="the proxy's resolution (default: its own)")
+    q.add_argument("--res", type=map_res, default=None, help="the proxy's resolution (default: its own)")
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets per generator")
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps per method and target")
     q.add_argument("--pool", type=positive_int, default=1024, help="real maps to project latent baselines on")
@@ -416,7 +315,7 @@ def register_bench(sub: Any) -> None:
 
     q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True, True)
     q.add_argument("--generator", default="pptbf_mask_cellular", help="the mask family (default: pptbf_mask_cellular)")
-    q.add_argument("--res", type=_res, default=None, help="resolution of the masks (default: the proxy's)")
+    q.add_argument("--res", type=map_res, default=None, help="resolution of the masks (default: the proxy's)")
     q.add_argument("--targets", type=positive_int, default=8, help="held-out targets")
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps through the proxy per target")
     q.add_argument("--budget", type=positive_float, default=120.0, help="seconds per gradient-free fit")

@@ -8,6 +8,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from .common import CliError, at_least_one, fraction, non_negative_int, positive_int, torch_device
+
 
 def _target_path(args: argparse.Namespace) -> Path:
     from ..examples import DEFAULT_EXAMPLE, example_target_path
@@ -17,16 +19,14 @@ def _target_path(args: argparse.Namespace) -> Path:
     name = args.graph or DEFAULT_EXAMPLE
     path = example_target_path(name)
     if path is None:
-        from ..cli import CliError
-
         raise CliError(f"--target is required (no bundled target for {name!r})")
     return path
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~.stages.OptimizeConfig` that ``proxymat optimize``'s options ask for."""
-    from .loss import LossConfig, pick_scales
-    from .stages import OptimizeConfig
+    from ..optimize.loss import LossConfig, pick_scales
+    from ..optimize.stages import OptimizeConfig
 
     config = OptimizeConfig(res=args.res, seed=args.seed)
     if args.iters:
@@ -44,15 +44,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def run_optimize(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import CliError, _device
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
     from ..io import prepare_target, read_image
-    from .loss import encode_like_render
+    from ..optimize.loss import encode_like_render
     from ..report import write_report
-    from .proxies import load_graph_proxies
-    from .stages import Optimization
+    from ..optimize.proxies import load_graph_proxies
+    from ..optimize.stages import Optimization
 
-    device = _device(args.device)
+    device = torch_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
@@ -87,9 +86,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_optimize(sub: Any) -> None:
-    from ..cli import at_least_one, fraction, non_negative_int, positive_int
-
+def register(sub: Any) -> None:
+    """Add ``optimize`` to an argparse sub-parser collection."""
     # The defaults repeat OptimizeConfig's (importing it would import torch just to build the parser);
     # tests/test_cli.py checks that they agree.
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")

@@ -8,9 +8,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .common import CliError, positive_int, torch_device
+
 
 def _spec(name: str) -> Any:
-    from ..cli import CliError
     from ..nodes.generators import get_generator
 
     try:
@@ -22,15 +23,14 @@ def _spec(name: str) -> Any:
 def run_train(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import CliError, _device
-    from .distributed import dist_context
-    from .model import ProxyConfig, proxy_inputs
-    from .train import TrainConfig, checkpoint_path, train_proxy
+    from ..proxy.distributed import dist_context
+    from ..proxy.model import ProxyConfig, proxy_inputs
+    from ..proxy.train import TrainConfig, checkpoint_path, train_proxy
 
     spec = _spec(args.generator)
     if args.unpin:
         spec = replace(spec, fixed={})
-    device = _device(args.device)
+    device = torch_device(args.device)
     try:
         ctx = dist_context()
     except ValueError as err:
@@ -68,8 +68,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def _init_config(source: str) -> Any:
     """The model config of the proxy file that ``--init`` names (a path or a shipped name)."""
-    from ..cli import CliError
-    from .weights import load_proxy, resolve_weights
+    from ..proxy.weights import load_proxy, resolve_weights
 
     if not resolve_weights(source).is_file():
         raise CliError(f"--init {source}: no such proxy file ({resolve_weights(source)})")
@@ -79,12 +78,11 @@ def _init_config(source: str) -> Any:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from ..cli import CliError, _device
-    from .metrics import evaluate_proxy, proxy_grid
-    from .quantile_mask import QuantileMaskProxy, load_proxy_for
+    from ..proxy.metrics import evaluate_proxy, proxy_grid
+    from ..proxy.quantile_mask import QuantileMaskProxy, load_proxy_for
 
     spec = _spec(args.generator)
-    device = _device(args.device)
+    device = torch_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     proxy = load_proxy_for(spec, args.weights, device=device)
@@ -95,7 +93,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.grid:
         metrics["grid"] = str(proxy_grid(proxy, spec, args.grid, res=args.res, device=device))
     if args.record:
-        from .weights import record_metrics, resolve_weights
+        from ..proxy.weights import record_metrics, resolve_weights
 
         record_metrics(resolve_weights(args.weights or spec.name),
                        {k: v for k, v in metrics.items() if isinstance(v, (int, float))})
@@ -111,48 +109,9 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-GOAL_L1, GOAL_SSIM = 0.05, 0.8  # the fidelity goal of the shipped proxies (docs/RESULTS.md, E1)
-
-
-def proxy_status(metrics: dict[str, Any]) -> str:
-    """One word on a proxy's recorded held-out fidelity: meets the goal, weak, unused (no better than
-    a flat image, so ``optimize`` leaves it out), or unmeasured."""
-    from .weights import below_flat_floor
-
-    l1, ssim = metrics.get("l1"), metrics.get("ssim")
-    if not isinstance(l1, (int, float)) or not isinstance(ssim, (int, float)):
-        return "unmeasured"
-    if below_flat_floor(metrics):
-        return "unused"
-    return "meets goal" if l1 <= GOAL_L1 and ssim >= GOAL_SSIM else "weak"
-
-
-def train_hours(proxy: Any) -> float | None:
-    """A proxy's training cost in hours: ``metrics.train_hours`` where recorded (for runs whose first part
-    predates the ``seconds_total`` field), else the logged ``seconds_total`` of its training."""
-    recorded = proxy.metrics.get("train_hours")
-    if isinstance(recorded, (int, float)):
-        return round(float(recorded), 2)
-    info = proxy.training_info
-    seconds = info.get("seconds_total", info.get("seconds_this_run"))
-    return round(float(seconds) / 3600, 2) if isinstance(seconds, (int, float)) else None
-
-
-def proxy_rows() -> list[dict[str, Any]]:
-    """One row per shipped proxy: resolution, inputs, training steps and hours, recorded fidelity, status."""
-    from .weights import load_proxy, shipped_proxy_names
-
-    rows = []
-    for name in shipped_proxy_names():
-        proxy = load_proxy(name)
-        info, m = proxy.training_info, proxy.metrics
-        rows.append({"name": name, "res": proxy.res, "params": len(proxy.param_names), "steps": info.get("steps"),
-                     "train_hours": train_hours(proxy),
-                     **{k: m.get(k) for k in ("l1", "ssim", "flat_l1", "flat_ssim")}, "status": proxy_status(m)})
-    return rows
-
-
 def run_list(args: argparse.Namespace) -> int:
+    from ..proxy.status import GOAL_L1, GOAL_SSIM, proxy_rows
+
     rows = proxy_rows()
     if args.json:
         print(json.dumps(rows))
@@ -176,9 +135,8 @@ def run_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_proxy(sub: Any) -> None:
-    from ..cli import positive_int
-
+def register(sub: Any) -> None:
+    """Add ``proxy train|eval|list`` to an argparse sub-parser collection."""
     p = sub.add_parser("proxy", help="train, evaluate or list generator proxies")
     psub = p.add_subparsers(dest="proxy_command", metavar="ACTION", required=True)
 

@@ -6,15 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from .common import load_graph, map_res, torch_device
+
 
 def run_export(args: argparse.Namespace) -> int:
     """Evaluate the graph and export it; prints each written path."""
-    from .cli import _device
-    from .examples import resolve_graph
-    from .export import export_material
+    from ..export import export_material
 
-    device = _device(args.device)
-    graph = resolve_graph(args.graph)
+    device = torch_device(args.device)
+    graph = load_graph(args.graph)
     written = export_material(graph, Path(args.output), res=args.res, formats=tuple(args.format or ()),
                               normal_format=args.normal_format, bits=args.bits, exr=args.exr, name=args.name,
                               shader=args.shader, height_scale=args.height_scale, device=device)
@@ -23,14 +23,12 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_export(sub: Any) -> None:
-    """Add the ``export`` sub-command to an argparse sub-parser collection."""
-    from .cli import _res
-
+def register(sub: Any) -> None:
+    """Add ``export`` to an argparse sub-parser collection."""
     p = sub.add_parser("export", help="write texture maps plus MaterialX (.mtlx) and glTF 2.0 (.gltf) files")
     p.add_argument("graph", help="graph JSON file or bundled example name")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--res", type=_res, default=1024, help="map resolution in pixels (default 1024)")
+    p.add_argument("--res", type=map_res, default=1024, help="map resolution in pixels (default 1024)")
     p.add_argument("--format", nargs="*", choices=("mtlx", "gltf"), default=["mtlx", "gltf"],
                    help="documents to write (default both; none: maps only)")
     p.add_argument("--normal-format", choices=("gl", "dx"), default="gl",

@@ -45,11 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .features import TextureFeatures, gram_descriptor
-from .io import resize_square
-from .nodes.generators.base import GeneratorSpec
-from .optimize.loss import LossConfig, MaterialLoss, pick_scales
-from .proxy.model import denormalize_params, sample_params
+from ..features import TextureFeatures, gram_descriptor
+from ..io import resize_square
+from ..nodes.generators.base import GeneratorSpec
+from ..optimize.loss import LossConfig, MaterialLoss, pick_scales
+from ..proxy.model import denormalize_params, sample_params
 
 TARGET_SEED = 20_240_602  # held-out targets: training draws with seed 0, validation 1_000_003, E1 12345
 POOL_SEED = 20_240_603
@@ -351,8 +351,8 @@ def available_generators(folder: str | Path) -> list[str]:
 
 def load_baselines(generator: str, folder: str | Path) -> tuple[nn.Module, nn.Module]:
     """(autoencoder, GAN-latent) baselines of ``generator``; :class:`MissingBaselineError` names the training command."""
-    from .proxy.baselines import AutoencoderProxy, GanLatentProxy, load_baseline
-    from .proxy.weights import ProxyWeightsError
+    from .baselines import AutoencoderProxy, GanLatentProxy, load_baseline
+    from ..proxy.weights import ProxyWeightsError
 
     paths = baseline_paths(generator, folder)
     missing = [str(p) for p in paths.values() if not p.is_file()]
@@ -376,8 +376,8 @@ def run_proxy_choice(generator: str, *, n_targets: int = 8, steps: int = 300, po
     ``res`` defaults to the proxy's resolution; rows are JSON-serialisable,
     one per (target, method) with the references ``pool_oracle`` and ``true_params``.
     """
-    from .nodes.generators import get_generator
-    from .proxy.weights import load_proxy
+    from ..nodes.generators import get_generator
+    from ..proxy.weights import load_proxy
 
     spec = get_generator(generator)
     autoencoder, gan = load_baselines(spec.name, baselines_dir)
@@ -395,7 +395,7 @@ def run_proxy_choice(generator: str, *, n_targets: int = 8, steps: int = 300, po
 
 def write_figure(images: Sequence[dict[str, torch.Tensor]], path: str | Path, gap: int = 2) -> Path:
     """One row per target, columns :data:`FIGURE_COLUMNS`, white gaps; an 8-bit grey PNG."""
-    from .io import write_png
+    from ..io import write_png
 
     h = images[0]["target"].shape[-1]
     cols = len(FIGURE_COLUMNS)

@@ -33,13 +33,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from .io import resize_square
-from .nodes.generators.base import GeneratorSpec
-from .optimize.gradient_free import (BudgetExhausted, Layout, Objective, budget_bar, cma_es, powell_bo,
+from ..io import resize_square
+from ..nodes.generators.base import GeneratorSpec
+from ..optimize.gradient_free import (BudgetExhausted, Layout, Objective, budget_bar, cma_es, powell_bo,
                                      random_search)
-from .optimize.loss import LossConfig, MaterialLoss
-from .params import ParamSpec
-from .proxy.model import normalize_params, proxy_inputs
+from ..optimize.loss import LossConfig, MaterialLoss
+from ..params import ParamSpec
+from ..proxy.model import normalize_params, proxy_inputs
 
 TARGET_SEED = 424_242  # parameter draws of the targets (held out from training's seeds)
 TARGET_LAYOUT_SEED = 7  # generator seed of the targets (training and fitting use seed 0)
@@ -360,7 +360,7 @@ def merge_rows(*row_lists: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def write_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     """One panel per target: each method's best real loss against seconds (log-log), with the
     proxy fit's final loss and the reachable loss (true parameters) as grey lines."""
-    from .report import plot_time_curves, save_panels
+    from ..report import plot_time_curves, save_panels
 
     panels = []
     for t in sorted({r["target"] for r in rows}):
@@ -381,7 +381,7 @@ def write_figure(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor],
                  rows: Sequence[dict[str, Any]], res: int, path: Path) -> Path:
     """One target's row of images: the target, the proxy's output at the proxy+Adam result,
     then the real mask at each method's result (``rows`` in order, proxy+Adam first)."""
-    from .report import comparison
+    from ..report import comparison
 
     images = {"target": target}
     with torch.no_grad():

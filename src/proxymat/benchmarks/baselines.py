@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
-from .model import ProxyConfig, ProxyNet, sample_params
-from .train import Discriminator, TrainConfig, render_batch, texture_losses
-from .weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors
+from ..proxy.model import ProxyConfig, ProxyNet, sample_params
+from ..proxy.train import Discriminator, TrainConfig, render_batch, texture_losses
+from ..proxy.weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors
 
 BASELINE_FORMAT = "proxymat-baseline"
 

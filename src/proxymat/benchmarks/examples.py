@@ -34,11 +34,11 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .graph import Graph
-from .io import prepare_target, read_image
-from .optimize.loss import LossConfig, MaterialLoss, encode_like_render, pick_scales
-from .optimize.stages import Optimization, OptimizeConfig
-from .render import render
+from ..graph import Graph
+from ..io import prepare_target, read_image
+from ..optimize.loss import LossConfig, MaterialLoss, encode_like_render, pick_scales
+from ..optimize.stages import Optimization, OptimizeConfig
+from ..render import render
 
 GRADIENT_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
                     "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit")
@@ -80,9 +80,9 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     VGG19 weights); ``seed`` overrides the optimization seed (random search and baselines);
     ``bars`` shows the pipeline's and the baselines' progress bars.
     """
-    from .examples import example_target_path, example_truth_text, resolve_graph
-    from .optimize.gradient_free import run_baseline
-    from .optimize.proxies import load_graph_proxies
+    from ..examples import example_target_path, example_truth_text, resolve_graph
+    from ..optimize.gradient_free import run_baseline
+    from ..optimize.proxies import load_graph_proxies
 
     start = graph or resolve_graph(name)
     tpath = target_path or example_target_path(name)
@@ -142,7 +142,7 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
         images[method] = final
         log(json.dumps(row))
     if figures is not None:
-        from .report import comparison
+        from ..report import comparison
 
         figures.mkdir(parents=True, exist_ok=True)
         comparison(images, figures / f"e3_{name}.png")

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import torch
 
-from .graph import Graph
+from ..graph import Graph
 
 
 def benchmark_graph() -> Graph:
@@ -59,7 +59,7 @@ def _median_time(fn: Callable[[], Any], iters: int, warmup: int = 1) -> float:
 
 def bench_graph(res: int = 256, iters: int = 5, threads: int | None = None) -> dict[str, Any]:
     """Time one optimization iteration (evaluate + render + loss + backward) of the 20-node graph."""
-    from .render import render
+    from ..render import render
 
     if threads:
         torch.set_num_threads(threads)
@@ -94,8 +94,8 @@ def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int 
                      random_params: bool = False) -> list[dict[str, Any]]:
     """Images per second of each generator, batched, at default parameters or at
     random parameters drawn in the sampling box (``random_params``)."""
-    from .proxy.model import sample_params
-    from .nodes.generators import generator_specs
+    from ..proxy.model import sample_params
+    from ..nodes.generators import generator_specs
 
     if threads:
         torch.set_num_threads(threads)

@@ -1,0 +1,100 @@
+"""What every command shares: the one-line error, argparse value types, the device and graph arguments.
+
+Nothing here imports torch at import time, so building the parser stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from ..resolution import MAP_RES, ResolutionRule
+
+
+class CliError(Exception):
+    """An expected failure, reported as one line."""
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean bad input or environment, not a bug."""
+    from ..graph import GraphError
+    from ..io import ImageError
+    from ..params import ParamError
+    from ..proxy.weights import ProxyWeightsError
+
+    return (CliError, GraphError, ImageError, ParamError, OSError, MemoryError, ProxyWeightsError)
+
+
+def torch_device(name: str) -> Any:
+    """The ``torch.device`` that ``--device NAME`` asks for; CliError if it is invalid or CUDA is missing."""
+    import torch
+
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise CliError(f"device {name!r} requested but CUDA is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError as err:
+        raise CliError(f"invalid device {name!r}: {err}") from None
+
+
+def load_graph(ref: str) -> Any:
+    """The graph a command's GRAPH argument names: a JSON file or a bundled example."""
+    from ..examples import resolve_graph
+
+    return resolve_graph(ref)
+
+
+def checked(value: str, parse: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """Parse ``value`` with ``parse``; an argparse error naming ``what`` unless ``ok`` accepts it."""
+    try:
+        x = parse(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value!r}") from None
+    if not ok(x):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {x:g}")
+    return x
+
+
+def positive_int(value: str) -> int:
+    """argparse type: an integer >= 1."""
+    return checked(value, int, lambda n: n >= 1, "a positive integer")
+
+
+def non_negative_int(value: str) -> int:
+    """argparse type: an integer >= 0."""
+    return checked(value, int, lambda n: n >= 0, "an integer >= 0")
+
+
+def at_least_one(value: str) -> float:
+    """argparse type: a finite number >= 1."""
+    return checked(value, float, lambda x: 1.0 <= x < float("inf"), "a number >= 1")
+
+
+def fraction(value: str) -> float:
+    """argparse type: a number in [0, 1]."""
+    return checked(value, float, lambda x: 0.0 <= x <= 1.0, "a number in [0, 1]")
+
+
+def positive_float(value: str) -> float:
+    """argparse type: a finite number > 0."""
+    return checked(value, float, lambda x: 0.0 < x < float("inf"), "a positive number")
+
+
+def resolution_type(rule: ResolutionRule) -> Callable[[str], int]:
+    """argparse type: an integer resolution that ``rule`` accepts, else its one-line problem."""
+
+    def parse(value: str) -> int:
+        try:
+            res = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"resolution must be an integer, got {value!r}") from None
+        problem = rule.problem(res)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return res
+
+    return parse
+
+
+map_res = resolution_type(MAP_RES)
+"""argparse type of the map commands' ``--res`` (render, export, gallery, bench)."""

@@ -1,0 +1,34 @@
+"""``proxymat gallery``: write a grid of random samples of a generator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .common import CliError, map_res, positive_int
+
+
+def run_gallery(args: argparse.Namespace) -> int:
+    """Write the generator's gallery image and parameters; print the image's path."""
+    from ..gallery import write_gallery
+    from ..nodes.generators import get_generator
+
+    try:
+        spec = get_generator(args.name)
+    except KeyError as err:
+        raise CliError(str(err.args[0])) from None
+    path = write_gallery(spec, Path(args.output), n=args.n, res=args.res, seed=args.seed)
+    print(path)
+    return 0
+
+
+def register(sub: Any) -> None:
+    """Add ``gallery`` to an argparse sub-parser collection."""
+    p = sub.add_parser("gallery", help="write a grid of random samples of a generator")
+    p.add_argument("name")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--n", type=positive_int, default=16)
+    p.add_argument("--res", type=map_res, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run_gallery)
