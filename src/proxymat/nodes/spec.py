@@ -15,7 +15,14 @@ Conventions every filter follows:
 * spatial operations wrap around (materials are tileable);
 * no global state, no in-place modification of inputs;
 * a node with no image inputs (e.g. ``uniform_color``) also receives the
-  keyword arguments ``res: int``, ``batch: int`` and ``device: torch.device``.
+  keyword arguments ``res: int``, ``batch: int`` and ``device: torch.device``;
+* the function's docstring carries a usage example: one line holding the JSON
+  of a graph node of that type, e.g.
+  ``{"type": "blur", "inputs": {"input": "noise"}, "params": {"radius": 0.02}}``.
+
+The contract tests (``tests/test_node_contracts.py``) check all of this for every
+registered node; the few declared exceptions live in the spec
+(``piecewise``, ``shift_equivariant``, ``bounded``).
 """
 
 from __future__ import annotations
@@ -44,7 +51,18 @@ class PortSpec:
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """Everything the graph needs to know about a filter node type."""
+    """Everything the graph needs to know about a filter node type.
+
+    * ``output_channels`` gives, per output, ``"gray"`` (C = 1), ``"color"``
+      (C = 3) or ``"any"`` (C of the widest image input); empty means all "any";
+    * ``piecewise`` names float parameters in which the output is piecewise
+      constant (a count or seed given as a float): they get no gradient;
+    * ``shift_equivariant`` is False for nodes that lay content out on the
+      fixed UV frame (scatter, per-cell), whose output tiles but does not
+      follow a circular shift of the inputs;
+    * ``bounded`` is False for nodes whose output may leave [0, 1] (unclamped
+      sharpening or relief).
+    """
 
     type: str
     fn: Callable[..., Any]
@@ -52,6 +70,16 @@ class NodeSpec:
     params: tuple[ParamSpec, ...]
     outputs: tuple[str, ...] = ("output",)
     doc: str = ""
+    output_channels: tuple[Channels, ...] = ()
+    piecewise: tuple[str, ...] = ()
+    shift_equivariant: bool = True
+    bounded: bool = True
+
+    def channels_of(self, output: str) -> Channels:
+        """Declared channel kind of one output (see the class docstring)."""
+        if not self.output_channels:
+            return "any"
+        return self.output_channels[self.outputs.index(output)]
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
@@ -73,10 +101,25 @@ def node(
     params: Sequence[ParamSpec] = (),
     outputs: Sequence[str] = ("output",),
     doc: str = "",
+    *,
+    out: Channels | Sequence[Channels] = "any",
+    piecewise: Sequence[str] = (),
+    shift_equivariant: bool = True,
+    bounded: bool = True,
 ) -> NodeSpec:
-    """Build a :class:`NodeSpec`; plain strings in ``inputs`` become required 'any' ports."""
+    """Build a :class:`NodeSpec`; plain strings in ``inputs`` become required 'any' ports.
+
+    ``out`` is the channel kind of every output (one string) or of each output.
+    """
     ports = tuple(p if isinstance(p, PortSpec) else PortSpec(p) for p in inputs)
-    return NodeSpec(type, fn, ports, tuple(params), tuple(outputs), doc or (fn.__doc__ or "").strip().split("\n")[0])
+    outs = tuple(outputs)
+    kinds = (out,) * len(outs) if isinstance(out, str) else tuple(out)
+    if len(kinds) != len(outs):
+        raise ValueError(f"node {type!r}: {len(kinds)} output channel kinds for {len(outs)} outputs")
+    return NodeSpec(
+        type, fn, ports, tuple(params), outs, doc or (fn.__doc__ or "").strip().split("\n")[0],
+        output_channels=kinds, piecewise=tuple(piecewise), shift_equivariant=shift_equivariant, bounded=bounded,
+    )
 
 
 def pv(p: torch.Tensor | float, like: torch.Tensor) -> torch.Tensor:

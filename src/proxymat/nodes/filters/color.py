@@ -65,6 +65,10 @@ def blend(
     bg) 2 fg bg if bg < 0.5 else 1 - 2 (1 - fg)(1 - bg); max; min; soft_light
     in the smooth Pegtop form (1 - 2 fg) bg^2 + 2 fg bg; switch is a plain
     crossfade by ``opacity`` that ignores the mask.
+
+    Example::
+
+        {"type": "blend", "inputs": {"foreground": "dirt", "background": "base", "mask": "mask"}, "params": {"mode": "multiply", "opacity": 0.6}}
     """
     fg, bg = _match_channels(foreground, background)
     blended = _blend_formula(fg, bg, mode)
@@ -92,6 +96,10 @@ def gradient_map(
     constant beyond the first and last stop.
 
     The defaults (black, 1/3, 2/3, white at 0, 1/3, 2/3, 1) reproduce the gray input as color.
+
+    Example::
+
+        {"type": "gradient_map", "inputs": {"input": "height"}, "params": {"color_1": [0.2, 0.1, 0.05], "color_4": [0.8, 0.6, 0.4]}}
     """
     x = luminance(input)
     pos = stack_params((pos_1, pos_2, pos_3, pos_4), x)
@@ -129,6 +137,10 @@ def hsl(
     the hue wrap); saturation scales the chroma around the channel mean by
     ``2 * saturation``; lightness < 0.5 scales toward black, > 0.5 lerps toward
     white. The result is clamped to [0, 1].
+
+    Example::
+
+        {"type": "hsl", "inputs": {"input": "albedo"}, "params": {"hue": 0.55, "saturation": 0.4}}
     """
     x = as_channels(input, "color")
     x = _rotate_hue(x, 2.0 * math.pi * (pv(hue, x) - 0.5))
@@ -146,7 +158,12 @@ def grayscale(
     g: torch.Tensor | float = 0.7152,
     b: torch.Tensor | float = 0.0722,
 ) -> torch.Tensor:
-    """Color -> gray as ``r*R + g*G + b*B`` (weights not normalized), clamped to [0, 1]."""
+    """Color -> gray as ``r*R + g*G + b*B`` (weights not normalized), clamped to [0, 1].
+
+    Example::
+
+        {"type": "grayscale", "inputs": {"input": "albedo"}}
+    """
     x = as_channels(input, "color")
     out = x[:, 0:1] * pv(r, x) + x[:, 1:2] * pv(g, x) + x[:, 2:3] * pv(b, x)
     return out.clamp(0.0, 1.0)
@@ -169,7 +186,12 @@ def uniform_color(
     batch: int = 1,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """A ``(batch, 3, res, res)`` image filled with ``color`` (a batched color sets the batch)."""
+    """A ``(batch, 3, res, res)`` image filled with ``color`` (a batched color sets the batch).
+
+    Example::
+
+        {"type": "uniform_color", "params": {"color": [0.6, 0.3, 0.2]}}
+    """
     return _fill(color, 3, res, batch, device)
 
 
@@ -180,7 +202,12 @@ def uniform_gray(
     batch: int = 1,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """A ``(batch, 1, res, res)`` image filled with ``value``."""
+    """A ``(batch, 1, res, res)`` image filled with ``value``.
+
+    Example::
+
+        {"type": "uniform_gray", "params": {"value": 0.25}}
+    """
     return _fill(value, 1, res, batch, device)
 
 
@@ -194,6 +221,10 @@ def color_to_mask(
 
     ``d`` is the RGB distance to the key divided by sqrt(3) (so it lies in [0, 1]);
     the mask is 0.5 at ``d = range``, ~1 well inside, ~0 well outside.
+
+    Example::
+
+        {"type": "color_to_mask", "inputs": {"input": "albedo"}, "params": {"key": [0.8, 0.2, 0.1], "range": 0.15}}
     """
     x = as_channels(input, "color")
     d2 = ((x - pc(key, x)) ** 2).sum(1, keepdim=True) / 3.0
@@ -202,13 +233,23 @@ def color_to_mask(
 
 
 def rgb_split(input: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Color -> three gray images ``r``, ``g``, ``b`` (a gray input gives three copies)."""
+    """Color -> three gray images ``r``, ``g``, ``b`` (a gray input gives three copies).
+
+    Example::
+
+        {"type": "rgb_split", "inputs": {"input": "albedo"}}
+    """
     x = as_channels(input, "color")
     return {"r": x[:, 0:1], "g": x[:, 1:2], "b": x[:, 2:3]}
 
 
 def rgb_merge(r: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Three gray images -> one color image (color inputs are reduced by luminance)."""
+    """Three gray images -> one color image (color inputs are reduced by luminance).
+
+    Example::
+
+        {"type": "rgb_merge", "inputs": {"r": "red", "g": "green", "b": "blue"}}
+    """
     parts = torch.broadcast_tensors(luminance(r), luminance(g), luminance(b))
     return torch.cat(parts, 1)
 
@@ -238,6 +279,7 @@ SPECS: tuple[NodeSpec, ...] = (
         gradient_map,
         (PortSpec("input", "gray"),),
         _gradient_params(),
+        out="color",
     ),
     node(
         "hsl",
@@ -248,6 +290,7 @@ SPECS: tuple[NodeSpec, ...] = (
             f("saturation", 0.5, doc="chroma gain 2 * saturation (0 = gray, 0.5 = unchanged)"),
             f("lightness", 0.5, doc="0 = black, 0.5 = unchanged, 1 = white"),
         ),
+        out="color",
     ),
     node(
         "grayscale",
@@ -258,9 +301,10 @@ SPECS: tuple[NodeSpec, ...] = (
             f("g", 0.7152, doc="weight of green"),
             f("b", 0.0722, doc="weight of blue"),
         ),
+        out="gray",
     ),
-    node("uniform_color", uniform_color, (), (color("color", (0.5, 0.5, 0.5), doc="fill color"),)),
-    node("uniform_gray", uniform_gray, (), (f("value", 0.5, doc="fill value"),)),
+    node("uniform_color", uniform_color, (), (color("color", (0.5, 0.5, 0.5), doc="fill color"),), out="color"),
+    node("uniform_gray", uniform_gray, (), (f("value", 0.5, doc="fill value"),), out="gray"),
     node(
         "color_to_mask",
         color_to_mask,
@@ -270,7 +314,8 @@ SPECS: tuple[NodeSpec, ...] = (
             f("range", 0.1, doc="normalized RGB distance where the mask is 0.5"),
             f("softness", 0.02, 0.001, 0.5, doc="width of the mask falloff"),
         ),
+        out="gray",
     ),
-    node("rgb_split", rgb_split, (PortSpec("input", "color"),), outputs=("r", "g", "b")),
-    node("rgb_merge", rgb_merge, (PortSpec("r", "gray"), PortSpec("g", "gray"), PortSpec("b", "gray"))),
+    node("rgb_split", rgb_split, (PortSpec("input", "color"),), outputs=("r", "g", "b"), out="gray"),
+    node("rgb_merge", rgb_merge, (PortSpec("r", "gray"), PortSpec("g", "gray"), PortSpec("b", "gray")), out="color"),
 )

@@ -63,6 +63,10 @@ def height_to_normal(input: torch.Tensor, intensity: torch.Tensor | float = 1.0)
     Slope ``s = intensity * grad(h) / 16`` (central differences per UV) and
     ``n = normalize(-s_x, -s_y, 1)`` with y up: a height rising to the right
     gives ``n_x < 0`` (the surface faces left), rising upward gives ``n_y < 0``.
+
+    Example::
+
+        {"type": "height_to_normal", "inputs": {"input": "height"}, "params": {"intensity": 2.0}}
     """
     return encode(normal_from_height(input, intensity))
 
@@ -80,6 +84,10 @@ def normal_blend(
     ``reoriented`` normal mapping (the detail is rotated to follow the base) or
     ``whiteout`` (xy added, z multiplied) combines them. A flat detail returns
     the base; with ``reoriented`` a flat base returns the detail.
+
+    Example::
+
+        {"type": "normal_blend", "inputs": {"base": "tiles_normal", "detail": "grain_normal"}, "params": {"opacity": 0.5}}
     """
     if mode not in BLEND_MODES:
         raise ValueError(f"normal_blend: unknown mode {mode!r}, expected one of {list(BLEND_MODES)}")
@@ -99,14 +107,24 @@ def normal_blend(
 
 
 def normal_intensity(input: torch.Tensor, intensity: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """Scale the x and y of the normals by ``intensity`` and renormalize (0 = flat, 1 = unchanged)."""
+    """Scale the x and y of the normals by ``intensity`` and renormalize (0 = flat, 1 = unchanged).
+
+    Example::
+
+        {"type": "normal_intensity", "inputs": {"input": "normal"}, "params": {"intensity": 0.5}}
+    """
     n = decode(input)
     k = pv(intensity, input)
     return encode(normalize(torch.cat([n[:, :2] * k, n[:, 2:]], dim=1)))
 
 
 def normal_invert(input: torch.Tensor) -> torch.Tensor:
-    """Flip the green channel: OpenGL <-> DirectX."""
+    """Flip the green channel: OpenGL <-> DirectX.
+
+    Example::
+
+        {"type": "normal_invert", "inputs": {"input": "normal"}}
+    """
     return torch.cat([input[:, :1], 1.0 - input[:, 1:2], input[:, 2:]], dim=1)
 
 
@@ -122,6 +140,10 @@ def emboss(
     comes from ``light_angle`` (turns, 0 = from the right, 0.25 = from the top)
     at 45 degrees elevation. Flat areas keep their colour; slopes facing the
     light brighten, the others darken.
+
+    Example::
+
+        {"type": "emboss", "inputs": {"input": "albedo", "height": "height"}, "params": {"intensity": 2.0, "light_angle": 0.25}}
     """
     n = normal_from_height(height, intensity)
     a = pv(light_angle, input) * (2.0 * math.pi)
@@ -136,6 +158,10 @@ def curvature(input: torch.Tensor, intensity: torch.Tensor | float = 1.0) -> tor
     ``0.5 + 0.5 * tanh(intensity * div / 64)`` where ``div = dn_x/dx + dn_y/dy``
     (central differences per UV, +Y up). For a height map, feed it through
     ``height_to_normal`` first.
+
+    Example::
+
+        {"type": "curvature", "inputs": {"input": "normal"}, "params": {"intensity": 3.0}}
     """
     n = decode(input)
     dxx, _ = grad_uv(n[:, :1])
@@ -153,6 +179,7 @@ SPECS: tuple[NodeSpec, ...] = (
         height_to_normal,
         (PortSpec("input", "gray", doc="height"),),
         (f("intensity", 1.0, 0.0, 10.0, doc="slope = intensity * gradient(UV) / 16"),),
+        out="color",
     ),
     node(
         "normal_blend",
@@ -166,14 +193,16 @@ SPECS: tuple[NodeSpec, ...] = (
             f("opacity", 1.0, 0.0, 1.0, doc="strength of the detail"),
             e("mode", "reoriented", BLEND_MODES, doc="reoriented normal mapping or whiteout"),
         ),
+        out="color",
     ),
     node(
         "normal_intensity",
         normal_intensity,
         (_NORMAL,),
         (f("intensity", 1.0, 0.0, 10.0, doc="factor on x and y (0 = flat, 1 = unchanged)"),),
+        out="color",
     ),
-    node("normal_invert", normal_invert, (_NORMAL,)),
+    node("normal_invert", normal_invert, (_NORMAL,), out="color"),
     node(
         "emboss",
         emboss,
@@ -182,11 +211,14 @@ SPECS: tuple[NodeSpec, ...] = (
             f("intensity", 1.0, 0.0, 10.0, doc="relief strength (as height_to_normal)"),
             f("light_angle", 0.125, 0.0, 1.0, doc="light direction, turns from +X (right), +Y up"),
         ),
+        out="color",
+        bounded=False,
     ),
     node(
         "curvature",
         curvature,
         (_NORMAL,),
         (f("intensity", 1.0, 0.0, 10.0, doc="gain on the divergence of the normals"),),
+        out="gray",
     ),
 )

@@ -129,6 +129,10 @@ def blur(input: torch.Tensor, radius: torch.Tensor | float = 0.01) -> torch.Tens
 
     Done in the Fourier domain: tiles exactly, keeps the mean, and any radius
     (even wider than the texture) has a gradient.
+
+    Example::
+
+        {"type": "blur", "inputs": {"input": "noise"}, "params": {"radius": 0.02}}
     """
     return gaussian_blur(input, radius)
 
@@ -136,12 +140,22 @@ def blur(input: torch.Tensor, radius: torch.Tensor | float = 0.01) -> torch.Tens
 def sharpen(
     input: torch.Tensor, amount: torch.Tensor | float = 1.0, radius: torch.Tensor | float = 0.005
 ) -> torch.Tensor:
-    """Unsharp mask: ``x + amount * (x - blur(x, radius))`` (not clamped)."""
+    """Unsharp mask: ``x + amount * (x - blur(x, radius))`` (not clamped).
+
+    Example::
+
+        {"type": "sharpen", "inputs": {"input": "albedo"}, "params": {"amount": 0.5}}
+    """
     return input + pv(amount, input) * (input - gaussian_blur(input, radius))
 
 
 def highpass(input: torch.Tensor, radius: torch.Tensor | float = 0.02) -> torch.Tensor:
-    """``x - blur(x, radius) + 0.5``: detail above the scale ``radius`` around mid gray."""
+    """``x - blur(x, radius) + 0.5``: detail above the scale ``radius`` around mid gray.
+
+    Example::
+
+        {"type": "highpass", "inputs": {"input": "height"}, "params": {"radius": 0.05}}
+    """
     return input - gaussian_blur(input, radius) + 0.5
 
 
@@ -153,6 +167,10 @@ def directional_blur(
     The kernel is a 1-D Gaussian along ``angle`` (turns) with the spread of a
     box of ``length`` UV (standard deviation ``length / sqrt(12)``); a Gaussian
     avoids the ringing of a hard box. ``angle`` and ``angle + 0.5`` agree.
+
+    Example::
+
+        {"type": "directional_blur", "inputs": {"input": "noise"}, "params": {"angle": 0.0, "length": 0.2}}
     """
     h, w = input.shape[-2:]
     ky, kx = frequencies(h, w, input)
@@ -178,6 +196,10 @@ def warp(
     ``out(p) = input(p + intensity * WARP_SCALE * grad(g)(p))`` with the
     gradient per UV (u right, v down) and WARP_SCALE = 1/256: a gray ramp rising
     by 1 across the texture shifts by ``intensity / 256`` UV.
+
+    Example::
+
+        {"type": "warp", "inputs": {"input": "tiles", "intensity_input": "clouds"}, "params": {"intensity": 2.0}}
     """
     du, dv = grad_uv(intensity_input)
     k = pv(intensity, input) * WARP_SCALE
@@ -194,6 +216,10 @@ def directional_warp(
 
     ``out(p) = input(p - intensity * g(p) * dir(angle))``: with g = 1 and angle 0
     the image slides right by ``intensity``.
+
+    Example::
+
+        {"type": "directional_warp", "inputs": {"input": "grain", "intensity_input": "clouds"}, "params": {"intensity": 0.03, "angle": 0.25}}
     """
     ex, ey = direction(angle, input)
     s = pv(intensity, input) * intensity_input
@@ -228,6 +254,10 @@ def transform_2d(
     and 1/scale an integer (scale 0.5 shows 2x2 copies); otherwise seams appear,
     as in Substance's Transform 2D. Non-integer pixel offsets blur slightly
     (bilinear resampling).
+
+    Example::
+
+        {"type": "transform_2d", "inputs": {"input": "tiles"}, "params": {"offset": [0.5, 0.0], "rotation": 0.25}}
     """
     h, w = input.shape[-2:]
     ox, oy = vec_parts(torch.as_tensor(offset), input)
@@ -252,10 +282,13 @@ def edge_detect(
     ``m = sqrt(2 pi) * width * |sobel(blur(x, width))|`` is about 1 on a unit
     step blurred over ``width`` UV (so edges grow ~``width`` wide at every
     resolution); the magnitude is softened near 0 to stay differentiable.
+
+    Example::
+
+        {"type": "edge_detect", "inputs": {"input": "tiles"}, "params": {"width": 0.01}}
     """
-    wdt = pv(width, input)
-    du, dv = sobel_uv(gaussian_blur(input, wdt))
-    k = math.sqrt(2.0 * math.pi) * wdt
+    du, dv = sobel_uv(gaussian_blur(input, width))
+    k = math.sqrt(2.0 * math.pi) * pv(width, input)
     mag = torch.sqrt((k * du) ** 2 + (k * dv) ** 2 + _EDGE_EPS**2) - _EDGE_EPS
     return torch.tanh(pv(contrast, input) * mag)
 
@@ -271,6 +304,10 @@ def slope_blur(
     Averages ``samples`` lookups at ``p + t * v`` for ``t = (k + 0.5) / samples``,
     ``v = intensity * WARP_SCALE * grad(slope)`` (UV, uphill); negative
     intensity smears downhill. Flat areas of ``slope`` stay sharp.
+
+    Example::
+
+        {"type": "slope_blur", "inputs": {"input": "rust", "slope": "clouds"}, "params": {"intensity": 4.0, "samples": 8}}
     """
     if samples < 1:
         raise ValueError(f"slope_blur: samples must be >= 1, got {samples}")
@@ -293,8 +330,12 @@ def ambient_occlusion(
     The depth of each pixel below its blurred surroundings at radii
     ``radius * (1, 1/2, 1/4)`` is averaged (only positive depths occlude) and
     mapped through ``exp(-AO_SCALE * intensity * depth)``. Flat height gives 1.
+
+    Example::
+
+        {"type": "ambient_occlusion", "inputs": {"input": "height"}, "params": {"radius": 0.03}}
     """
-    r = pv(radius, input)
+    r = torch.as_tensor(radius, dtype=input.dtype, device=input.device)
     depth = sum(torch.relu(gaussian_blur(input, r * k) - input) for k in AO_RADII) / len(AO_RADII)
     return torch.exp(-AO_SCALE * pv(intensity, input) * depth)
 
@@ -314,8 +355,11 @@ SPECS: tuple[NodeSpec, ...] = (
             f("amount", 1.0, 0.0, 10.0, doc="strength of the unsharp mask (0 = identity)"),
             f("radius", 0.005, 0.0, 0.05, doc="blur standard deviation in UV"),
         ),
+        bounded=False,
     ),
-    node("highpass", highpass, (_IN,), (f("radius", 0.02, 0.0, 0.2, doc="blur standard deviation in UV"),)),
+    node(
+        "highpass", highpass, (_IN,), (f("radius", 0.02, 0.0, 0.2, doc="blur standard deviation in UV"),), bounded=False
+    ),
     node(
         "directional_blur",
         directional_blur,
@@ -349,6 +393,7 @@ SPECS: tuple[NodeSpec, ...] = (
             f("rotation", 0.0, -0.5, 0.5, doc="turns, counter-clockwise on screen"),
             vec2("scale", (1.0, 1.0), 0.1, 10.0, doc="per-axis scale (> 1 enlarges; tiles when 1/scale is an integer)"),
         ),
+        shift_equivariant=False,
     ),
     node(
         "edge_detect",
@@ -358,6 +403,7 @@ SPECS: tuple[NodeSpec, ...] = (
             f("width", 0.005, 0.001, 0.05, doc="edge width (blur standard deviation) in UV"),
             f("contrast", 2.0, 0.0, 10.0, doc="gain before tanh (higher = harder, whiter edges)"),
         ),
+        out="gray",
     ),
     node(
         "slope_blur",
@@ -376,5 +422,6 @@ SPECS: tuple[NodeSpec, ...] = (
             f("radius", 0.05, 0.005, 0.2, doc="largest neighbourhood (blur standard deviation) in UV"),
             f("intensity", 1.0, 0.0, 10.0, doc="darkening per unit of depth"),
         ),
+        out="gray",
     ),
 )

@@ -101,6 +101,10 @@ def levels(
     The midtone is the normalized input value that becomes 50 % gray:
     ``t ** p`` with ``p = log(0.5) / log(in_mid)`` (in_mid 0.5 = linear).
     in_low > in_high inverts.
+
+    Example::
+
+        {"type": "levels", "inputs": {"input": "height"}, "params": {"in_low": 0.2, "in_high": 0.8, "in_mid": 0.4}}
     """
     lo, hi = pv(in_low, input), pv(in_high, input)
     t = safe_div(input - lo, hi - lo).clamp(0.0, 1.0)
@@ -145,6 +149,10 @@ def curve(
     overshoots its control values; left of the first and right of the last
     point it is flat. Endpoints are explicit: the default points (0, 0),
     (1/3, 1/3), (2/3, 2/3), (1, 1) give the identity.
+
+    Example::
+
+        {"type": "curve", "inputs": {"input": "height"}, "params": {"y2": 0.2, "y3": 0.9}}
     """
     xs_s, ys_s = sort_knots(stack_params((x1, x2, x3, x4), input), stack_params((y1, y2, y3, y4), input))
     xs = [pv(xs_s[..., k], input) for k in range(CURVE_POINTS)]
@@ -170,20 +178,35 @@ _CURVE_DEFAULTS = tuple(k / (CURVE_POINTS - 1) for k in range(CURVE_POINTS))
 def brightness_contrast(
     input: torch.Tensor, brightness: torch.Tensor | float = 0.0, contrast: torch.Tensor | float = 0.0
 ) -> torch.Tensor:
-    """``(x - 0.5) * 20 ** contrast + 0.5 + brightness``, clamped to [0, 1]."""
+    """``(x - 0.5) * 20 ** contrast + 0.5 + brightness``, clamped to [0, 1].
+
+    Example::
+
+        {"type": "brightness_contrast", "inputs": {"input": "albedo"}, "params": {"brightness": 0.1, "contrast": 0.3}}
+    """
     gain = torch.pow(torch.as_tensor(20.0, dtype=input.dtype, device=input.device), pv(contrast, input))
     return ((input - 0.5) * gain + 0.5 + pv(brightness, input)).clamp(0.0, 1.0)
 
 
 def invert(input: torch.Tensor) -> torch.Tensor:
-    """``1 - x`` on every channel."""
+    """``1 - x`` on every channel.
+
+    Example::
+
+        {"type": "invert", "inputs": {"input": "height"}}
+    """
     return 1.0 - input
 
 
 def threshold(
     input: torch.Tensor, threshold: torch.Tensor | float = 0.5, softness: torch.Tensor | float = 0.02
 ) -> torch.Tensor:
-    """Soft threshold ``sigmoid((x - threshold) / softness)``."""
+    """Soft threshold ``sigmoid((x - threshold) / softness)``.
+
+    Example::
+
+        {"type": "threshold", "inputs": {"input": "noise"}, "params": {"threshold": 0.6, "softness": 0.05}}
+    """
     return torch.sigmoid((input - pv(threshold, input)) / pv(softness, input).clamp_min(1e-4))
 
 
@@ -196,6 +219,10 @@ def histogram_scan(
     window just above 1 (all black), 1 just below 0 (all white), 0.5 centres it
     on 0.5; contrast 0 with position 0.5 is the identity, contrast 1 a hard
     step at ``1 - position``.
+
+    Example::
+
+        {"type": "histogram_scan", "inputs": {"input": "noise"}, "params": {"position": 0.4, "contrast": 0.8}}
     """
     width = (1.0 - pv(contrast, input)).clamp_min(1e-4)
     centre = 1.0 + 0.5 * width - pv(position, input) * (1.0 + width)
@@ -208,18 +235,32 @@ def histogram_range(
     """Compress values toward ``position``: ``range * x + (1 - range) * position``.
 
     The output spans ``range`` and keeps ``position`` fixed; range 1 is the identity.
+
+    Example::
+
+        {"type": "histogram_range", "inputs": {"input": "noise"}, "params": {"range": 0.3, "position": 0.7}}
     """
     r = pv(range, input)
     return r * input + (1.0 - r) * pv(position, input)
 
 
 def clamp(input: torch.Tensor, low: torch.Tensor | float = 0.0, high: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """Clamp to [low, high] (high wins when low > high)."""
+    """Clamp to [low, high] (high wins when low > high).
+
+    Example::
+
+        {"type": "clamp", "inputs": {"input": "height"}, "params": {"low": 0.1, "high": 0.9}}
+    """
     return clamp_between(input, pv(low, input), pv(high, input))
 
 
 def pow(input: torch.Tensor, exponent: torch.Tensor | float = 1.0) -> torch.Tensor:
-    """``max(x, 0) ** exponent``."""
+    """``max(x, 0) ** exponent``.
+
+    Example::
+
+        {"type": "pow", "inputs": {"input": "height"}, "params": {"exponent": 2.2}}
+    """
     return safe_pow(input.clamp_min(0.0), pv(exponent, input))
 
 

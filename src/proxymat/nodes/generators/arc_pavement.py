@@ -126,7 +126,12 @@ def _arc_chunk(p: Params, key: tuple[int, ...], res: int, seed: int) -> torch.Te
 
 
 def arc_pavement(params: Params, res: int, seed: int) -> torch.Tensor:
-    """Arc pavement generator function (see module docstring)."""
+    """Arc pavement generator function (see module docstring).
+
+    Example::
+
+        {"type": "arc_pavement", "params": {"pattern_amount": 8, "arcs_amount": 10, "pattern_scale": 0.9}}
+    """
     return evaluate_batched(params, res, partial(_arc_chunk, res=res, seed=seed))
 
 

@@ -74,7 +74,12 @@ def _bricks_chunk(p: Params, key: tuple[int, ...], res: int, seed: int) -> torch
 
 
 def brick_generator(params: Params, res: int, seed: int) -> torch.Tensor:
-    """Brick generator function (see module docstring)."""
+    """Brick generator function (see module docstring).
+
+    Example::
+
+        {"type": "brick_generator", "params": {"bricks_x": 4, "bricks_y": 8, "gap_x": 0.05, "gap_y": 0.1, "bevel": 0.3}}
+    """
     return evaluate_batched(params, res, partial(_bricks_chunk, res=res, seed=seed))
 
 

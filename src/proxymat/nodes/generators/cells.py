@@ -126,7 +126,12 @@ def _cells_group(p: Params, key: tuple[int, ...], res: int, seed: int) -> torch.
 
 
 def cells(params: Params, res: int, seed: int) -> torch.Tensor:
-    """Cells generator function (see module docstring)."""
+    """Cells generator function (see module docstring).
+
+    Example::
+
+        {"type": "cells", "params": {"scale": 6, "disorder": 0.8, "style": "f2_minus_f1"}}
+    """
     return evaluate_batched(params, res, partial(_cells_group, res=res, seed=seed), group_by=("distance", "style"))
 
 

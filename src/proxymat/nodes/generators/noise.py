@@ -90,12 +90,22 @@ def _clouds_chunk(p: Params, key: tuple[int, ...], res: int, seed: int) -> torch
 
 
 def perlin_noise(params: Params, res: int, seed: int) -> torch.Tensor:
-    """Perlin noise generator function (see module docstring)."""
+    """Perlin noise generator function (see module docstring).
+
+    Example::
+
+        {"type": "perlin_noise", "params": {"scale": 8, "disorder": 0.3}}
+    """
     return evaluate_batched(params, res, partial(_perlin_chunk, res=res, seed=seed))
 
 
 def clouds(params: Params, res: int, seed: int) -> torch.Tensor:
-    """Clouds generator function (see module docstring)."""
+    """Clouds generator function (see module docstring).
+
+    Example::
+
+        {"type": "clouds", "params": {"scale": 4, "octaves": 6, "roughness": 0.55}}
+    """
     return evaluate_batched(params, res, partial(_clouds_chunk, res=res, seed=seed))
 
 

@@ -85,13 +85,24 @@ def pptbf(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tens
 
     Each image has its own lattice, cell tables and code path (tiling, mixture),
     so the batch is evaluated item by item; all per-pixel work is vectorised.
+
+    Example::
+
+        {"type": "pptbf", "params": {"tiling": "relaxed", "jitter": 0.4, "zoom": 8.0}}
     """
     raw = pptbf_raw(params, res, seed)
     return equalize(raw.reshape(raw.shape[0], -1)).view_as(raw)
 
 
 def pptbf_mask(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tensor:
-    """Binary PPTBF structure map (B, 1, res, res): the ``threshold`` fraction of pixels is white."""
+    """Binary PPTBF structure map (B, 1, res, res): the ``threshold`` fraction of pixels is white.
+
+    Examples::
+
+        {"type": "pptbf_mask", "params": {"threshold": 0.4, "tiling": "regular", "zoom": 6.0}}
+        {"type": "pptbf_mask_cellular", "params": {"threshold": 0.5, "zoom": 6.0, "jitter": 0.2}}
+        {"type": "pptbf_mask_cellular_coarse", "params": {"threshold": 0.5, "zoom": 4.0}}
+    """
     batch = params["threshold"].reshape(-1).shape[0]
     out = []
     for b in range(batch):
@@ -103,7 +114,12 @@ def pptbf_mask(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch
 
 def pptbf_rank(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tensor:
     """PPTBF rank field (B, 1, res, res): the order in which ``pptbf_mask`` turns pixels white,
-    uniform in (0, 1); thresholding it at ``1 - t`` gives the mask of white fraction ``t``."""
+    uniform in (0, 1); thresholding it at ``1 - t`` gives the mask of white fraction ``t``.
+
+    Example::
+
+        {"type": "pptbf_rank_cellular", "params": {"zoom": 6.0, "jitter": 0.2}}
+    """
     batch = next(iter(params.values())).reshape(-1).shape[0]
     out = []
     for b in range(batch):

@@ -219,7 +219,12 @@ def _chunks(ends: torch.Tensor) -> list[tuple[int, int]]:
 
 
 def scratches(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tensor:
-    """Render scratches; see the module docstring."""
+    """Render scratches; see the module docstring.
+
+    Example::
+
+        {"type": "scratches", "params": {"spline_number": 32, "spline_width": 0.5, "fade_mode": "both"}}
+    """
     n_batch = int(params["spline_number"].shape[0])
     counts = params["spline_number"].to(torch.int64)
     n_splines = int(counts.max())

@@ -306,7 +306,12 @@ def _subset(p: Mapping[str, torch.Tensor], sel: torch.Tensor) -> dict[str, torch
 
 
 def tile_generator(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch.Tensor:
-    """Tile Generator -> (B, 1, res, res) in [0, 1]; see the module docstring."""
+    """Tile Generator -> (B, 1, res, res) in [0, 1]; see the module docstring.
+
+    Example::
+
+        {"type": "tile_generator", "params": {"x_amount": 8, "y_amount": 8, "pattern": "disc", "scale_random": 0.3}}
+    """
     batch = params["x_amount"].shape[0]
     out = torch.empty(batch, 1, res, res, device=params["x_amount"].device)
     chunk = max(1, _MAX_PIXELS // (res * res))
@@ -322,7 +327,14 @@ def tile_generator(params: Mapping[str, torch.Tensor], res: int, seed: int) -> t
 
 # ------------------------------------------------------------------ specs
 def _fixed_pattern_fn(params: Mapping[str, torch.Tensor], res: int, seed: int, *, pattern: str) -> torch.Tensor:
-    """``tile_generator`` with the pattern (and pattern_var when unused) filled in."""
+    """``tile_generator`` with the pattern (and pattern_var when unused) filled in.
+
+    Examples::
+
+        {"type": "tile_paraboloid", "params": {"x_amount": 6, "y_amount": 6, "luminance_random": 0.4}}
+        {"type": "tile_disc", "params": {"x_amount": 8, "y_amount": 8, "scale_random": 0.3}}
+        {"type": "tile_square", "params": {"x_amount": 6, "y_amount": 12, "interstice_x": 0.1, "interstice_y": 0.1}}
+    """
     ref = params["x_amount"]
     full = dict(params)
     full["pattern"] = torch.full_like(ref, float(PATTERNS.index(pattern)))
