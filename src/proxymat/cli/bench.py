@@ -273,7 +273,7 @@ def register(sub: Any) -> None:
         return q
 
     q = add("graph", _run_graph, "speed of one optimization iteration of a 20-node graph", False)
-    q.add_argument("--res", type=map_res, default=256)
+    q.add_argument("--res", type=map_res, default=256, help="map resolution in pixels (default 256)")
     q.add_argument("--iters", type=positive_int, default=5, help="timed repeats (the median is reported)")
 
     def generator_options(q: argparse.ArgumentParser) -> None:
@@ -284,7 +284,7 @@ def register(sub: Any) -> None:
 
     q = add("generators", _run_generators, "images per second of each generator", False)
     generator_options(q)
-    q.add_argument("--res", type=map_res, nargs="+", default=[128, 256, 512])
+    q.add_argument("--res", type=map_res, nargs="+", default=[128, 256, 512], help="resolutions in pixels (default 128 256 512)")
     q = add("all", _run_all, "graph (256 px) and generators together", False)
     generator_options(q)
 
@@ -293,7 +293,7 @@ def register(sub: Any) -> None:
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these shipped proxies")
 
     q = add("examples", _run_examples, "E3: graph optimization of the bundled examples against baselines", True, True)
-    q.add_argument("--res", type=map_res, default=256)
+    q.add_argument("--res", type=map_res, default=256, help="working resolution of each fit in pixels (default 256)")
     q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
                    help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")

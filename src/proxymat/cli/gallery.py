@@ -26,9 +26,10 @@ def run_gallery(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``gallery`` to an argparse sub-parser collection."""
     p = sub.add_parser("gallery", help="write a grid of random samples of a generator")
-    p.add_argument("name")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--n", type=positive_int, default=16)
-    p.add_argument("--res", type=map_res, default=128)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("name", help="generator name (proxymat generators lists them)")
+    p.add_argument("-o", "--output", required=True, help="output folder for NAME_gallery.png and NAME_gallery.json")
+    p.add_argument("--n", type=positive_int, default=16, help="number of samples, 1..256 (default 16)")
+    p.add_argument("--res", type=map_res, default=128, help="resolution of each sample in pixels (default 128)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random parameters and of the generator's layout (default 0)")
     p.set_defaults(func=run_gallery)

@@ -69,10 +69,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("nodes", help="list filter nodes and their parameters")
     p.add_argument("type", nargs="?", help="show one node type")
     p.add_argument("--all", action="store_true", help="include generators")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON list of rows")
     p.set_defaults(func=run_nodes)
 
     p = sub.add_parser("generators", help="list generators and their parameters")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", nargs="?", help="show one generator")
+    p.add_argument("--json", action="store_true", help="print one JSON list of rows")
     p.set_defaults(func=run_generators)

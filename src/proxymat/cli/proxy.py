@@ -142,45 +142,50 @@ def register(sub: Any) -> None:
 
     t = psub.add_parser("train", help="train a proxy for a generator (resumes from its checkpoint; "
                         "data-parallel under torchrun)")
-    t.add_argument("generator")
-    t.add_argument("--steps", type=positive_int, default=10_000)
-    t.add_argument("--res", type=int, default=128)
-    t.add_argument("--batch", type=positive_int, default=8)
+    t.add_argument("generator", help="generator name (proxymat generators lists them)")
+    t.add_argument("--steps", type=positive_int, default=10_000, help="total training steps (default 10000)")
+    t.add_argument("--res", type=int, default=128, help="output resolution of the proxy in pixels (default 128)")
+    t.add_argument("--batch", type=positive_int, default=8, help="parameter sets per step, per process (default 8)")
     t.add_argument("--w-dim", type=positive_int, default=None, help="style vector size (default 256)")
     t.add_argument("--channels", type=int, nargs="*", help="channels per resolution 4, 8, ..., res")
-    t.add_argument("--device", default="cpu")
-    t.add_argument("--threads", type=positive_int, default=None)
+    t.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
+    t.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
     t.add_argument("--out", help="weights file (default proxies/GENERATOR.safetensors)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--init", default=None, metavar="WEIGHTS",
                    help="start from these proxy weights (file or shipped name; same inputs, its model config) "
                         "instead of random ones, e.g. to fine-tune on a narrower family; a checkpoint of --out wins")
     t.add_argument("--gan", dest="gan", action="store_true", default=None, help="adversarial term (default: for stochastic generators)")
-    t.add_argument("--no-gan", dest="gan", action="store_false")
-    t.add_argument("--feat-weight", type=float, default=None)
-    t.add_argument("--features", default="auto")
-    t.add_argument("--checkpoint-every", type=positive_int, default=250)
-    t.add_argument("--val-every", type=positive_int, default=250)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-gan", dest="gan", action="store_false", help="no adversarial term, even for a stochastic generator")
+    t.add_argument("--feat-weight", type=float, default=None, metavar="W",
+                   help="weight of the feature loss (default 10; 1 for GAN runs)")
+    t.add_argument("--features", default="auto",
+                   help="texture features of the feature and style losses: auto, random, or a VGG19 weights file")
+    t.add_argument("--checkpoint-every", type=positive_int, default=250, metavar="STEPS",
+                   help="save a resumable checkpoint every STEPS steps (default 250)")
+    t.add_argument("--val-every", type=positive_int, default=250, metavar="STEPS",
+                   help="measure the held-out validation loss every STEPS steps (default 250)")
+    t.add_argument("--seed", type=int, default=0,
+                   help="seed of the sampled training parameters and of the model's initial weights (default 0)")
     t.add_argument("--ema-halflife", type=float, default=500.0, metavar="STEPS",
                    help="validate and ship a moving average of the weights with this half-life (0: the raw weights)")
     t.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--unpin", action="store_true",
                    help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--quiet", action="store_true", help="no progress output")
     t.set_defaults(func=run_train)
 
     e = psub.add_parser("eval", help="fidelity of a proxy against its real generator on held-out parameters")
-    e.add_argument("generator")
+    e.add_argument("generator", help="generator name (proxymat proxy list shows the shipped proxies)")
     e.add_argument("--weights", help="weights file or shipped name (default: the shipped proxy); for a mask "
                    "family also a proxy of its rank field, thresholded at the white fraction")
-    e.add_argument("--n", type=positive_int, default=256)
-    e.add_argument("--res", type=int, default=None)
+    e.add_argument("--n", type=positive_int, default=256, help="held-out parameter sets (default 256)")
+    e.add_argument("--res", type=int, default=None, help="comparison resolution in pixels (default: the proxy's)")
     e.add_argument("--grid", help="write a real-vs-proxy image grid here (PNG)")
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--threads", type=positive_int, default=None)
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
+    e.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
+    e.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
     e.add_argument("--record", action="store_true",
                    help="store the results in the weights file's metrics (optimize reads them to skip a proxy "
                         "that is no better than a flat image)")

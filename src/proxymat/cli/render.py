@@ -36,9 +36,10 @@ def register(sub: Any) -> None:
     p = sub.add_parser("render", help="evaluate a graph and write its maps and flash render")
     p.add_argument("graph", help="graph JSON file or bundled example name")
     p.add_argument("-o", "--output", required=True, help="output folder")
-    p.add_argument("--res", type=map_res, default=256)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--res", type=map_res, default=256, help="map resolution in pixels (default 256)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of color maps (height/normal are 16-bit)")
-    p.add_argument("--normal-format", choices=("gl", "dx"), default="gl")
+    p.add_argument("--normal-format", choices=("gl", "dx"), default="gl",
+                   help="convention of the written normal map: gl (OpenGL, +Y up; default) or dx (DirectX)")
     p.add_argument("--model", choices=("match", "cook_torrance"), default="match", help="render model")
     p.set_defaults(func=run_render)
