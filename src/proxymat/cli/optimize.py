@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from ..optimize.config import QUALITY, config_default
+from ..resolution import OPTIMIZE_RES
 from .common import CliError, at_least_one, fraction, non_negative_int, positive_int, torch_device
 
 
@@ -23,22 +27,55 @@ def _target_path(args: argparse.Namespace) -> Path:
     return path
 
 
+PRESET_FLAGS = {"res": "--res", "iters1": "--iters", "samples": "--samples", "rescore": "--rescore",
+                "polish": "--polish", "stage2_patience": "--stage2-patience", "sweep_iters": "--sweep",
+                "search_refit": "--search-refit"}
+"""The flag that sets each :data:`~proxymat.optimize.config.QUALITY` field (``--iters`` sets all three stages)."""
+
+QUALITY_USE = {"fast": "a quick look", "default": "the defaults", "best": "longer searches and fits"}
+
+_PRESET_ARGS = {"res": "res", "samples": "samples", "rescore": "rescore", "polish": "polish",
+                "stage2_patience": "stage2_patience", "sweep_iters": "sweep", "search_refit": "search_refit"}
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
-    """The :class:`~.stages.OptimizeConfig` that ``proxymat optimize``'s options ask for."""
+    """The :class:`~proxymat.optimize.config.OptimizeConfig` that ``proxymat optimize``'s options ask for:
+    the ``--quality`` preset (default: ``default``, today's defaults), then every flag given explicitly."""
+    from ..optimize.config import quality_settings
     from ..optimize.loss import LossConfig, pick_scales
     from ..optimize.stages import OptimizeConfig
 
-    config = OptimizeConfig(res=args.res, seed=args.seed)
+    preset = quality_settings(getattr(args, "quality", None) or "default")
+    chosen = {name: preset[name] if getattr(args, arg) is None else getattr(args, arg) for name, arg in _PRESET_ARGS.items()}
     if args.iters:
-        config = replace(config, iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
-    return replace(
-        config, samples=args.samples, rescore=args.rescore, local_fraction=args.local_fraction, polish=args.polish,
-        polish_filters=args.polish_filters, polish_grow=args.polish_grow, stage2_check=args.stage2_check,
-        stage2_patience=args.stage2_patience, sweep_iters=args.sweep, search_refit=args.search_refit,
-        search_refit_iters=args.search_refit_iters, stage1=not args.no_stage1, stage2=not args.no_stage2,
-        random_search=not args.no_random_search, stage3=not args.no_stage3,
-        loss=LossConfig(features=args.features, scales=pick_scales(args.res, (1.0, 0.5, 0.25))),
+        chosen.update(iters1=args.iters[0], iters2=args.iters[1], iters3=args.iters[2])
+    else:
+        chosen.update(iters1=preset["iters1"], iters2=preset["iters2"], iters3=preset["iters3"])
+    return OptimizeConfig(
+        **chosen, seed=args.seed, local_fraction=args.local_fraction, polish_filters=args.polish_filters,
+        polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
+        stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
+        stage3=not args.no_stage3,
+        loss=LossConfig(features=args.features, scales=pick_scales(chosen["res"], (1.0, 0.5, 0.25))),
     )
+
+
+def quality_help() -> str:
+    """``--quality``'s help: what each preset sets, as the flags that would set it."""
+    from ..optimize.config import QUALITY, quality_settings
+
+    def flags(quality: str) -> str:
+        got = quality_settings(quality)
+        parts = []
+        for name, flag in PRESET_FLAGS.items():
+            if name == "iters1":
+                parts.append(f"{flag} {got['iters1']} {got['iters2']} {got['iters3']}")
+            else:
+                parts.append(f"{flag} {got[name]}")
+        return " ".join(parts)
+
+    presets = "; ".join(f"{quality} ({QUALITY_USE[quality]}): {flags(quality)}" for quality in QUALITY)
+    return f"preset of the settings below; a flag given explicitly overrides its preset value. {presets}"
 
 
 def run_optimize(args: argparse.Namespace) -> int:
@@ -46,7 +83,8 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
     from ..io import prepare_target, read_image
-    from ..optimize.loss import encode_like_render
+    from .. import __version__
+    from ..optimize.loss import describe, encode_like_render
     from ..report import write_report
     from ..optimize.proxies import load_graph_proxies
     from ..optimize.stages import Optimization
@@ -56,7 +94,8 @@ def run_optimize(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
     target_path = _target_path(args)
-    target = prepare_target(read_image(target_path), args.res)
+    config = config_from_args(args)
+    target = prepare_target(read_image(target_path), config.res)
     target = encode_like_render(target, args.target_encoding).to(device)
     bad = [item for item in args.proxy or [] if item.startswith("=") or item.endswith("=")]
     if bad:
@@ -64,10 +103,10 @@ def run_optimize(args: argparse.Namespace) -> int:
     # A bare GENERATOR asks for the shipped proxy, even one recorded as no better than a flat image.
     extra = dict(item.split("=", 1) if "=" in item else (item, item) for item in (args.proxy or []))
     proxies = load_graph_proxies(graph, extra, device=device, skip=args.no_proxy or ())
-    config = config_from_args(args)
     out = Path(args.output)
     try:
-        run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=not args.quiet, device=device)
+        bars = not args.quiet and sys.stderr.isatty()  # no bars in logs and pipes
+        run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=bars, device=device)
     except ValueError as err:  # e.g. unreadable --features weights
         raise CliError(str(err)) from None
     try:
@@ -77,10 +116,13 @@ def run_optimize(args: argparse.Namespace) -> int:
         probe.unlink()
     except OSError as err:
         raise CliError(f"cannot write to output folder {out}: {err.strerror or err}") from None
-    print(f"optimizing {graph.name!r} ({len(graph.nodes)} nodes) to {target_path} at {args.res}px; "
+    print(f"optimizing {graph.name!r} ({len(graph.nodes)} nodes) to {target_path} at {config.res}px; "
           f"proxies: {', '.join(sorted(proxies)) or 'none'}")
     result = run.run()
-    settings: dict[str, Any] = {"graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), **asdict(config)}
+    settings: dict[str, Any] = {
+        "command": shlex.join(["proxymat", *getattr(args, "argv", sys.argv[1:])]), "version": __version__,
+        "graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), "target_encoding": args.target_encoding,
+        "loss_description": describe(replace(run.loss.config, scales=run.loss.scales), run.loss.features), **asdict(config)}
     paths = write_report(out, result, target.cpu(), settings)
     print(f"final loss {result.loss_final:.4f} in {result.seconds:.1f}s; report: {paths['report']}")
     return 0
@@ -88,41 +130,42 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``optimize`` to an argparse sub-parser collection."""
-    # The defaults repeat OptimizeConfig's (importing it would import torch just to build the parser);
-    # tests/test_cli.py checks that they agree.
+    # Defaults come from OptimizeConfig (torch-free module); those a --quality preset sets are None here,
+    # so that config_from_args can tell an explicit flag from the preset.
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
     p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
     p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
     p.add_argument("-o", "--output", default="out/optimize", help="output folder (default out/optimize)")
-    p.add_argument("--res", type=int, default=256, choices=(64, 128, 256, 512))
+    p.add_argument("--quality", choices=tuple(QUALITY), default="default", help=quality_help())
+    p.add_argument("--res", type=int, default=None, choices=OPTIMIZE_RES.choices())
     p.add_argument("--device", default="cpu")
     p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
-    p.add_argument("--samples", type=positive_int, default=64, help="random-search samples at the start of Stage II")
-    p.add_argument("--rescore", type=non_negative_int, default=8, metavar="K",
+    p.add_argument("--samples", type=positive_int, default=None, help="random-search samples at the start of Stage II")
+    p.add_argument("--rescore", type=non_negative_int, default=None, metavar="K",
                    help="re-render the K best random-search samples with the real generators and keep the best "
                         "(0: trust the proxies' ranking, as in the paper)")
-    p.add_argument("--local-fraction", type=fraction, default=0.5, metavar="F",
+    p.add_argument("--local-fraction", type=fraction, default=config_default("local_fraction"), metavar="F",
                    help="share of the random-search samples drawn near the current values (0: all over the sampling box)")
-    p.add_argument("--polish", type=non_negative_int, default=256, metavar="N",
+    p.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
                    help="real-generator renders of the local search on the generator parameters after Stage II "
                         "(0: off, as in the paper)")
-    p.add_argument("--polish-grow", type=at_least_one, default=1.5, metavar="F",
+    p.add_argument("--polish-grow", type=at_least_one, default=config_default("polish_grow"), metavar="F",
                    help="polish step radius factor after a round with a gain (after one without: 0.7; "
                         "1 keeps it from growing)")
     p.add_argument("--polish-filters", action="store_true",
                    help="let the polish move the filter parameters too (real renders, as simulated annealing does)")
-    p.add_argument("--stage2-check", type=non_negative_int, default=10, metavar="N",
+    p.add_argument("--stage2-check", type=non_negative_int, default=config_default("stage2_check"), metavar="N",
                    help="render Stage II's values with the real generators every N iterations, keep the best and stop "
                         "when they stop improving (0: run every iteration on the proxies alone, as in the paper)")
-    p.add_argument("--stage2-patience", type=positive_int, default=10, metavar="K",
+    p.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",
                    help="Stage II stops after K checks in a row without a real-generator gain")
-    p.add_argument("--sweep", type=non_negative_int, default=25, metavar="N",
+    p.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",
                    help="after Stage I, try every other choice of each categorical generator parameter (at most 12 "
                         "per round), re-fitting the filters by N Adam iterations each, and keep the best (0: off)")
-    p.add_argument("--search-refit", type=non_negative_int, default=16, metavar="K",
+    p.add_argument("--search-refit", type=non_negative_int, default=None, metavar="K",
                    help="re-fit the filters to the current values and the K best random-search samples of Stage II "
                         "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
-    p.add_argument("--search-refit-iters", type=non_negative_int, default=10, metavar="N",
+    p.add_argument("--search-refit-iters", type=non_negative_int, default=config_default("search_refit_iters"), metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
@@ -137,7 +180,7 @@ def register(sub: Any) -> None:
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
                         "(raw/linear captures; gamma-encoded like the renders before comparing)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=config_default("seed"))
     p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_optimize)

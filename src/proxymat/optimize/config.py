@@ -1,0 +1,105 @@
+"""The optimizer's settings and the ``--quality`` presets: plain data, no torch import.
+
+The command line reads its defaults from here, so they cannot drift from the
+library's. The ``loss`` and ``render`` fields default to ``LossConfig()`` and
+``RenderSettings()``, built on first use (their modules import torch).
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..render import RenderSettings
+    from .loss import LossConfig
+
+
+def _loss_config() -> LossConfig:
+    from .loss import LossConfig
+
+    return LossConfig()
+
+
+def _render_settings() -> RenderSettings:
+    from ..render import RenderSettings
+
+    return RenderSettings()
+
+
+@dataclass(frozen=True)
+class OptimizeConfig:
+    """Settings of one optimization run (Stages I-III, sweep, search, polish); see :mod:`.stages`."""
+
+    res: int = 256
+    iters1: int = 200
+    lr1: float = 0.02
+    samples: int = 64
+    iters2: int = 200
+    lr2: float = 0.02
+    iters3: int = 150
+    lr3: float = 0.005
+    stage1: bool = True
+    stage2: bool = True
+    random_search: bool = True
+    stage3: bool = True
+    search_batch: int = 8
+    rescore: int = 8
+    local_fraction: float = 0.5
+    local_radius: float = 0.1
+    polish: int = 256
+    polish_prob: float = 0.15
+    polish_radius: float = 0.1
+    polish_filters: bool = False
+    polish_grow: float = 1.5
+    stage2_check: int = 10
+    stage2_patience: int = 10
+    sweep_iters: int = 25
+    sweep_max: int = 12
+    sweep_rounds: int = 2
+    sweep_proxy_margin: float = 0.02
+    search_refit: int = 16
+    search_refit_iters: int = 10
+    seed: int = 0
+    frame_every: int = 10
+    loss: LossConfig = field(default_factory=_loss_config)
+    render: RenderSettings = field(default_factory=_render_settings)
+
+    def result_settings(self) -> dict[str, Any]:
+        """Every setting that changes results (all but ``frame_every``), as a dict: part of a run's identity."""
+        d = asdict(self)
+        d.pop("frame_every")
+        return d
+
+
+def config_default(name: str) -> Any:
+    """The default of the :class:`OptimizeConfig` field ``name`` (a plain value; not ``loss`` or ``render``)."""
+    for f in fields(OptimizeConfig):
+        if f.name == name:
+            if f.default is MISSING:
+                raise ValueError(f"OptimizeConfig.{name} has no plain default")
+            return f.default
+    raise KeyError(f"OptimizeConfig has no field {name!r}")
+
+
+QUALITY: dict[str, dict[str, Any]] = {
+    "fast": {"res": 128, "iters1": 100, "iters2": 100, "iters3": 75, "samples": 32, "rescore": 4, "polish": 64,
+             "sweep_iters": 10, "search_refit": 4},
+    "default": {},
+    "best": {"iters1": 400, "iters2": 400, "iters3": 300, "samples": 256, "rescore": 16, "polish": 1024,
+             "stage2_patience": 20, "search_refit": 32},
+}
+"""``optimize --quality``: the settings each preset changes from the defaults (``default`` changes none).
+
+``fast`` is a quick look (half the iterations at 128 px, smaller searches);
+``best`` spends about four times the default's renders on the search and polish
+and twice its Adam iterations.
+"""
+
+
+def quality_settings(quality: str) -> dict[str, Any]:
+    """Every field a preset may set, with the value ``quality`` gives it (the default where it sets none)."""
+    if quality not in QUALITY:
+        raise ValueError(f"unknown quality {quality!r} (known: {', '.join(QUALITY)})")
+    names = sorted({name for preset in QUALITY.values() for name in preset})
+    return {name: QUALITY[quality].get(name, config_default(name)) for name in names}
