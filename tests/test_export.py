@@ -370,6 +370,9 @@ def test_cli_export(cli_main, tmp_path, capsys):
     assert all(Path(p).is_file() for p in printed)
     assert not (out / "hide.mtlx").exists()
     assert read_image(out / "basecolor.png").shape == (1, 3, 16, 16)
+    assert json.loads((out / "hide.gltf").read_text())["accessors"][0]["max"] == [0.5, 0.0, 0.5]  # a floor
+    assert cli_main(["export", "leather", "-o", str(out), "--res", "16", "--format", "gltf", "--plane", "wall"]) == 0
+    assert json.loads((out / "leather.gltf").read_text())["accessors"][0]["max"] == [0.5, 0.5, 0.0]
 
 
 def test_cli_bad_graph(cli_main, tmp_path, capsys):

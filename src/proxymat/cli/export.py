@@ -17,7 +17,8 @@ def run_export(args: argparse.Namespace) -> int:
     graph = load_graph(args.graph)
     written = export_material(graph, Path(args.output), res=args.res, formats=tuple(args.format or ()),
                               normal_format=args.normal_format, bits=args.bits, exr=args.exr, name=args.name,
-                              shader=args.shader, height_scale=args.height_scale, device=device)
+                              shader=args.shader, height_scale=args.height_scale, plane=args.plane,
+                              device=device)
     for path in written.values():
         print(path)
     return 0
@@ -38,6 +39,9 @@ def register(sub: Any) -> None:
     p.add_argument("--exr", action="store_true", help="also write float EXR height and normal maps")
     p.add_argument("--shader", choices=("standard_surface", "gltf_pbr"), default="standard_surface",
                    help="MaterialX surface shader")
+    p.add_argument("--plane", choices=("floor", "wall"), default="floor",
+                   help="how the glTF quad lies: floor (XZ plane facing +Y, glTF's up; default) or wall "
+                        "(XY plane facing +Z)")
     p.add_argument("--height-scale", type=float, default=None, metavar="UNITS",
                    help="add a MaterialX displacement of (height - 0.5) * UNITS")
     p.add_argument("--device", default="cpu", help="device that evaluates the graph")
