@@ -186,28 +186,39 @@ def test_spec_matches_function(type_):
 
 
 # --------------------------------------------------------------- gradients
+def _grad_setup(spec: NodeSpec, variant: dict):
+    """Leaves (images at 8 px, 16 px patterns for input-less nodes; smooth float params) and a function of them."""
+    res = 8 if spec.inputs else 16
+    images = _images(spec, 1, res, seed=1, dtype=D)
+    smooth = [p for p in _continuous(spec) if p.name not in spec.piecewise]
+    image_names = [k for k, v in images.items() if v is not None]
+    names = image_names + [p.name for p in smooth]
+    leaves = [images[k] for k in image_names] + [torch.tensor(_probe(p), dtype=D) for p in smooth]
+    leaves = [t.clone().requires_grad_(True) for t in leaves]
+    fixed = {k: v for k, v in _params(spec, variant, dtype=D).items() if k not in names}
+
+    def fn(*args):
+        outs = _call(spec, {**images, **dict(zip(names, args))}, fixed, res=res)
+        return tuple(outs[n] for n in spec.outputs)
+
+    return names, leaves, fn
+
+
 @pytest.mark.parametrize("type_", FILTER_TYPES)
 def test_gradcheck_inputs_and_float_params(type_):
     spec = FILTERS[type_]
-    images = _images(spec, 1, 8, seed=1, dtype=D)
-    smooth = [p for p in _continuous(spec) if p.name not in spec.piecewise]
-    names = [k for k, v in images.items() if v is not None] + [p.name for p in smooth]
-    leaves = [images[k] for k in names[: len(names) - len(smooth)]]
-    leaves += [torch.tensor(_probe(p), dtype=D) for p in smooth]
-    leaves = [t.clone().requires_grad_(True) for t in leaves]
-    fixed = {k: v for k, v in _params(spec, dtype=D).items() if k not in names}
-
-    def fn(*args):
-        outs = _call(spec, {**images, **dict(zip(names, args))}, fixed)
-        return tuple(outs[n] for n in spec.outputs)
-
+    names, leaves, fn = _grad_setup(spec, {})
     assert torch.autograd.gradcheck(fn, leaves, eps=1e-6, atol=1e-5, rtol=1e-3, fast_mode=True)
-    # Every leaf really reaches the output (guards against a detached input or parameter).
-    weights = [torch.rand(o.shape, generator=_gen(5), dtype=D) for o in fn(*leaves)]
-    total = sum((o * w).sum() for o, w in zip(fn(*leaves), weights))
-    grads = torch.autograd.grad(total, leaves, allow_unused=True)
-    for name, g in zip(names, grads):
-        assert g is not None and g.abs().sum() > 1e-9, f"{type_}: no gradient reaches {name!r}"
+    # Every leaf really reaches the output in some variant (guards against a detached input or parameter;
+    # a parameter may be inert in one mode, e.g. the rotation of a disc).
+    reached = set()
+    for variant in _enum_variants(spec):
+        names, leaves, fn = _grad_setup(spec, variant)
+        outs = fn(*leaves)
+        total = sum((o * torch.rand(o.shape, generator=_gen(5), dtype=D)).sum() for o in outs)
+        grads = torch.autograd.grad(total, leaves, allow_unused=True)
+        reached |= {n for n, g in zip(names, grads) if g is not None and g.abs().sum() > 1e-9}
+    assert reached == set(names), f"{type_}: no gradient reaches {set(names) - reached}"
 
 
 @pytest.mark.parametrize("type_", sorted({t for t, _ in PIECEWISE} & set(FILTERS)))
