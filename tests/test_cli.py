@@ -176,3 +176,15 @@ def test_building_the_parser_imports_no_torch():
     probe = ("import sys; from proxymat.cli import build_parser; build_parser(); print('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "ok"
+
+
+def test_proxy_train_option_defaults_are_the_train_config_defaults():
+    """`proxymat proxy train` reads TrainConfig's defaults; only the checkpoint and validation periods are its own."""
+    from proxymat.cli import build_parser
+    from proxymat.proxy.train_config import TrainConfig
+
+    args = build_parser().parse_args(["proxy", "train", "cells"])
+    want = TrainConfig()
+    assert (args.steps, args.batch, args.features, args.seed, args.ema_halflife) == (
+        want.steps, want.batch, want.features, want.seed, want.ema_halflife)
+    assert (args.checkpoint_every, args.val_every) == (250, 250)

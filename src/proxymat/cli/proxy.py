@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ..proxy.train_config import TrainConfig
 from .common import CliError, positive_int, torch_device
 
 
@@ -25,7 +26,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from ..proxy.distributed import dist_context
     from ..proxy.model import ProxyConfig, proxy_inputs
-    from ..proxy.train import TrainConfig, checkpoint_path, train_proxy
+    from ..proxy.train import checkpoint_path, train_proxy
 
     spec = _spec(args.generator)
     if args.unpin:
@@ -143,9 +144,9 @@ def register(sub: Any) -> None:
     t = psub.add_parser("train", help="train a proxy for a generator (resumes from its checkpoint; "
                         "data-parallel under torchrun)")
     t.add_argument("generator", help="generator name (proxymat generators lists them)")
-    t.add_argument("--steps", type=positive_int, default=10_000, help="total training steps (default 10000)")
+    t.add_argument("--steps", type=positive_int, default=TrainConfig.steps, help="total training steps (default %(default)s)")
     t.add_argument("--res", type=int, default=128, help="output resolution of the proxy in pixels (default 128)")
-    t.add_argument("--batch", type=positive_int, default=8, help="parameter sets per step, per process (default 8)")
+    t.add_argument("--batch", type=positive_int, default=TrainConfig.batch, help="parameter sets per step, per process (default %(default)s)")
     t.add_argument("--w-dim", type=positive_int, default=None, help="style vector size (default 256)")
     t.add_argument("--channels", type=int, nargs="*", help="channels per resolution 4, 8, ..., res")
     t.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
@@ -159,15 +160,16 @@ def register(sub: Any) -> None:
     t.add_argument("--no-gan", dest="gan", action="store_false", help="no adversarial term, even for a stochastic generator")
     t.add_argument("--feat-weight", type=float, default=None, metavar="W",
                    help="weight of the feature loss (default 10; 1 for GAN runs)")
-    t.add_argument("--features", default="auto",
+    t.add_argument("--features", default=TrainConfig.features,
                    help="texture features of the feature and style losses: auto, random, or a VGG19 weights file")
+    # The command checkpoints and validates twice as often as TrainConfig's library default.
     t.add_argument("--checkpoint-every", type=positive_int, default=250, metavar="STEPS",
                    help="save a resumable checkpoint every STEPS steps (default 250)")
     t.add_argument("--val-every", type=positive_int, default=250, metavar="STEPS",
                    help="measure the held-out validation loss every STEPS steps (default 250)")
-    t.add_argument("--seed", type=int, default=0,
-                   help="seed of the sampled training parameters and of the model's initial weights (default 0)")
-    t.add_argument("--ema-halflife", type=float, default=500.0, metavar="STEPS",
+    t.add_argument("--seed", type=int, default=TrainConfig.seed,
+                   help="seed of the sampled training parameters and of the model's initial weights (default %(default)s)")
+    t.add_argument("--ema-halflife", type=float, default=TrainConfig.ema_halflife, metavar="STEPS",
                    help="validate and ship a moving average of the weights with this half-life (0: the raw weights)")
     t.add_argument("--cache-dir", default=None, metavar="DIR",
                    help="store every training batch here (float16 targets) and re-use it in later runs")
