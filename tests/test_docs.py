@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 OPT_OUTS = 0  # blocks marked "docs-test: skip"; raise only for a block that truly cannot run in a test
 SKIP_MARK = re.compile(r"<!--\s*docs-test:\s*skip\s+(\S.*?)\s*-->\s*$")
-FENCE = re.compile(r"^```(\S*)\s*$")
+FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
 
 SHRINK: list[tuple[str, str]] = [
     ("OptimizeConfig(res=256)", "OptimizeConfig(res=32, iters1=2, iters2=2, iters3=2, samples=2, sweep_iters=2)"),
@@ -71,10 +71,11 @@ def blocks_of(path: Path) -> list[Block]:
         if not opening:
             i += 1
             continue
-        end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+        indent = len(opening.group(1))  # fences inside list items are indented
+        end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
         mark = SKIP_MARK.search(lines[i - 1]) if i else None
-        found.append(Block(path, i + 1, opening.group(1), "\n".join(lines[i + 1:end]) + "\n",
-                           mark.group(1) if mark else None))
+        text = "\n".join(line[indent:] for line in lines[i + 1:end]) + "\n"
+        found.append(Block(path, i + 1, opening.group(2), text, mark.group(1) if mark else None))
         i = end + 1
     return found
 
@@ -87,7 +88,7 @@ def _of(lang: str) -> list[Block]:
 
 
 def test_blocks_are_known_and_opt_outs_counted():
-    assert len(ALL) >= 9
+    assert len(ALL) >= 11
     unknown = [f"{b} ({b.lang or 'no language'})" for b in ALL if b.lang not in ("python", "json", "bash")]
     assert unknown == [], "give each block a language this test runs, or a docs-test: skip marker"
     assert sum(b.skip is not None for b in ALL) == OPT_OUTS
