@@ -5,7 +5,7 @@ the baselines (ablations such as ``no_refit`` are shown but do not compete). Lat
 where two hold the same (target, seed, method). Prints the table, then the counts behind
 "full is the lowest method on most seeds of N targets".
 
-Example: ``.venv/bin/python bench/e3_table.py docs/e3_session16_s*_128.json --methods full no_refit sa``
+Example: ``.venv/bin/python bench/e3_table.py docs/history/e3_session16_s*_128.json --methods full no_refit sa``
 """
 
 from __future__ import annotations

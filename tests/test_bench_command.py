@@ -158,8 +158,9 @@ def _recorded_commands() -> list[tuple[str, str]]:
 
 
 def test_docs_quote_many_commands():
-    cmds = _recorded_commands()
-    assert len(cmds) >= 40 and sum("bench e4" in c for _, c in cmds) >= 4
+    cmds = _recorded_commands()  # the current docs; docs/history/ keeps the commands of earlier runs as they were
+    assert len(cmds) >= 20 and sum("bench e4" in c for _, c in cmds) >= 4
+    assert sum(doc == "RESULTS.md" for doc, _ in cmds) >= 10
 
 
 @pytest.mark.parametrize("doc, cmd", _recorded_commands())
