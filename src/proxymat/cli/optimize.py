@@ -137,8 +137,10 @@ def register(sub: Any) -> None:
     p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
     p.add_argument("-o", "--output", default="out/optimize", help="output folder (default out/optimize)")
     p.add_argument("--quality", choices=tuple(QUALITY), default="default", help=quality_help())
-    p.add_argument("--res", type=int, default=None, choices=OPTIMIZE_RES.choices())
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--res", type=int, default=None, choices=OPTIMIZE_RES.choices(),
+                   help="working resolution in pixels (default: the --quality preset's); the target is centre-cropped "
+                        "to a square and resized to it")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
     p.add_argument("--samples", type=positive_int, default=None, help="random-search samples at the start of Stage II")
     p.add_argument("--rescore", type=non_negative_int, default=None, metavar="K",
@@ -180,7 +182,9 @@ def register(sub: Any) -> None:
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
                         "(raw/linear captures; gamma-encoded like the renders before comparing)")
-    p.add_argument("--seed", type=int, default=config_default("seed"))
-    p.add_argument("--threads", type=positive_int, default=None)
+    p.add_argument("--seed", type=int, default=config_default("seed"),
+                   help="seed of the optimizer's random draws (random search, polish); the same seed repeats a run "
+                        "(default %(default)s)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_optimize)
