@@ -10,6 +10,7 @@ import torch
 
 from proxymat.graph import Graph
 from proxymat.nodes.generators import get_generator
+from proxymat.optimize.checkpoint import CheckpointError
 from proxymat.optimize.loss import LossConfig, MaterialLoss
 from proxymat.optimize.stages import STAGE2_MIN_GAIN, Optimization, OptimizeConfig, RealCheck
 from proxymat.proxy.model import ProxyConfig, build_proxy
@@ -41,7 +42,9 @@ class CountingProxy(torch.nn.Module):
         super().__init__()
         spec = get_generator("cells")
         table = param_table(spec)
-        net = build_proxy(ProxyConfig(n_params=len(table), res=16, w_dim=32, map_depth=2, channels=(16, 8, 8)))
+        with torch.random.fork_rng():  # the same weights every time: a run's identity covers them
+            torch.manual_seed(0)
+            net = build_proxy(ProxyConfig(n_params=len(table), res=16, w_dim=32, map_depth=2, channels=(16, 8, 8)))
         self.proxy = Proxy(net, {"generator": "cells", "params": table})
         self.param_names = list(self.proxy.param_names)
         self.fixed = dict(spec.fixed)
@@ -209,8 +212,10 @@ def test_resume_skips_finished_stages(finished, target):
     run = Optimization(tiny_graph(), target, config(), proxies={"cells": proxy}, out_dir=out, progress=False, log=lambda s: None)
     assert run.load_checkpoint()
     assert [r.name for r in run.records] == ["stage1", "stage2", "polish", "stage3"]
-    other = Optimization(tiny_graph(), target, config(iters1=3), out_dir=out, progress=False, log=lambda s: None)
-    assert not other.load_checkpoint()  # different settings never resume
+    other = Optimization(tiny_graph(), target, config(iters1=3), proxies={"cells": proxy}, out_dir=out, progress=False,
+                         log=lambda s: None)
+    with pytest.raises(CheckpointError, match=r"other settings \(iters1 8 there, 3 now\)"):
+        other.load_checkpoint()  # different settings never resume
 
 
 def test_loss_is_zero_on_target_and_positive_elsewhere(target):

@@ -54,18 +54,23 @@
 * Stage III: real generators back in (discrete parameters rounded), filters
   refined with a smaller learning rate.
 
-Each stage ends with a checkpoint (the graph JSON and the records); a rerun
-with the same output folder resumes after the last finished stage.
+Each stage ends with a checkpoint, and Stages I, II (its Adam part) and III and
+the polish also save one every ``checkpoint_every`` seconds (60 by default), so a
+killed run loses at most about a minute. A rerun into the same output folder
+resumes from the checkpoint and gives the same result as an uninterrupted run;
+it refuses (:class:`~.checkpoint.CheckpointError`) a checkpoint made by another
+run: other graph, target, encoding, resolution, settings or proxies (see
+:mod:`.checkpoint`). Progression frames written after the last checkpoint are
+dropped on resume, so the GIF shows one run.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -75,8 +80,10 @@ import torch.nn.functional as F
 from ..atomic import atomic_write_text
 from ..graph import Graph
 from ..nodes.generators.base import GeneratorSpec
-from ..render import RenderSettings, render
-from .loss import LossConfig, MaterialLoss
+from ..render import render
+from . import checkpoint as ckpt
+from .config import OptimizeConfig
+from .loss import MaterialLoss
 
 Values = dict[str, torch.Tensor]
 
@@ -126,6 +133,18 @@ class RealCheck:
         """True once ``patience`` checks in a row brought no gain."""
         return self.stale >= self.patience
 
+    def state(self) -> dict[str, Any]:
+        """What a checkpoint keeps of the watch (see :meth:`restore`)."""
+        return {"best_loss": self.best_loss if math.isfinite(self.best_loss) else None, "best_values": self.best_values,
+                "best_iter": self.best_iter, "stale": self.stale, "losses": [list(x) for x in self.losses]}
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from a :meth:`state` saved by a killed run."""
+        self.best_loss = math.inf if state["best_loss"] is None else float(state["best_loss"])
+        self.best_values = state["best_values"]
+        self.best_iter, self.stale = int(state["best_iter"]), int(state["stale"])
+        self.losses = [(int(i), float(v)) for i, v in state["losses"]]
+
 
 def category_trials(graph: Graph) -> list[tuple[str, Any]]:
     """``(key, value)`` for every other choice of every categorical (enum or bool) generator parameter."""
@@ -148,49 +167,6 @@ class ProxyLike(Protocol):
     param_names: list[str]
 
     def __call__(self, p: torch.Tensor) -> torch.Tensor: ...
-
-
-@dataclass(frozen=True)
-class OptimizeConfig:
-    res: int = 256
-    iters1: int = 200
-    lr1: float = 0.02
-    samples: int = 64
-    iters2: int = 200
-    lr2: float = 0.02
-    iters3: int = 150
-    lr3: float = 0.005
-    stage1: bool = True
-    stage2: bool = True
-    random_search: bool = True
-    stage3: bool = True
-    search_batch: int = 8
-    rescore: int = 8
-    local_fraction: float = 0.5
-    local_radius: float = 0.1
-    polish: int = 256
-    polish_prob: float = 0.15
-    polish_radius: float = 0.1
-    polish_filters: bool = False
-    polish_grow: float = 1.5
-    stage2_check: int = 10
-    stage2_patience: int = 10
-    sweep_iters: int = 25
-    sweep_max: int = 12
-    sweep_rounds: int = 2
-    sweep_proxy_margin: float = 0.02
-    search_refit: int = 16
-    search_refit_iters: int = 10
-    seed: int = 0
-    frame_every: int = 10
-    loss: LossConfig = field(default_factory=LossConfig)
-    render: RenderSettings = field(default_factory=RenderSettings)
-
-    def fingerprint(self) -> str:
-        """Stable hash of the settings that change results (for safe resume)."""
-        d = asdict(self)
-        d.pop("frame_every")
-        return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -220,7 +196,10 @@ class Optimization:
 
     def __init__(self, graph: Graph, target: torch.Tensor, config: OptimizeConfig = OptimizeConfig(),
                  proxies: Mapping[str, ProxyLike] | None = None, out_dir: Path | None = None,
-                 log: Log = print, progress: bool = True, device: torch.device | str = "cpu"):
+                 log: Log = print, progress: bool = True, device: torch.device | str = "cpu",
+                 target_id: ckpt.TargetId | None = None, checkpoint_every: float = 60.0):
+        """``target_id`` names the target in the run's identity (default: a digest of ``target``);
+        ``checkpoint_every``: seconds between the checkpoints saved within a stage (with ``out_dir``)."""
         self.device = torch.device(device)
         self.graph = graph.copy()
         self.initial = graph.copy()
@@ -237,6 +216,13 @@ class Optimization:
         self._gen = torch.Generator().manual_seed(config.seed)
         self._real_memo: dict[str, tuple[float, torch.Tensor]] = {}  # graph JSON -> (loss, render)
         self.proxy_nodes = self._applicable_proxies()
+        self.target_id = target_id or ckpt.TargetId(ckpt.digest_pixels(self.target))
+        self.checkpoint_every = float(checkpoint_every)
+        self._identity: dict[str, Any] | None = None
+        self._opened = False  # the checkpoint was read (load_checkpoint)
+        self._partial: dict[str, Any] | None = None  # the unfinished stage of a resumed run
+        self._frames = 0  # progression frames written so far
+        self._saved_at = time.monotonic()
 
     def _applicable_proxies(self, quiet: bool = False, graph: Graph | None = None) -> dict[str, ProxyLike]:
         """Generator nodes of ``graph`` (default: the current one) whose proxy fits: the proxy's pinned
@@ -320,11 +306,15 @@ class Optimization:
     def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
              desc: str, bounds: Mapping[str, tuple[float, float]] | None = None,
              monitor: Callable[[int, Values], bool] | None = None, check_every: int = 0,
-             record_frames: bool = True) -> tuple[Values, list[float]]:
+             record_frames: bool = True, stage: str | None = None,
+             resumed: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
         """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve.
 
         With ``monitor`` and ``check_every``, ``monitor(it, values)`` runs before iterations 0,
-        ``check_every``, ... and after the last one; it returning True ends the loop early."""
+        ``check_every``, ... and after the last one; it returning True ends the loop early.
+        With ``stage``, a checkpoint is saved at the start of an iteration once ``checkpoint_every``
+        seconds have passed (the loop's state, the monitor's ``state()`` and ``extra``); ``resumed``
+        (such a saved state) continues the loop where it was saved, with the same results."""
         bounds = bounds or {}
         from tqdm.auto import tqdm
 
@@ -332,8 +322,24 @@ class Optimization:
         opt = torch.optim.Adam(list(params.values()), lr=lr)
         best_loss, best = math.inf, {k: v.detach().clone() for k, v in params.items()}
         curve: list[float] = []
-        bar = tqdm(range(iters), desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+        first = 0
+        if resumed is not None:
+            first, best_loss, curve = resumed["it"], resumed["best_loss"], list(resumed["curve"])
+            best = {k: v.to(self.device) for k, v in resumed["best"].items()}
+            with torch.no_grad():
+                for k, v in params.items():
+                    v.copy_(resumed["params"][k])
+            groups = opt.state_dict()["param_groups"]
+            opt.load_state_dict({"state": {int(i): st for i, st in resumed["opt"].items()}, "param_groups": groups})
+            if resumed.get("monitor") is not None and hasattr(monitor, "restore"):
+                monitor.restore(resumed["monitor"])  # type: ignore[union-attr]
+        bar = tqdm(range(first, iters), desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
         for it in bar:
+            if stage is not None and self._checkpoint_due():
+                self.save_checkpoint({
+                    "stage": stage, "it": it, "elapsed": time.perf_counter() - self._stage_t0, "params": params,
+                    "opt": opt.state_dict()["state"], "best_loss": best_loss, "best": best, "curve": curve,
+                    "monitor": monitor.state() if hasattr(monitor, "state") else None, **(extra or {})})  # type: ignore[union-attr]
             if monitor is not None and check_every > 0 and it % check_every == 0 and monitor(it, params):
                 break
             img = evaluate(params)
@@ -360,6 +366,7 @@ class Optimization:
         return best, curve
 
     def save_frame(self, img: torch.Tensor) -> None:
+        """Write the next progression frame (``frames/NNNNN.png``, 128 px)."""
         if self.out_dir is None:
             return
         from ..io import write_png
@@ -367,27 +374,35 @@ class Optimization:
         small = F.interpolate(img[:1].detach().clamp(0, 1), size=(128, 128), mode="area")
         frames = self.out_dir / "frames"
         frames.mkdir(parents=True, exist_ok=True)
-        existing = len(list(frames.glob("*.png")))
-        write_png(frames / f"{existing:05d}.png", small.cpu())
+        write_png(frames / f"{self._frames:05d}.png", small.cpu())
+        self._frames += 1
+
+    def _stage_begin(self, stage: str) -> tuple[float, dict[str, Any] | None]:
+        """(the stage's start time, counting the time a killed run spent in it; its saved state or None)."""
+        resumed, self._partial = (self._partial, None) if self._partial and self._partial["stage"] == stage else (None, self._partial)
+        self._stage_t0 = time.perf_counter() - (resumed["elapsed"] if resumed else 0.0)
+        return self._stage_t0, resumed
 
     # --------------------------------------------------------------- stages
     def stage1(self) -> None:
-        t0 = time.perf_counter()
+        t0, resumed = self._stage_begin("stage1")
         start = self.real_loss(self.graph)
-        best, curve = self.fit_filters(self.graph, self.config.iters1, self.config.lr1, "Stage I (filters)")
+        best, curve = self.fit_filters(self.graph, self.config.iters1, self.config.lr1, "Stage I (filters)",
+                                       stage="stage1", resumed=resumed)
         self.graph.set_normalized(best)
         end, self.renders["stage1"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage1", start, end, curve, time.perf_counter() - t0))
         self.log(f"Stage I: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
-    def fit_filters(self, graph: Graph, iters: int, lr: float, desc: str,
-                    record_frames: bool = True) -> tuple[Values, list[float]]:
+    def fit_filters(self, graph: Graph, iters: int, lr: float, desc: str, record_frames: bool = True,
+                    stage: str | None = None, resumed: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
         """Adam on ``graph``'s optimizable filter parameters, its generators' real outputs held fixed
-        (Stages I and III, the sweep's re-fits): the best filter values and the loss curve."""
+        (Stages I and III, the sweep's re-fits): the best filter values and the loss curve
+        (``stage``, ``resumed``: checkpoints within the loop, see :meth:`adam`)."""
         frozen = self.real_outputs(graph)
         values = graph.normalized("filters", optimizable_only=True)
         return self.adam(values, lambda p: self.render_maps(graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
-                         iters, lr, desc, record_frames=record_frames)
+                         iters, lr, desc, record_frames=record_frames, stage=stage, resumed=resumed)
 
     def refit_filters(self, graph: Graph, iters: int) -> tuple[float, Values]:
         """The sweep's short re-fit of ``graph``'s filters: (lowest loss, its filter values)."""
@@ -549,10 +564,40 @@ class Optimization:
         return float(refit[j]), idx[j], {k: v[j] for k, v in fits.items()}
 
     def stage2(self) -> None:
-        t0 = time.perf_counter()
+        t0, resumed = self._stage_begin("stage2")
         start = self.real_loss(self.graph)
         gen_now = self.graph.normalized("generators")
         filters = self.graph.normalized("filters", optimizable_only=True)
+        if resumed is None:
+            filters, gen_now, note = self._stage2_search(filters, gen_now)
+        else:  # the search was done by the killed run: its Adam loop goes on
+            note = resumed["note"]
+            gen_now = {k: resumed["params"][k] for k in gen_now}
+        # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
+        bounds = {k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}
+        values = {**filters, **gen_now}
+        check = RealCheck(self.values_loss, self.config.stage2_patience) if self.config.stage2_check > 0 else None
+        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
+                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds,
+                                monitor=check, check_every=self.config.stage2_check, stage="stage2", resumed=resumed,
+                                extra={"note": note})
+        self.graph.set_normalized(best)
+        end, self.renders["stage2"] = self.real_eval(self.graph)
+        if check is not None:
+            note = "; ".join(filter(None, [note, self._stage2_check_note(check, len(curve), end)]))
+            if check.best_values is not None and check.best_loss < end:
+                self.graph.set_normalized(check.best_values)
+                end, self.renders["stage2"] = self.real_eval(self.graph)
+        self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
+        missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
+        if missing:
+            self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
+                     + (" and the polish" if self.config.polish > 0 else ""))
+        self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+
+    def _stage2_search(self, filters: Values, gen_now: Values) -> tuple[Values, Values, str]:
+        """Stage II's random search (see the module docstring): the filters and generator values to start
+        the joint Adam from, and a note (Stage I discarded)."""
         note = ""
         if self.config.random_search and gen_now:
             cands = self.search_candidates(gen_now)
@@ -578,26 +623,7 @@ class Optimization:
                 note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
                 self.log(note)
             gen_now = {k: v[idx] for k, v in cands.items()}
-        # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
-        bounds = {k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}
-        values = {**filters, **gen_now}
-        check = RealCheck(self.values_loss, self.config.stage2_patience) if self.config.stage2_check > 0 else None
-        best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
-                                self.config.iters2, self.config.lr2, "Stage II (joint, proxies)", bounds=bounds,
-                                monitor=check, check_every=self.config.stage2_check)
-        self.graph.set_normalized(best)
-        end, self.renders["stage2"] = self.real_eval(self.graph)
-        if check is not None:
-            note = "; ".join(filter(None, [note, self._stage2_check_note(check, len(curve), end)]))
-            if check.best_values is not None and check.best_loss < end:
-                self.graph.set_normalized(check.best_values)
-                end, self.renders["stage2"] = self.real_eval(self.graph)
-        self.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
-        missing = sorted({k.split(".")[0] for k in gen_now} - set(self.proxy_nodes))
-        if missing:
-            self.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
-                     + (" and the polish" if self.config.polish > 0 else ""))
-        self.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+        return filters, gen_now, note
 
     def values_loss(self, values: Values) -> float:
         """Real-generator loss of the graph with ``values`` (normalized) set."""
@@ -627,7 +653,7 @@ class Optimization:
 
         from .gradient_free import Objective, perturb
 
-        t0 = time.perf_counter()
+        t0, resumed = self._stage_begin("polish")
         start = self.real_loss(self.graph)
         if self.best is not None and self.best["loss"] < start:  # e.g. a coarse proxy led Stage II astray
             self.log(f"Polish: starting from {self.best['stage']} (real-generator loss {self.best['loss']:.4f}), "
@@ -647,7 +673,15 @@ class Optimization:
         rng = np.random.default_rng(self.config.seed)
         radius, best_loss, curve, accepted = self.config.polish_radius, start, [start], 0
         rounds = math.ceil(self.config.polish / max(self.config.search_batch, 1))
-        for _ in tqdm(range(rounds), desc="Polish (real generators)", disable=not self.progress, leave=False):
+        first = 0
+        if resumed is not None:
+            first, radius, best_loss, accepted = resumed["it"], resumed["radius"], resumed["best_loss"], resumed["accepted"]
+            x, curve, rng.bit_generator.state = resumed["x"].numpy().copy(), list(resumed["curve"]), resumed["rng"]
+        for it in tqdm(range(first, rounds), desc="Polish (real generators)", disable=not self.progress, leave=False):
+            if self._checkpoint_due():
+                self.save_checkpoint({"stage": "polish", "it": it, "elapsed": time.perf_counter() - t0,
+                                      "x": torch.from_numpy(x.copy()), "radius": radius, "best_loss": best_loss,
+                                      "curve": curve, "accepted": accepted, "rng": rng.bit_generator.state})
             batch = np.repeat(x[None], self.config.search_batch, axis=0)
             for row in batch:
                 row[movable] = perturb(x[movable], steps, rng, self.config.polish_prob, radius)
@@ -666,9 +700,10 @@ class Optimization:
                  f"({accepted} of {rounds} rounds improved)")
 
     def stage3(self) -> None:
-        t0 = time.perf_counter()
+        t0, resumed = self._stage_begin("stage3")
         start = self.real_loss(self.graph)
-        best, curve = self.fit_filters(self.graph, self.config.iters3, self.config.lr3, "Stage III (real generators)")
+        best, curve = self.fit_filters(self.graph, self.config.iters3, self.config.lr3, "Stage III (real generators)",
+                                       stage="stage3", resumed=resumed)
         self.graph.set_normalized(best)
         end, self.renders["stage3"] = self.real_eval(self.graph)
         self.records.append(StageRecord("stage3", start, end, curve, time.perf_counter() - t0))
@@ -678,32 +713,70 @@ class Optimization:
     def _ckpt_path(self) -> Path | None:
         return None if self.out_dir is None else self.out_dir / "checkpoints" / "state.json"
 
-    def save_checkpoint(self) -> None:
+    def identity(self) -> dict[str, Any]:
+        """What a checkpoint must have been made with to be resumed (see :mod:`.checkpoint`)."""
+        if self._identity is None:
+            self._identity = ckpt.run_identity(self.initial.to_dict(), self.config.result_settings(), self.target_id,
+                                               self.proxies)
+        return self._identity
+
+    def _checkpoint_due(self) -> bool:
+        return self.out_dir is not None and time.monotonic() - self._saved_at >= self.checkpoint_every
+
+    def save_checkpoint(self, partial: Mapping[str, Any] | None = None) -> None:
+        """Save the run (finished stages, current graph, RNG, frame count) and ``partial``, the state of an
+        unfinished stage; atomic, so a kill leaves the previous checkpoint or this one."""
         path = self._ckpt_path()
         if path is None:
             return
-        state = {"fingerprint": self.config.fingerprint(), "graph": self.graph.to_dict(),
-                 "records": [asdict(r) for r in self.records], "best": self.best}
-        atomic_write_text(path, json.dumps(state) + "\n")
+        text = ckpt.state_json(self.identity(), self.graph.to_dict(), [asdict(r) for r in self.records], self.best,
+                               self._frames, self._gen.get_state(), partial)
+        atomic_write_text(path, text)
+        self._saved_at = time.monotonic()
 
-    def load_checkpoint(self) -> bool:
+    def load_checkpoint(self, fresh: bool = False) -> bool:
+        """Open the output folder's checkpoint, before any work; True when the run resumes from it.
+
+        A checkpoint of another run, or a malformed one, raises :class:`~.checkpoint.CheckpointError`
+        and changes nothing. ``fresh`` removes the checkpoint instead. Progression frames written after
+        the checkpoint (or all of them, without one) are removed, so the GIF shows this run alone."""
+        self._opened = True
         path = self._ckpt_path()
-        if path is None or not path.is_file():
+        if path is None:
             return False
-        try:
-            state = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            self.log(f"ignoring unreadable checkpoint {path}")
+        if fresh and path.is_file():
+            path.unlink()
+            self.log(f"--fresh: removed the checkpoint {path}")
+        state = None
+        if path.is_file():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except OSError as err:
+                raise ckpt.CheckpointError(f"cannot read checkpoint {path}: {err.strerror or err}") from None
+            except ValueError:
+                raise ckpt.CheckpointError(f"{path} is not a proxymat checkpoint (not valid JSON)") from None
+            state = ckpt.parse_state(data, self.identity(), str(path))
+            ckpt.check_partial(state, str(path))
+        self._drop_frames(state.frames if state else 0)
+        if state is None:
             return False
-        if state.get("fingerprint") != self.config.fingerprint():
-            self.log("checkpoint was made with other settings; starting over")
-            return False
-        self.graph = Graph.from_dict(state["graph"])
+        self.graph = Graph.from_dict(state.graph)
         self.proxy_nodes = self._applicable_proxies(quiet=True)  # a category sweep may have changed them
-        self.records = [StageRecord(**r) for r in state["records"]]
-        self.best = state.get("best")
-        self.log(f"resuming after {', '.join(r.name for r in self.records) or 'start'} from {path}")
+        self.records = [StageRecord(**r) for r in state.records]
+        self.best, self._frames, self._partial = state.best, state.frames, state.partial
+        if state.rng is not None:
+            self._gen.set_state(state.rng)
+        where = f"{self._partial['stage']} at step {self._partial['it']}" if self._partial else "the finished stages"
+        self.log(f"resuming from {path}: after {', '.join(r.name for r in self.records) or 'start'}"
+                 + (f", within {where}" if self._partial else ""))
         return True
+
+    def _drop_frames(self, keep: int) -> None:
+        """Remove the progression frames numbered ``keep`` and above (a killed or an earlier run's)."""
+        n = 0 if self.out_dir is None else ckpt.drop_frames(self.out_dir / "frames", keep)
+        if n:
+            self.log(f"removed {n} progression frame(s) of "
+                     + ("an earlier run" if keep == 0 else "the killed run written after its checkpoint"))
 
     # ------------------------------------------------------------------ run
     def note_best(self, stage: str, loss: float) -> None:
@@ -712,8 +785,10 @@ class Optimization:
             self.best = {"stage": stage, "loss": loss, "graph": self.graph.to_dict()}
 
     def run(self) -> OptimizeResult:
+        """Run the stages not finished yet (reading the checkpoint first unless :meth:`load_checkpoint` did)."""
         t0 = time.perf_counter()
-        self.load_checkpoint()
+        if not self._opened:
+            self.load_checkpoint()
         init_loss, self.renders["init"] = self.real_eval(self.initial)
         if self.best is None:
             self.note_best("initial", init_loss)
