@@ -28,13 +28,13 @@ from .nodes.generators.base import GeneratorSpec
 from .nodes.registry import AnySpec, is_generator, lookup
 from .nodes.spec import NodeSpec, as_channels
 from .params import ParamError, ParamSpec
+from .resolution import GRAPH_RES
 
 FORMAT = "proxymat-graph"
 VERSION = 1
 MAP_CHANNELS = {"basecolor": 3, "normal": 3, "roughness": 1, "metallic": 1, "height": 1}
 REQUIRED_MAPS = ("basecolor", "normal", "roughness", "metallic")
 MAP_DEFAULTS = {"height": 0.5}
-MAX_RES = 8192
 MAX_SEED = 2**31 - 1  # |seed| bound: graph and node seeds are combined and hashed as int64
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -304,8 +304,8 @@ class Graph:
         ``generator_hook`` replaces real generator calls (e.g. by proxies).
         """
         res = int(res or self.res)
-        if not 1 <= res <= MAX_RES:
-            raise GraphError(f"resolution {res} outside 1..{MAX_RES}")
+        if not GRAPH_RES.accepts(res):
+            raise GraphError(f"resolution {res} outside {GRAPH_RES.lo}..{GRAPH_RES.hi}")
         self.validate()
         device = torch.device(device)
         overrides = dict(overrides or {})
@@ -452,8 +452,8 @@ class Graph:
         res = data.get("res", 256)
         if not _is_seed(seed):
             raise GraphError(f"'seed' must be an integer in -{MAX_SEED}..{MAX_SEED}, got {_short(seed)}")
-        if isinstance(res, bool) or not isinstance(res, int) or not 1 <= res <= MAX_RES:
-            raise GraphError(f"'res' must be an integer in 1..{MAX_RES}, got {res!r}")
+        if not GRAPH_RES.accepts(res):
+            raise GraphError(f"'res' must be an integer in {GRAPH_RES.lo}..{GRAPH_RES.hi}, got {res!r}")
         name = data.get("name", "material")
         description = data.get("description", "")
         if not isinstance(name, str) or not isinstance(description, str):

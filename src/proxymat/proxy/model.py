@@ -29,6 +29,7 @@ from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
 from ..params import ParamSpec
+from ..resolution import PROXY_RES
 
 # Feature maps per resolution; sized for 2 CPU cores (about 1 M parameters at 128).
 DEFAULT_CHANNELS: dict[int, int] = {4: 128, 8: 128, 16: 96, 32: 64, 64: 32, 128: 16, 256: 16, 512: 8, 1024: 8}
@@ -56,8 +57,8 @@ class ProxyConfig:
     def __post_init__(self) -> None:
         if self.n_params < 1:
             raise ValueError(f"ProxyConfig: n_params must be >= 1, got {self.n_params}")
-        if self.res < 4 or self.res & (self.res - 1):
-            raise ValueError(f"ProxyConfig: res must be a power of two >= 4, got {self.res}")
+        if not PROXY_RES.accepts(self.res):
+            raise ValueError(f"ProxyConfig: {PROXY_RES.problem(self.res)}")
         if self.padding not in ("circular", "zeros"):
             raise ValueError(f"ProxyConfig: padding must be 'circular' or 'zeros', got {self.padding!r}")
         n_levels = int(math.log2(self.res)) - 1
