@@ -1,210 +1,148 @@
-"""Outputs of an optimization run: images, loss curves, progression GIF, report.html."""
+"""Outputs of an optimization run: graph, maps, images, figures, summary.json, report.html, preview.html.
+
+The report says what was achieved: the material loss and the field's scores
+(:mod:`proxymat.metrics`: patch SWD, Lab colour distance) at the start, after
+Stage I and at the end, what each number means, how the run was made (command
+line, version, target encoding, the loss actually used) and the next step (the
+``proxymat export`` command for the folder). ``preview.html`` beside it is the
+interactive 3D preview of the fitted maps (:mod:`proxymat.preview`), shown
+inside the report.
+"""
 
 from __future__ import annotations
 
 import html
 import json
-import math
+import shlex
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
-import numpy as np
 import torch
-from PIL import Image, ImageDraw
 
-from .atomic import atomic_target
-from .gallery import tile_grid
+from .atomic import atomic_write_text
 from .io import write_maps, write_png
+from .plots import METHOD_COLORS, STAGE_COLORS, comparison, plot_curves, plot_time_curves, save_panels, write_gif
 
-STAGE_COLORS = {"stage1": (31, 119, 180), "sweep": (148, 103, 189), "stage2": (214, 39, 40), "polish": (255, 127, 14), "stage3": (44, 160, 44)}
+__all__ = ["LOSS_DOC", "METHOD_COLORS", "STAGE_COLORS", "comparison", "export_command", "fit_score_table",
+           "plot_curves", "plot_time_curves", "save_panels", "write_gif", "write_report"]
 
-
-def _to_pil(img: torch.Tensor) -> Image.Image:
-    arr = (img[0].detach().clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    return Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
-
-
-def _atomic_pil_save(img: Image.Image, path: Path, **kwargs: Any) -> None:
-    with atomic_target(path) as tmp:
-        img.save(tmp, format=path.suffix.lstrip(".").upper().replace("JPG", "JPEG"), **kwargs)
-
-
-def plot_curves(curves: Mapping[str, Sequence[float]], path: Path, size: tuple[int, int] = (640, 320)) -> Path:
-    """Loss against iteration (log scale), stages one after another, drawn with Pillow."""
-    w, h = size
-    pad_l, pad_r, pad_t, pad_b = 60, 10, 10, 30
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    values = [v for c in curves.values() for v in c if v > 0 and math.isfinite(v)]
-    total = sum(len(c) for c in curves.values())
-    draw.rectangle([pad_l, pad_t, w - pad_r, h - pad_b], outline=(0, 0, 0))
-    if values and total > 1:
-        lo, hi = math.log10(min(values)), math.log10(max(values))
-        if hi - lo < 1e-6:
-            lo, hi = lo - 0.5, hi + 0.5
-
-        def xy(i: int, v: float) -> tuple[float, float]:
-            x = pad_l + (w - pad_l - pad_r) * i / max(total - 1, 1)
-            y = pad_t + (h - pad_t - pad_b) * (hi - math.log10(max(v, 1e-12))) / (hi - lo)
-            return x, y
-
-        start = 0
-        for name, curve in curves.items():
-            pts = [xy(start + k, v) for k, v in enumerate(curve) if v > 0 and math.isfinite(v)]
-            if len(pts) > 1:
-                draw.line(pts, fill=STAGE_COLORS.get(name, (0, 0, 0)), width=2)
-            if curve:
-                draw.text((xy(start, curve[0])[0] + 3, h - pad_b + 4), name, fill=STAGE_COLORS.get(name, (0, 0, 0)))
-            start += len(curve)
-        draw.text((4, pad_t), f"{10 ** hi:.3g}", fill=(0, 0, 0))
-        draw.text((4, h - pad_b - 12), f"{10 ** lo:.3g}", fill=(0, 0, 0))
-    draw.text((w - 150, h - 14), "iteration (log loss)", fill=(0, 0, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_pil_save(img, path)
-    return path
+LOSS_DOC = ("The loss is proxymat's material loss between the flash render of the fitted material and the "
+            "target photo: texture statistics (Gram matrices of CNN features at several scales) plus colour and "
+            "coarse-layout terms (an L1 between strongly downsampled images), and any further terms listed under "
+            "\"loss\" below. It is what the optimizer lowered. Lower is better and 0 means the descriptors agree, "
+            "but its size depends on the photo: it is not comparable across photos, only between runs on the "
+            "same photo. The scores beside it are measured independently of the optimizer.")
 
 
-METHOD_COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14))
+def export_command(out_dir: Path) -> str:
+    """The ``proxymat export`` command that turns this run's graph into texture maps and documents."""
+    return f"proxymat export {shlex.quote(str(out_dir / 'graph.json'))} -o {shlex.quote(str(out_dir / 'export'))}"
 
 
-def plot_time_curves(curves: Mapping[str, Sequence[Sequence[float]]], levels: Mapping[str, float],
-                     size: tuple[int, int] = (420, 260), title: str = "") -> Image.Image:
-    """Best loss against seconds, both on log axes, drawn with Pillow.
+def fit_score_table(result: Any, target: torch.Tensor) -> dict[str, dict[str, float]]:
+    """{"start" | "stage1" | "final": {"loss", "patch_swd", "lab_distance"}}: the material loss and the
+    field's scores of the initial graph, of Stage I's result (when the run had a Stage I) and of the final fit."""
+    from .metrics import fit_scores
 
-    ``curves``: name -> ``[seconds, best loss]`` points (drawn as steps, each curve ending at its
-    last point); ``levels``: name -> a loss drawn as a grey horizontal line.
-    """
-    w, h = size
-    pad_l, pad_r, pad_t, pad_b = 52, 8, 18, 28
-    img = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(img)
-    draw.rectangle([pad_l, pad_t, w - pad_r, h - pad_b], outline=(0, 0, 0))
-    draw.text((pad_l, 3), title, fill=(0, 0, 0))
-    pts = [(t, v) for c in curves.values() for t, v in c if t > 0 and v > 0]
-    vals = [v for _, v in pts] + [v for v in levels.values() if v > 0]
-    if not pts:
-        return img
-    t_lo, t_hi = math.log10(min(t for t, _ in pts)), math.log10(max(t for t, _ in pts))
-    v_lo, v_hi = math.log10(min(vals)), math.log10(max(vals))
-    t_hi, v_hi = max(t_hi, t_lo + 1e-3), max(v_hi, v_lo + 1e-3)
-
-    def xy(t: float, v: float) -> tuple[float, float]:
-        x = pad_l + (w - pad_l - pad_r) * (math.log10(max(t, 1e-9)) - t_lo) / (t_hi - t_lo)
-        y = pad_t + (h - pad_t - pad_b) * (v_hi - math.log10(max(v, 1e-12))) / (v_hi - v_lo)
-        return x, y
-
-    for name, v in levels.items():
-        y = xy(10 ** t_lo, v)[1]
-        draw.line([(pad_l, y), (w - pad_r, y)], fill=(150, 150, 150), width=1)
-        draw.text((w - pad_r - 6 * len(name) - 4, y - 12), name, fill=(110, 110, 110))
-    for k, (name, curve) in enumerate(curves.items()):
-        color = METHOD_COLORS[k % len(METHOD_COLORS)]
-        steps: list[tuple[float, float]] = []
-        steps_v = 0.0
-        for t, v in curve:
-            if t <= 0 or v <= 0:
-                continue
-            if steps:
-                steps.append(xy(t, steps_v))
-            steps.append(xy(t, v))
-            steps_v = v
-        if len(steps) > 1:
-            draw.line(steps, fill=color, width=2)
-        if steps:
-            draw.ellipse([steps[-1][0] - 3, steps[-1][1] - 3, steps[-1][0] + 3, steps[-1][1] + 3], fill=color)
-        draw.text((pad_l + 4, pad_t + 2 + 12 * k), name, fill=color)
-    draw.text((4, pad_t), f"{10 ** v_hi:.3g}", fill=(0, 0, 0))
-    draw.text((4, h - pad_b - 12), f"{10 ** v_lo:.3g}", fill=(0, 0, 0))
-    draw.text((pad_l, h - pad_b + 3), f"{10 ** t_lo:.3g} s", fill=(0, 0, 0))
-    draw.text((w - pad_r - 60, h - pad_b + 3), f"{10 ** t_hi:.4g} s", fill=(0, 0, 0))
-    draw.text((w // 2 - 60, h - 13), "seconds (log), best loss (log)", fill=(0, 0, 0))
-    return img
-
-
-def save_panels(panels: Sequence[Image.Image], path: Path, cols: int = 2) -> Path:
-    """Lay equal-sized images out in a grid and save them to ``path``."""
-    if not panels:
-        raise ValueError("no panels to save")
-    w, h = panels[0].size
-    rows = -(-len(panels) // cols)
-    canvas = Image.new("RGB", (w * min(cols, len(panels)), h * rows), "white")
-    for k, panel in enumerate(panels):
-        canvas.paste(panel, ((k % cols) * w, (k // cols) * h))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_pil_save(canvas, path)
-    return path
-
-
-def write_gif(frames_dir: Path, path: Path, ms: int = 120) -> Path | None:
-    """Assemble the saved progression frames into an animated GIF."""
-    files = sorted(frames_dir.glob("*.png")) if frames_dir.is_dir() else []
-    if not files:
-        return None
-    frames = [Image.open(f).convert("RGB") for f in files]
-    frames += [frames[-1]] * 5  # pause on the final frame
-    _atomic_pil_save(frames[0], path, save_all=True, append_images=frames[1:], duration=ms, loop=0)
-    return path
-
-
-def comparison(images: Mapping[str, torch.Tensor], path: Path) -> Path:
-    """Row of images (target, init, stages, final) with labels underneath."""
-    names = list(images)
-    grid = tile_grid(torch.cat([images[n][:1].cpu().clamp(0, 1) for n in names]), cols=len(names), pad=4)
-    pil = _to_pil(grid)
-    w, h = pil.size
-    canvas = Image.new("RGB", (w, h + 18), "white")
-    canvas.paste(pil, (0, 0))
-    draw = ImageDraw.Draw(canvas)
-    cell = (w + 4) / len(names)
-    for k, n in enumerate(names):
-        draw.text((k * cell + 4, h + 3), n, fill=(0, 0, 0))
-    _atomic_pil_save(canvas, path)
-    return path
+    first = {r.name: r for r in result.records}
+    points = [("start", "init", result.records[0].loss_start if result.records else result.loss_final)]
+    if "stage1" in first and "stage1" in result.renders:
+        points.append(("stage1", "stage1", first["stage1"].loss_end))
+    points.append(("final", "final", result.loss_final))
+    t = target[:1].detach().cpu()
+    return {label: {"loss": float(loss), **fit_scores(result.renders[key][:1].detach().cpu(), t)}
+            for label, key, loss in points if key in result.renders}
 
 
 def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Mapping[str, Any]) -> dict[str, Path]:
-    """Write every output of a run into ``out_dir``; returns {kind: path}."""
+    """Write every output of a run into ``out_dir``; returns {kind: path}.
+
+    ``settings`` is recorded as given; the keys ``command``, ``target``, ``target_encoding`` and
+    ``loss_description`` are also shown in the report's record of the run when present.
+    """
+    from . import __version__
     from .optimize.stages import OptimizeResult
+    from .preview import write_preview
 
     assert isinstance(result, OptimizeResult)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     graph = result.graph
     paths["graph"] = graph.save(out_dir / "graph.json")
     res = int(target.shape[-1])
     with torch.no_grad():
-        maps = graph.evaluate(res)
-    for p in write_maps({k: v[:1].cpu() for k, v in maps.items()}, out_dir / "maps"):
+        maps = {k: v[:1].cpu() for k, v in graph.evaluate(res).items()}
+    for p in write_maps(maps, out_dir / "maps"):
         paths[f"map_{Path(p).stem}"] = Path(p)
     paths["render"] = write_png(out_dir / "render.png", result.renders["final"][:1].cpu())
     paths["target"] = write_png(out_dir / "target.png", target[:1].cpu())
-    shown = {"target": target}
-    shown.update({k: v for k, v in result.renders.items() if k != "final"})
-    shown["final"] = result.renders["final"]
-    paths["comparison"] = comparison(shown, out_dir / "comparison.png")
+    scores = fit_score_table(result, target)
+    losses = {r.name: r.loss_end for r in result.records}
+    shown, notes = {"target": target}, {"target": "the photo"}
+    for key, img in [("init", result.renders.get("init"))] + [(k, v) for k, v in result.renders.items()
+                                                             if k not in ("init", "final")]:
+        if img is None:
+            continue
+        label = "start" if key == "init" else key
+        shown[label] = img
+        loss = scores["start"]["loss"] if key == "init" else losses.get(key)
+        notes[label] = f"loss {loss:.4f}" if loss is not None else ""
+    shown["final"], notes["final"] = result.renders["final"], f"loss {result.loss_final:.4f}"
+    paths["comparison"] = comparison(shown, out_dir / "comparison.png", notes)
     paths["curves"] = plot_curves({r.name: r.curve for r in result.records}, out_dir / "loss_curves.png")
     gif = write_gif(out_dir / "frames", out_dir / "progression.gif")
     if gif:
         paths["gif"] = gif
+    paths["preview"] = write_preview(out_dir / "preview.html", maps, f"proxymat preview: {graph.name}", target=target[:1])
     summary = {
         "loss_final": result.loss_final,
         "seconds": round(result.seconds, 2),
+        "scores": scores,
         "stages": [{"name": r.name, "loss_start": r.loss_start, "loss_end": r.loss_end, "iterations": len(r.curve),
                     "seconds": round(r.seconds, 2), "note": r.note} for r in result.records],
-        "settings": settings,
+        "version": __version__,
+        "next_step": export_command(out_dir),
+        "settings": dict(settings),
     }
-    from .atomic import atomic_write_text
-
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     paths["summary"] = out_dir / "summary.json"
     paths["report"] = _write_html(out_dir, paths, summary, graph.name, ", ".join(shown))
     return paths
 
 
+def _change(a: float, b: float) -> str:
+    return f" ({(b - a) / a * 100:+.0f} %)" if a > 0 else ""
+
+
+def _scores_html(summary: Mapping[str, Any]) -> str:
+    from .metrics import SCORE_DOCS
+
+    names = {"start": "start (initial graph)", "stage1": "after Stage I (filters only)", "final": "final fit"}
+    scores = summary["scores"]
+    rows = "".join(f"<tr><td>{names.get(k, k)}</td><td>{s['loss']:.4f}</td><td>{s['patch_swd']:.2f}</td>"
+                   f"<td>{s['lab_distance']:.2f}</td></tr>" for k, s in scores.items())
+    loss = html.escape(str(summary["settings"].get("loss_description", "see the settings below")))
+    docs = "".join(f"<dt>{html.escape(k.replace('_', ' '))}</dt><dd>{html.escape(v)}</dd>" for k, v in SCORE_DOCS.items())
+    return (f"<table><tr><th></th><th>material loss</th><th>patch SWD (x1000)</th><th>Lab distance</th></tr>{rows}</table>"
+            f"<p class='small'>Lower is better for all three.</p>"
+            f"<dl><dt>material loss</dt><dd>{html.escape(LOSS_DOC)} This run's loss: {loss}.</dd>{docs}</dl>")
+
+
+def _lead(summary: Mapping[str, Any], name: str) -> str:
+    s = summary["scores"]
+    start, final = s.get("start"), s["final"]
+    text = f"Fitted the graph <b>{html.escape(name)}</b> to the target in {summary['seconds']:.1f} s. "
+    if start is not None:
+        text += (f"The material loss went from {start['loss']:.4f} to <b>{final['loss']:.4f}</b>"
+                 f"{_change(start['loss'], final['loss'])}; patch SWD from {start['patch_swd']:.2f} to "
+                 f"<b>{final['patch_swd']:.2f}</b>; Lab colour distance from {start['lab_distance']:.2f} to "
+                 f"<b>{final['lab_distance']:.2f}</b>.")
+    return text
+
+
 def _write_html(out_dir: Path, paths: Mapping[str, Path], summary: Mapping[str, Any], name: str,
                 comparison_order: str = "") -> Path:
-    from .atomic import atomic_write_text
-
     def rel(key: str) -> str:
         return html.escape(paths[key].relative_to(out_dir).as_posix())
 
@@ -215,18 +153,33 @@ def _write_html(out_dir: Path, paths: Mapping[str, Path], summary: Mapping[str, 
     maps = "".join(f"<figure><img src='{rel(k)}' width=160><figcaption>{html.escape(k[4:])}</figcaption></figure>"
                    for k in paths if k.startswith("map_"))
     gif = f"<h2>Progression</h2><img src='{rel('gif')}' width=256>" if "gif" in paths else ""
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>proxymat: {html.escape(name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}figure{{display:inline-block;margin:4px}}
-table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}img{{image-rendering:pixelated}}</style></head>
+    settings = summary["settings"]
+    record = [("command", settings.get("command", "not recorded (run from Python)")),
+              ("proxymat version", summary["version"]), ("target", settings.get("target", "not recorded")),
+              ("target encoding", settings.get("target_encoding", "not recorded")),
+              ("loss (texture features used)", settings.get("loss_description", "not recorded"))]
+    record_html = "".join(f"<dt>{html.escape(k)}</dt><dd><code>{html.escape(str(v))}</code></dd>" for k, v in record)
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>proxymat: {html.escape(name)}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;line-height:1.4;color:#111}}
+figure{{display:inline-block;margin:4px}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}
+dt{{font-weight:600;margin-top:.5em}}dd{{margin-left:1.5em}}.small{{font-size:90%;color:#333}}
+pre{{background:#f4f4f4;padding:.6em;overflow-x:auto}}iframe{{border:1px solid #ccc;width:100%;height:660px}}</style></head>
 <body><h1>proxymat: {html.escape(name)}</h1>
-<p>Final loss {summary['loss_final']:.4f} in {summary['seconds']:.1f} s. Optimized graph: <a href='{rel('graph')}'>{rel('graph')}</a>.</p>
-<h2>Target, initial, stages, final</h2><img src='{rel('comparison')}' style='max-width:100%'>
+<p>{_lead(summary, name)} Optimized graph: <a href='{rel('graph')}'>{rel('graph')}</a>.</p>
+<h2>What was achieved</h2>{_scores_html(summary)}
+<h2>3D preview</h2><p>The fitted maps on a plane or a sphere beside the target photo; the light starts at the camera,
+like the photo's flash. <a href='{rel('preview')}'>Open the preview on its own</a>.</p>
+<iframe src='{rel('preview')}' title='3D preview'></iframe>
+<h2>Target, start, stages, final</h2><img src='{rel('comparison')}' style='max-width:100%' alt='comparison'>
 <p>Left to right: {html.escape(comparison_order)}.</p>
 <h2>Stages</h2><table><tr><th>stage</th><th>loss start</th><th>loss end</th><th>iterations</th><th>seconds</th><th>note</th></tr>{rows}</table>
-<h2>Loss curves</h2><img src='{rel('curves')}'>
+<h2>Loss curves</h2><img src='{rel('curves')}' alt='loss curves'>
 {gif}
 <h2>Maps</h2>{maps}
-<h2>Settings</h2><pre>{html.escape(json.dumps(summary['settings'], indent=2, default=str))}</pre>
+<h2>How this run was made</h2><dl>{record_html}</dl>
+<details><summary>All settings</summary><pre>{html.escape(json.dumps(settings, indent=2, default=str))}</pre></details>
+<h2>Next step</h2><p>Export the fitted material as texture maps, a glTF and a MaterialX document:</p>
+<pre>{html.escape(summary['next_step'])}</pre>
 </body></html>
 """
     path = out_dir / "report.html"
