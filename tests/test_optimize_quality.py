@@ -21,9 +21,7 @@ def config(*flags: str) -> OptimizeConfig:
 
 
 def test_the_parser_reads_the_optimizers_own_config():
-    from dataclasses import fields
-
-    assert [(f.name, f.default) for f in fields(cfg.OptimizeConfig)] == [(f.name, f.default) for f in fields(OptimizeConfig)]
+    assert cfg.OptimizeConfig is OptimizeConfig  # stages re-exports the torch-free config module's class
 
 
 def test_default_quality_is_exactly_the_config_defaults():

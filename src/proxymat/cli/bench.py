@@ -117,7 +117,7 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E3 on the bundled examples."""
     from ..benchmarks.examples import example_key, run_example, summarize
     from ..examples import list_examples
-    from ..optimize.stages import OptimizeConfig
+    from ..optimize.config import OptimizeConfig
 
     known = list(list_examples())
     _check_names(args.names, known, "no bundled example named")

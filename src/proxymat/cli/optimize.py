@@ -41,9 +41,8 @@ _PRESET_ARGS = {"res": "res", "samples": "samples", "rescore": "rescore", "polis
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~proxymat.optimize.config.OptimizeConfig` that ``proxymat optimize``'s options ask for:
     the ``--quality`` preset (default: ``default``, today's defaults), then every flag given explicitly."""
-    from ..optimize.config import quality_settings
+    from ..optimize.config import OptimizeConfig, quality_settings
     from ..optimize.loss import LossConfig, pick_scales
-    from ..optimize.stages import OptimizeConfig
 
     preset = quality_settings(getattr(args, "quality", None) or "default")
     chosen = {name: preset[name] if getattr(args, arg) is None else getattr(args, arg) for name, arg in _PRESET_ARGS.items()}
