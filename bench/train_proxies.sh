@@ -2,7 +2,8 @@
 # Train the shipped proxies exactly as they were trained for the committed weights
 # (2-core CPU machine, two queues side by side, one torch thread each).
 # Every command resumes from its checkpoint in runs/proxies/ when rerun.
-# Queues a-c ran before the weight average existed (session 10), hence --ema-halflife 0 there.
+# Queues a-c train without the weight average (--ema-halflife 0), as the first runs of the shipped
+# proxies did; queues d-k resume their checkpoints with it.
 # record_all copies the results into src/proxymat/weights/ and records their held-out fidelity;
 # then run `proxymat bench proxies --threads 1 --figures docs/figures`.
 # (scratches: the shipped file is the 1500-step run of queue b; queue j resumed it to 3250 steps,
@@ -19,41 +20,41 @@ queue_b() {
   $P proxy train clouds --steps 5000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/clouds.safetensors
   $P proxy train scratches --steps 1500 --res 128 --gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/scratches.safetensors
 }
-queue_c() {  # session 9: aligned paraboloid grids (row offset pinned); the mask-fitting family of E4 (planned 12000 steps, stopped at 9500)
+queue_c() {  # aligned paraboloid grids (row offset pinned); the mask-fitting family of E4 (planned 12000 steps, stopped at 9500)
   $P proxy train tile_paraboloid --steps 16000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/tile_paraboloid.safetensors
   $P proxy train pptbf_mask_cellular --steps 9500 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
-queue_d() {  # session 10: the same checkpoints resumed with a moving average of the weights (--ema-halflife 500, the default)
-  $P proxy train cells --steps 12000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/cells.safetensors  # session 9 candidate
+queue_d() {  # the same checkpoints resumed with a moving average of the weights (--ema-halflife 500, the default)
+  $P proxy train cells --steps 12000 --res 64 --no-gan --threads 1 --ema-halflife 0 --quiet --out runs/proxies/cells.safetensors  # the 12000-step candidate
   $P proxy train cells --steps 24000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/cells.safetensors
 }
 queue_e() {
   $P proxy train clouds --steps 12000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/clouds.safetensors
 }
-queue_g() {  # session 10: the E4 family resumed with the weight average
+queue_g() {  # the E4 family resumed with the weight average
   $P proxy train pptbf_mask_cellular --steps 18000 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
-queue_h() {  # session 11: the E4 family resumed again, stopped at a checkpoint and finished with --steps 32250
+queue_h() {  # the E4 family resumed again, stopped at a checkpoint and finished with --steps 32250
   $P proxy train pptbf_mask_cellular --steps 32250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
-queue_k() {  # session 12: the E4 family resumed once more, stopped at a checkpoint and finished with --steps 36750 (shipped)
+queue_k() {  # the E4 family resumed once more, stopped at a checkpoint and finished with --steps 36750 (shipped)
   $P proxy train pptbf_mask_cellular --steps 36750 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_mask_cellular.safetensors
 }
-record_all() {  # session 12: copy the shipped runs into the package and store their held-out fidelity (and the flat floor)
+record_all() {  # copy the shipped runs into the package and store their held-out fidelity (and the flat floor)
   for n in cells clouds tile_paraboloid pptbf_mask_cellular scratches; do
     cp runs/proxies/$n.safetensors src/proxymat/weights/$n.safetensors
     $P proxy eval $n --record --threads 1
   done
 }
-queue_j() {  # session 12: scratches resumed with the weight average to 3250 steps (no better; not shipped)
+queue_j() {  # scratches resumed with the weight average to 3250 steps (no better; not shipped)
   $P proxy train scratches --steps 3250 --res 128 --gan --threads 1 --quiet --out runs/proxies/scratches.safetensors
 }
-queue_m() {  # session 14: the rank field of the mask family, two data-parallel processes (effective batch 16),
+queue_m() {  # the rank field of the mask family, two data-parallel processes (effective batch 16),
   # stopped at a checkpoint and finished with --steps 6250; not shipped (bench/weights/pptbf_rank_cellular_6250.safetensors)
   OMP_NUM_THREADS=1 .venv/bin/torchrun --standalone --nproc_per_node 2 -m proxymat.cli proxy train pptbf_rank_cellular \
     --steps 6250 --res 64 --no-gan --threads 1 --quiet --out runs/proxies/pptbf_rank_cellular.safetensors
 }
-queue_n() {  # session 17: the shipped mask proxy fine-tuned on the coarse family (zoom 3-5), two data-parallel
+queue_n() {  # the shipped mask proxy fine-tuned on the coarse family (zoom 3-5), two data-parallel
   # processes, to the 4 CPU-h budget; not shipped (bench/weights/pptbf_mask_cellular_coarse_3250.safetensors)
   OMP_NUM_THREADS=1 .venv/bin/torchrun --standalone --nproc_per_node 2 -m proxymat.cli proxy train pptbf_mask_cellular_coarse \
     --init pptbf_mask_cellular --steps 3250 --res 64 --no-gan --threads 1 --quiet \
@@ -73,5 +74,5 @@ wait
 queue_k > runs/proxies/queue_k.log 2>&1 &
 wait
 record_all
-# queue_m  # session 14, both cores, not shipped
-# queue_n  # session 17, both cores, not shipped
+# queue_m  # both cores, not shipped
+# queue_n  # both cores, not shipped

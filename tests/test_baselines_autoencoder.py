@@ -57,7 +57,7 @@ def test_rejects_bad_res():
 
 
 def test_untrained_output_varies_across_inputs():
-    """Collapse symptom of the old avg-pool / smooth-upsample design: code and output nearly image-independent."""
+    """Collapse symptom of an avg-pool / smooth-upsample design: code and output nearly image-independent."""
     img = cells_maps()
     ae = make_ae()
     with torch.no_grad():

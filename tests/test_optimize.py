@@ -296,7 +296,7 @@ def test_polish_radius_grows_after_gains_shrinks_after_misses_within_bounds():
 
     assert next_radius(0.1, True, 1.5) == pytest.approx(0.15)
     assert next_radius(0.1, False, 1.5) == pytest.approx(0.07)
-    assert next_radius(0.1, True, 1.0) == pytest.approx(0.1)  # grow=1: session 11's shrink-only polish
+    assert next_radius(0.1, True, 1.0) == pytest.approx(0.1)  # grow=1: a polish that only shrinks
     assert next_radius(0.45, True, 1.5) == POLISH_RADIUS_RANGE[1]
     assert next_radius(0.012, False, 1.5) == POLISH_RADIUS_RANGE[0]
     r = 0.1

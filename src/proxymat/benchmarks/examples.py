@@ -11,12 +11,12 @@ scored with the same loss on the real-generator render:
   ranking; ``global_search``: no samples near the current values;
   ``no_polish``: no real-generator local search before Stage III; all three
   as in the paper); ``polish_filters``: a variant whose polish moves the
-  filter parameters too; ``polish_shrink``: the polish of session 11, whose
-  radius only shrinks (``polish_grow=1``); ``no_stage2_check``: Stage II runs all its
-  iterations without real-generator checks (before session 13); ``no_sweep``:
-  no category sweep after Stage I (before session 15); ``no_refit``: Stage II
-  starts from the search's best sample with the filters as they are, without
-  re-fitting them to the best samples first (before session 16);
+  filter parameters too; ``polish_shrink``: a polish whose radius only
+  shrinks (``polish_grow=1``); ``no_stage2_check``: Stage II runs all its
+  iterations without real-generator checks; ``no_sweep``: no category sweep
+  after Stage I; ``no_refit``: Stage II starts from the search's best sample
+  with the filters as they are, without re-fitting them to the best samples
+  first;
 * ``cma``, ``sa``, ``powell``, ``random``: gradient-free optimization of all
   parameters with the real generators, given the wall-clock time of ``full``.
 

@@ -373,7 +373,7 @@ def write_curves(rows: Sequence[dict[str, Any]], path: Path) -> Path:
         curves = {r["method"]: [*r["history"], [r["seconds"], r["loss"]]] for r in mine}  # flat to the run's end
         panels.append(plot_time_curves(curves, levels, title=f"target {t}"))
     if not panels:
-        raise ValueError("no rows with a history (rows from before session 19 have none)")
+        raise ValueError("no rows with a history (the improvements of a method over time) to plot")
     return save_panels(panels, path)
 
 

@@ -27,7 +27,7 @@ EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "gl
                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit",
                    "cma", "sa", "powell", "random")
 E4_METHODS = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule", "proxy_then_powell_bo")
-E1_GOAL = (0.05, 0.8)  # issue 4: L1 <= 0.05 and SSIM >= 0.8 on held-out parameters
+E1_GOAL = (0.05, 0.8)  # a shipped proxy's goal: L1 <= 0.05 and SSIM >= 0.8 on held-out parameters
 
 
 # ---------------------------------------------------------------- tables
@@ -310,7 +310,7 @@ def register(sub: Any) -> None:
     q.add_argument("--pool", type=positive_int, default=1024, help="real maps to project latent baselines on")
     q.add_argument("--search", type=positive_int, default=1024,
                    help="random parameter vectors scored through our proxy to start its fit (default 1024, as many "
-                        "as the pool; before session 18 it was 32)")
+                        "as the pool)")
     q.add_argument("--baselines-dir", default="bench/weights", help="folder of the baseline weights")
 
     q = add("e4", _run_e4, "E4: PPTBF mask fitting, proxy + Adam vs gradient-free", True, True)
@@ -320,8 +320,8 @@ def register(sub: Any) -> None:
     q.add_argument("--steps", type=positive_int, default=300, help="Adam steps through the proxy per target")
     q.add_argument("--budget", type=positive_float, default=120.0, help="seconds per gradient-free fit")
     q.add_argument("--search", type=positive_int, default=64,
-                   help="random parameter vectors scored through the proxy to start its fit (default 64, as in "
-                        "sessions 9-19; its 4 best start Adam)")
+                   help="random parameter vectors scored through the proxy to start its fit (default 64, the "
+                        "setting of the recorded E4 runs; its 4 best start Adam)")
     q.add_argument("--gf-methods", nargs="+", choices=E4_METHODS, default=["powell_bo", "cma_es"], metavar="METHOD",
                    help=f"any of: {', '.join(E4_METHODS)} (default: powell_bo cma_es)")
     q.add_argument("--proxy-weights", default=None, help="proxy file or shipped name (default: the family's own); "

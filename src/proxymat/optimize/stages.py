@@ -1,7 +1,7 @@
 """Stages I-III of the graph optimization (Hu et al. 2022, after MATch).
 
 * Stage I: Adam on filter parameters; generator outputs fixed (real generators).
-* Category sweep (our addition, between Stage I and Stage II; ``sweep_iters``
+* Category sweep (between Stage I and Stage II; not in the paper; ``sweep_iters``
   Adam iterations per trial, 0 turns it off): each categorical generator
   parameter (enum or bool) is set to each of its other choices in turn (at
   most ``sweep_max`` trials per round, drawn at random when there are more)
@@ -22,7 +22,7 @@
   ``rescore`` candidates with the lowest proxy loss, and candidate 0, are
   rendered again with the real generators and the lowest real loss wins (a
   coarse proxy can rank candidates wrongly; ``rescore=0`` keeps the paper's
-  proxy-only choice). With ``search_refit`` (our addition; 0 turns it off) the
+  proxy-only choice). With ``search_refit`` (not in the paper; 0 turns it off) the
   filters are then re-fit to candidate 0, the chosen candidate and the
   ``search_refit`` candidates with the lowest search loss, by
   ``search_refit_iters`` Adam iterations each with the real generators (one
@@ -39,7 +39,7 @@
   error (``stage2_check=0``: the paper's fixed iteration count). If starting
   from the initial filters beats starting from Stage I's, Stage I is discarded
   (supplemental section 3.2) and the log says so.
-* Polish (our addition, after Stage II and only with it; ``polish`` real
+* Polish (after Stage II and only with it; not in the paper; ``polish`` real
   evaluations, 0 turns it off): a local
   search on the generator parameters with the real generators, filters held.
   Each round renders ``search_batch`` sparse perturbations of the current

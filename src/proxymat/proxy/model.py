@@ -1,8 +1,8 @@
 """Parameter-conditioned StyleGAN2-style synthesis network (the differentiable proxy).
 
 The proxy maps the *normalized* parameters ``P`` (B, n) in [0, 1] of a generator
-to one grayscale map. Architecture (described in words in research/method.md
-§1.1, implemented here from scratch):
+to one grayscale map. Architecture (implemented here from scratch, after the
+method's description):
 
 * mapping: ``embed`` FC(n -> w_dim), second-moment normalization, ``map_depth``
   FC layers with leaky ReLU, equalized learning rate with a 0.01 multiplier;

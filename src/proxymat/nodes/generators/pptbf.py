@@ -1,6 +1,6 @@
 """PPTBF: Point Process Texture Basis Function (Guehl et al. 2020), full model, GPU-code variant.
 
-Own implementation of research/generators.md §1: PPTBF(x) = sum_k W_k(x) F_k(x)
+Implemented from the model's description: PPTBF(x) = sum_k W_k(x) F_k(x)
 over the feature points of a tiling-based point process (18 tilings), with a
 cellular + classic window W and a mixture of random stringed-Gabor kernels F.
 
@@ -129,7 +129,7 @@ def pptbf_rank(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch
 
 
 _PARAMS = (
-    e("tiling", "regular", TILING_NAMES, doc="Point process: base tiling, subdivision (…_sub: psub 0.5) and relaxation (§1.3)."),
+    e("tiling", "regular", TILING_NAMES, doc="Point process: base tiling, subdivision (…_sub: psub 0.5) and relaxation."),
     f("jitter", 0.5, doc="Feature point: 0 = cell centre, 1 = anywhere in 90% of the cell."),
     f("zoom", 8.0, 2.0, 30.0, doc="Tiles across the image (replaces the shader's resolution = width / zoom); rounded to the integer lattice."),
     f("rotation", 0.0, 0.0, 2.0, doc="Rotation in half turns (alpha = rotation * pi); quantised to keep the pattern tileable."),
@@ -165,7 +165,7 @@ _PARAMS = (
     f("orientation", 0.0, 0.0, 0.5, doc="Maximum random kernel angle, in half turns."),
 )
 
-# Proxy-training box: the DiffProxy "PPTBF2" ranges (§1.7) adapted to this parameter set
+# Proxy-training box: the ranges of DiffProxy's "PPTBF2" sampler, adapted to this parameter set
 # (resolution 20-150 at 512 px -> zoom 3.4-25.6). Degenerate ranges are pinned instead.
 _SAMPLE_BOX: dict[str, tuple[float, float]] = {
     "jitter": (0.01, 0.91),

@@ -1,6 +1,6 @@
 """PPTBF point process: the 18 tilings, the periodic tile lattice and per-cell tables.
 
-Own implementation of research/generators.md §1.3 (GPU-code variant).
+Implemented from the description of the PPTBF point process (the variant of its GPU code).
 
 Vocabulary:
 
@@ -35,7 +35,7 @@ S_KERNEL = 100  # + 8 * kernel index + field
 
 @dataclass(frozen=True)
 class TilingType:
-    """One of the 18 point-process types (§1.3 table)."""
+    """One of the 18 point-process types."""
 
     name: str
     psub: float  # probability that a tile is subdivided

@@ -1,4 +1,4 @@
-"""PPTBF window and feature functions (research/generators.md §1.4–1.5), as pure tensor helpers.
+"""PPTBF window and feature functions, as pure tensor helpers.
 
 * classic window: clamped Gaussian / triangle / box of an Lp distance;
 * cellular window: ``1 - |x - p0| / border`` where the border of the closest

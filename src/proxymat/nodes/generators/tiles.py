@@ -1,9 +1,8 @@
 """Tile Generator: a grid of shaped tiles with per-tile random variation.
 
-Follows the semantics of Substance's Tile Generator (research doc
-``generators.md`` §2): ``x_amount`` x ``y_amount`` tiles, each a pattern drawn
-in local coordinates q in [-1, 1]^2, scaled, shifted, rotated, coloured and
-composited onto a background. The output is periodic in UV (integer amounts,
+Follows the semantics of Substance's Tile Generator: ``x_amount`` x
+``y_amount`` tiles, each a pattern drawn in local coordinates q in [-1, 1]^2,
+scaled, shifted, rotated, coloured and composited onto a background. The output is periodic in UV (integer amounts,
 wrapped tile indices); per-tile random values are hashed from
 (tile i, tile j, seed, stream) so they do not reshuffle when amounts change.
 
