@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"resuming from {checkpoint_path(out)}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = train_proxy(spec, mcfg, tcfg, out, progress=not args.quiet, resume=resume, distributed=ctx)
+    bars = not args.quiet and sys.stderr.isatty()  # a bar only on a terminal; logs and pipes get the log lines
+    lines = None if bars or args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = train_proxy(spec, mcfg, tcfg, out, progress=bars, log=lines, resume=resume, distributed=ctx)
     if ctx.is_main:
         print(f"saved {result.out_path} after {result.step} steps")
     return 0

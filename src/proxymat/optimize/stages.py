@@ -84,6 +84,7 @@ from ..render import render
 from . import checkpoint as ckpt
 from .config import OptimizeConfig
 from .loss import MaterialLoss
+from .progress import NO_GRAD, RunProgress, planned_work
 
 Values = dict[str, torch.Tensor]
 
@@ -210,6 +211,7 @@ class Optimization:
         self.out_dir = Path(out_dir) if out_dir else None
         self.log = log
         self.progress = progress
+        self.bars = RunProgress({}, progress)  # loop bars only; run() adds the overall bar
         self.records: list[StageRecord] = []
         self.renders: dict[str, torch.Tensor] = {}
         self.best: dict[str, Any] | None = None  # {"stage", "loss", "graph"}: lowest real loss seen
@@ -316,7 +318,6 @@ class Optimization:
         seconds have passed (the loop's state, the monitor's ``state()`` and ``extra``); ``resumed``
         (such a saved state) continues the loop where it was saved, with the same results."""
         bounds = bounds or {}
-        from tqdm.auto import tqdm
 
         params = {k: v.detach().clone().to(self.device).requires_grad_(True) for k, v in values.items()}
         opt = torch.optim.Adam(list(params.values()), lr=lr)
@@ -333,7 +334,7 @@ class Optimization:
             opt.load_state_dict({"state": {int(i): st for i, st in resumed["opt"].items()}, "param_groups": groups})
             if resumed.get("monitor") is not None and hasattr(monitor, "restore"):
                 monitor.restore(resumed["monitor"])  # type: ignore[union-attr]
-        bar = tqdm(range(first, iters), desc=desc, disable=not self.progress, leave=False, dynamic_ncols=True)
+        bar = self.bars.loop(range(first, iters), desc=desc)
         for it in bar:
             if stage is not None and self._checkpoint_due():
                 self.save_checkpoint({
@@ -505,13 +506,10 @@ class Optimization:
         """Re-fit the filters to each candidate's real generator outputs: ``iters`` Adam iterations, one
         independent fit per candidate, ``search_batch`` at a time. Returns each candidate's lowest loss
         (first iteration included, i.e. ``filters`` as given) and the filter values that gave it (B, size)."""
-        from tqdm.auto import tqdm
-
         n = next(iter(candidates.values())).shape[0]
         step = max(self.config.search_batch, 1)
         losses, fits = [], []
-        bar = tqdm(total=math.ceil(n / step) * max(iters, 1), desc="Stage II search (filter re-fits)",
-                   disable=not self.progress, leave=False, dynamic_ncols=True)
+        bar = self.bars.loop(total=math.ceil(n / step) * max(iters, 1), desc="Stage II search (filter re-fits)", units=step)
         for s in range(0, n, step):
             batch = {k: v[s: s + step].detach() for k, v in candidates.items()}
             b = next(iter(batch.values())).shape[0]
@@ -649,7 +647,6 @@ class Optimization:
         """Greedy local search with real renders on the generator parameters (and the filters with
         ``polish_filters``); see the module docstring."""
         import numpy as np
-        from tqdm.auto import tqdm
 
         from .gradient_free import Objective, perturb
 
@@ -677,7 +674,7 @@ class Optimization:
         if resumed is not None:
             first, radius, best_loss, accepted = resumed["it"], resumed["radius"], resumed["best_loss"], resumed["accepted"]
             x, curve, rng.bit_generator.state = resumed["x"].numpy().copy(), list(resumed["curve"]), resumed["rng"]
-        for it in tqdm(range(first, rounds), desc="Polish (real generators)", disable=not self.progress, leave=False):
+        for it in self.bars.loop(range(first, rounds), desc="Polish (real generators)", units=self.config.search_batch * NO_GRAD):
             if self._checkpoint_due():
                 self.save_checkpoint({"stage": "polish", "it": it, "elapsed": time.perf_counter() - t0,
                                       "x": torch.from_numpy(x.copy()), "radius": radius, "best_loss": best_loss,
@@ -797,10 +794,14 @@ class Optimization:
                 ("sweep", self.config.stage2 and self.config.sweep_iters > 0, self.sweep),
                 ("stage2", self.config.stage2, self.stage2),
                 ("polish", self.config.stage2 and self.config.polish > 0, self.polish), ("stage3", self.config.stage3, self.stage3)]
+        self.bars = RunProgress(planned_work(self.config, len(category_trials(self.graph))), self.progress)
+        for name in done:
+            self.bars.finish_stage(name)
         for name, enabled, fn in plan:
             if not enabled or name in done:
                 continue
             fn()
+            self.bars.finish_stage(name)
             self.note_best(name, self.records[-1].loss_end)
             self.save_checkpoint()
         if self.best is not None and self.best["loss"] < self.real_loss(self.graph):
@@ -808,4 +809,5 @@ class Optimization:
                      "the lowest of all stages")
             self.graph = Graph.from_dict(self.best["graph"])
         loss_final, self.renders["final"] = self.real_eval(self.graph)
+        self.bars.close()
         return OptimizeResult(self.graph, self.records, self.renders, loss_final, time.perf_counter() - t0)
