@@ -28,7 +28,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Declared exceptions (the specs carry them; asserting them here makes each new one a visible decision).
 PIECEWISE: set[tuple[str, str]] = set()
-NOT_EQUIVARIANT = {"transform_2d"}
+NOT_EQUIVARIANT = {"transform_2d", "mirror", "safe_transform"}
 UNBOUNDED = {"sharpen", "highpass", "emboss"}
 # Parameters at which a non-equivariant node's output tiles, where its defaults would not show it.
 TILE_PARAMS = {"transform_2d": {"rotation": 0.25, "scale": (0.5, 0.5), "offset": (0.1, 0.3)}}
@@ -145,7 +145,9 @@ def _expected_channels(spec: NodeSpec, name: str, images: dict) -> int:
     kind = spec.channels_of(name)
     if kind != "any":
         return _port_channels(kind, 0)
-    widths = [x.shape[1] for x in images.values() if x is not None]
+    present = {k: x for k, x in images.items() if x is not None}
+    free = [x.shape[1] for k, x in present.items() if spec.port(k).channels == "any"]
+    widths = free or [x.shape[1] for x in present.values()]
     assert widths, f"{spec.type}: an input-less node must declare its output channels"
     return max(widths)
 

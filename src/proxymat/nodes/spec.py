@@ -54,7 +54,8 @@ class NodeSpec:
     """Everything the graph needs to know about a filter node type.
 
     * ``output_channels`` gives, per output, ``"gray"`` (C = 1), ``"color"``
-      (C = 3) or ``"any"`` (C of the widest image input); empty means all "any";
+      (C = 3) or ``"any"`` (C of the widest "any" input port, or of the widest
+      input when no port is "any"); empty means all "any";
     * ``piecewise`` names float parameters in which the output is piecewise
       constant (a count or seed given as a float): they get no gradient;
     * ``shift_equivariant`` is False for nodes that lay content out on the
