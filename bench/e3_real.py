@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE [--resume]] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record docs/RESULTS.md]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE [--resume]] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record FILE.md]
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Speed benchmarks: graph forward+backward, generator throughput.
 
-Results are printed as JSON lines and can be appended to docs/RESULTS.md by
-``bench/run.sh``; timings are medians over repeats, taken in one process.
+The functions return rows; ``proxymat bench graph`` and ``proxymat bench
+generators`` print them as tables (``--record`` appends one to a markdown file).
+Timings are medians over repeats, taken in one process.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Every benchmark prints a markdown table. ``--json-out`` keeps its rows (saved
 as they come where a run is long, so a killed run keeps what it measured) and
-``--record FILE`` appends the table to a markdown file such as
-docs/RESULTS.md, under the exact command line, the date and the machine.
+``--record FILE`` appends the table to a markdown file such as the log
+docs/history/results-log.md, under the exact command line, the date and the machine.
 Output paths are checked before any work starts.
 """
 
@@ -250,7 +250,7 @@ def register(sub: Any) -> None:
     common.add_argument("--json-out", default=None, metavar="FILE", help="write all rows here (JSON)")
     common.add_argument("--record", default=None, metavar="FILE",
                         help="append the table, the command line and the machine to this markdown file "
-                             "(e.g. docs/RESULTS.md)")
+                             "(e.g. docs/history/results-log.md)")
     with_figures = argparse.ArgumentParser(add_help=False)
     with_figures.add_argument("--figures", default=None, metavar="DIR", help="folder for comparison images")
     resumable = argparse.ArgumentParser(add_help=False)

@@ -391,7 +391,7 @@ TILE_GENERATOR = GeneratorSpec(
 )
 # The paraboloid proxy covers aligned regular grids (no per-tile randomness, rotation or row
 # offset): a first proxy trained with the random parameters learned only the mean, a second one
-# with the row offset free learned the rows but not the columns (docs/RESULTS.md).
+# with the row offset free learned the rows but not the columns (docs/history/results-log.md, E1).
 TILE_PARABOLOID = fixed_pattern_spec(
     "paraboloid", {**_GRID_BOX, "x_amount": (2, 12), "y_amount": (2, 12)},
     {**_PROXY_FIXED, **_NO_RANDOM, "rotation": 0.0, "offset": 0.0},
