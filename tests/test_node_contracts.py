@@ -27,8 +27,8 @@ D = torch.float64
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # Declared exceptions (the specs carry them; asserting them here makes each new one a visible decision).
-PIECEWISE: set[tuple[str, str]] = set()
-NOT_EQUIVARIANT = {"transform_2d", "mirror", "safe_transform"}
+PIECEWISE = {("flood_fill_random", "threshold"), ("cell_random", "input"), ("color_variation", "regions")}
+NOT_EQUIVARIANT = {"transform_2d", "mirror", "safe_transform", "tile_sampler"}
 UNBOUNDED = {"sharpen", "highpass", "emboss"}
 # Parameters at which a non-equivariant node's output tiles, where its defaults would not show it.
 TILE_PARAMS = {"transform_2d": {"rotation": 0.25, "scale": (0.5, 0.5), "offset": (0.1, 0.3)}}
@@ -181,8 +181,9 @@ def test_spec_matches_function(type_):
             assert default == p.default, p.name
     assert len(spec.output_channels) == len(spec.outputs)
     assert set(spec.output_channels) <= {"gray", "color", "any"}
+    ports = {p.name for p in spec.inputs}
     for name in spec.piecewise:
-        assert spec.param(name).kind == "float", name
+        assert name in ports or spec.param(name).kind == "float", name
     if not spec.inputs:
         assert "any" not in spec.output_channels
 
@@ -193,7 +194,7 @@ def _grad_setup(spec: NodeSpec, variant: dict):
     res = 8 if spec.inputs else 16
     images = _images(spec, 1, res, seed=1, dtype=D)
     smooth = [p for p in _continuous(spec) if p.name not in spec.piecewise]
-    image_names = [k for k, v in images.items() if v is not None]
+    image_names = [k for k, v in images.items() if v is not None and k not in spec.piecewise]
     names = image_names + [p.name for p in smooth]
     leaves = [images[k] for k in image_names] + [torch.tensor(_probe(p), dtype=D) for p in smooth]
     leaves = [t.clone().requires_grad_(True) for t in leaves]
@@ -224,16 +225,19 @@ def test_gradcheck_inputs_and_float_params(type_):
 
 
 @pytest.mark.parametrize("type_", sorted({t for t, _ in PIECEWISE} & set(FILTERS)))
-def test_piecewise_params_give_finite_outputs_and_gradients(type_):
+def test_piecewise_params_and_inputs_give_finite_outputs_and_gradients(type_):
     spec = FILTERS[type_]
-    images = {k: v.requires_grad_(True) for k, v in _images(spec, 1, 8, seed=2, dtype=D).items() if v is not None}
-    for name in spec.piecewise:
-        p = spec.param(name)
-        for value in torch.linspace(p.low, p.high, 7).tolist():
-            outs = _call(spec, images, _params(spec, {name: value}, dtype=D))
-            total = sum(o.sum() for o in outs.values())
-            assert torch.isfinite(total), (name, value)
-            grads = torch.autograd.grad(total, list(images.values()))
+    images = {k: v for k, v in _images(spec, 1, 8, seed=2, dtype=D).items() if v is not None}
+    leaves = [v.requires_grad_(True) for k, v in images.items() if k not in spec.piecewise]
+    ports = {p.name for p in spec.inputs}
+    cases = [(name, value) for name in spec.piecewise if name not in ports
+             for value in torch.linspace(spec.param(name).low, spec.param(name).high, 7).tolist()]
+    for name, value in cases or [(None, None)]:
+        outs = _call(spec, images, _params(spec, {} if name is None else {name: value}, dtype=D))
+        total = sum(o.sum() for o in outs.values())
+        assert torch.isfinite(total), (name, value)
+        if leaves:
+            grads = torch.autograd.grad(total, leaves)
             assert all(torch.isfinite(g).all() for g in grads), (name, value)
 
 

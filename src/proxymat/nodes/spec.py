@@ -56,8 +56,9 @@ class NodeSpec:
     * ``output_channels`` gives, per output, ``"gray"`` (C = 1), ``"color"``
       (C = 3) or ``"any"`` (C of the widest "any" input port, or of the widest
       input when no port is "any"); empty means all "any";
-    * ``piecewise`` names float parameters in which the output is piecewise
-      constant (a count or seed given as a float): they get no gradient;
+    * ``piecewise`` names float parameters or inputs in which the output is
+      piecewise constant (a threshold that splits regions, an id map): they
+      get no gradient;
     * ``shift_equivariant`` is False for nodes that lay content out on the
       fixed UV frame (scatter, per-cell), whose output tiles but does not
       follow a circular shift of the inputs;
