@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 import proxymat
+import proxymat.benchmarks.fidelity as fidelity
 import proxymat.benchmarks.records as records
+import proxymat.benchmarks.speed as speed
 import proxymat.cli.bench as bc
 from proxymat.cli import build_parser, main
 
@@ -19,13 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_graph_table():
     row = {"res": 256, "threads": 2, "nodes": 20, "params": 46, "forward_ms": 15.62, "iteration_ms": 32.4}
-    assert bc.graph_table([row]).splitlines()[2] == "| 256 | 2 | 20 | 46 | 15.6 | 32.4 |"
+    assert speed.graph_table([row]).splitlines()[2] == "| 256 | 2 | 20 | 46 | 15.6 | 32.4 |"
 
 
 def test_generators_table_has_a_column_per_resolution_and_marks_gaps():
     rows = [{"name": "cells", "res": 128, "images_per_s": 2024.0}, {"name": "cells", "res": 256, "images_per_s": 486.5},
             {"name": "clouds", "res": 256, "images_per_s": 301.0}]
-    lines = bc.generators_table(rows).splitlines()
+    lines = speed.generators_table(rows).splitlines()
     assert lines[0] == "| generator | 128 | 256 |"
     assert lines[1] == "|---|---|---|"
     assert lines[2:] == ["| cells | 2024 | 486.5 |", "| clouds | - | 301 |"]
@@ -36,7 +38,7 @@ def test_fidelity_table_judges_the_goal_on_both_metrics():
     rows = [{**base, "generator": "a", "l1": 0.05, "ssim": 0.80},  # on the boundary: met
             {**base, "generator": "b", "l1": 0.04, "ssim": 0.79},
             {**base, "generator": "c", "l1": 0.051, "ssim": 0.95, "train_hours": None}]
-    lines = bc.fidelity_table(rows).splitlines()
+    lines = fidelity.fidelity_table(rows).splitlines()
     assert lines[2] == "| a | 64 | 100 | 1.23 | 0.050 | 0.80 | 0.010 | 0.200 | 0.10 | met |"
     assert lines[3].endswith("| not met |") and lines[4].endswith("| not met |")
     assert "| 100 | - |" in lines[4]

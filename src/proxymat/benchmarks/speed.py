@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -112,3 +112,22 @@ def bench_generators(resolutions: tuple[int, ...] = (128, 256, 512), batch: int 
                          "params": "random" if random_params else "default",
                          "images_per_s": round(b / t, 1), "ms_per_image": round(1000 * t / b, 2)})
     return rows
+
+
+def graph_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of :func:`bench_graph` rows."""
+    lines = ["| res | threads | nodes | parameters | forward (ms) | forward + backward (ms) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['res']} | {r['threads']} | {r['nodes']} | {r['params']} | {r['forward_ms']:.1f} | "
+              f"{r['iteration_ms']:.1f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def generators_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Markdown table of :func:`bench_generators` rows: images per second, one column per resolution."""
+    resolutions = sorted({int(r["res"]) for r in rows})
+    by = {(r["name"], int(r["res"])): r["images_per_s"] for r in rows}
+    lines = ["| generator | " + " | ".join(str(res) for res in resolutions) + " |", "|---" * (len(resolutions) + 1) + "|"]
+    for name in dict.fromkeys(r["name"] for r in rows):
+        lines.append(f"| {name} | " + " | ".join(f"{by[(name, res)]:g}" if (name, res) in by else "-"
+                                                 for res in resolutions) + " |")
+    return "\n".join(lines)

@@ -27,52 +27,18 @@ EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "gl
                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit",
                    "cma", "sa", "powell", "random")
 E4_METHODS = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule", "proxy_then_powell_bo")
-E1_GOAL = (0.05, 0.8)  # a shipped proxy's goal: L1 <= 0.05 and SSIM >= 0.8 on held-out parameters
-
-
-# ---------------------------------------------------------------- tables
-def graph_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table of ``bench graph`` rows."""
-    lines = ["| res | threads | nodes | parameters | forward (ms) | forward + backward (ms) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['res']} | {r['threads']} | {r['nodes']} | {r['params']} | {r['forward_ms']:.1f} | "
-              f"{r['iteration_ms']:.1f} |" for r in rows]
-    return "\n".join(lines)
-
-
-def generators_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table of ``bench generators`` rows: images per second, one column per resolution."""
-    resolutions = sorted({int(r["res"]) for r in rows})
-    by = {(r["name"], int(r["res"])): r["images_per_s"] for r in rows}
-    lines = ["| generator | " + " | ".join(str(res) for res in resolutions) + " |", "|---" * (len(resolutions) + 1) + "|"]
-    for name in dict.fromkeys(r["name"] for r in rows):
-        lines.append(f"| {name} | " + " | ".join(f"{by[(name, res)]:g}" if (name, res) in by else "-"
-                                                 for res in resolutions) + " |")
-    return "\n".join(lines)
-
-
-def fidelity_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table of ``bench proxies`` rows (E1), with the flat-image floor and the goal."""
-    lines = ["| generator | res | steps | training (h) | L1 | SSIM | Gram | flat image: L1 | flat image: SSIM | goal |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        hours = "-" if r.get("train_hours") is None else f"{r['train_hours']:.2f}"
-        met = r["l1"] <= E1_GOAL[0] and r["ssim"] >= E1_GOAL[1]
-        lines.append(f"| {r['generator']} | {r['res']} | {r.get('train_steps') or '-'} | {hours} | {r['l1']:.3f} | "
-                     f"{r['ssim']:.2f} | {r['gram']:.3f} | {r['flat_l1']:.3f} | {r['flat_ssim']:.2f} | "
-                     f"{'met' if met else 'not met'} |")
-    return "\n".join(lines)
 
 
 # ------------------------------------------------------------ benchmarks
 def _run_graph(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from ..benchmarks.speed import bench_graph
+    from ..benchmarks.speed import bench_graph, graph_table
 
     rows = [bench_graph(res=args.res, iters=args.iters, threads=args.threads)]
     return rows, graph_table(rows)
 
 
 def _run_generators(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from ..benchmarks.speed import bench_generators
+    from ..benchmarks.speed import bench_generators, generators_table
 
     _check_generators(args.names)
     rows = bench_generators(resolutions=tuple(args.res), batch=args.batch, iters=args.iters, names=args.names,
@@ -81,7 +47,7 @@ def _run_generators(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 
 def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
-    from ..benchmarks.speed import bench_generators, bench_graph
+    from ..benchmarks.speed import bench_generators, bench_graph, generators_table, graph_table
 
     _check_generators(args.names)
     graph = [bench_graph(res=256, iters=args.iters, threads=args.threads)]
@@ -92,24 +58,16 @@ def _run_all(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
 
 def _run_proxies(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E1: every shipped proxy (or ``--names``) against its real generator."""
-    from ..nodes.generators import get_generator
-    from ..proxy.status import train_hours
-    from ..proxy.metrics import evaluate_proxy, proxy_grid
-    from ..proxy.weights import load_proxy, shipped_proxy_names
+    from ..benchmarks.fidelity import fidelity_row, fidelity_table
+    from ..proxy.weights import shipped_proxy_names
 
     shipped = shipped_proxy_names()
     _check_names(args.names, shipped, "no shipped proxy for", "shipped")
     rows: Rows = []
     for name in args.names or shipped:
-        spec = get_generator(name)
-        proxy = load_proxy(name, spec=spec)
-        row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=args.n_eval),
-               "train_steps": proxy.training_info.get("steps"), "train_hours": train_hours(proxy)}
-        if args.figures:
-            row["grid"] = str(proxy_grid(proxy, spec, Path(args.figures) / f"e1_{name}.png"))
-        rows.append(row)
+        rows.append(fidelity_row(name, args.n_eval, Path(args.figures) if args.figures else None))
         save(rows)
-        _progress(f"{name}: L1 {row['l1']:.3f}, SSIM {row['ssim']:.2f}")
+        _progress(f"{name}: L1 {rows[-1]['l1']:.3f}, SSIM {rows[-1]['ssim']:.2f}")
     return rows, fidelity_table(rows)
 
 
