@@ -1,9 +1,15 @@
-"""Material matching loss: multi-scale Gram descriptors plus a low-resolution L1.
+"""Material matching loss: texture statistics, colour distribution, spectrum and a coarse L1.
 
-``L = gram_weight * mean|G(render) - G(target)| + l1_weight * mean|ds(render) - ds(target)|``
-where G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4
-and ds is an area downsampling to ``ds_res`` pixels (colour and layout at a
-coarse level, which Gram statistics ignore).
+``L = gram_weight * mean|G(render) - G(target)|``
+``  + l1_weight * mean|ds(render) - ds(target)|``
+``  + color_weight * SW(Lab pixels) + spectrum_weight * mean|log P(render) - log P(target)|``
+``  + feature_sw_weight * SW(texture features)``
+
+G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
+an area downsampling to ``ds_res`` pixels (colour and layout at a coarse
+level, which Gram statistics ignore); SW is a sliced Wasserstein distance
+(:mod:`.loss_terms`) and P the luminance power spectrum. Terms whose weight is
+0 cost nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from ..features import STYLE_LAYERS, TextureFeatures, gram_descriptor
+from ..features import STYLE_LAYERS, TextureFeatures, downscale, gram
+from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
+                         spectrum_l1)
 
 
 @dataclass(frozen=True)
@@ -25,10 +33,30 @@ class LossConfig:
     ds_res: int = 16
     layers: tuple[str, ...] = tuple(STYLE_LAYERS)
     features: str = "auto"  # "auto" (VGG19 if present, else built-in), "random", or a weights path
+    color_weight: float = 0.0
+    color_directions: int = 32
+    color_pool: int = 0  # 0: every pixel; N: area-pool to N x N first
+    spectrum_weight: float = 0.0
+    spectrum_res: int = 128
+    feature_sw_weight: float = 0.0
+    feature_sw_directions: int = 0  # 0: as many as the layer has channels
+    seed: int = 0  # random projection directions
+
+
+# Named loss variants compared by the recovery benchmark (``proxymat bench recovery``).
+LOSS_PRESETS: dict[str, LossConfig] = {
+    "default": LossConfig(),
+    "gram": LossConfig(),
+    "color": LossConfig(color_weight=1.0),
+    "spectrum": LossConfig(spectrum_weight=0.05),
+    "fsw": LossConfig(gram_weight=0.0, feature_sw_weight=1.0),
+    "gram_fsw": LossConfig(feature_sw_weight=1.0),
+    "all": LossConfig(color_weight=1.0, spectrum_weight=0.05, feature_sw_weight=1.0),
+}
 
 
 class MaterialLoss:
-    """Callable loss against a fixed target; the target's descriptor is computed once."""
+    """Callable loss against a fixed target; the target's side of every term is computed once."""
 
     def __init__(self, target: torch.Tensor, config: LossConfig = LossConfig(), features: TextureFeatures | None = None):
         self.config = config
@@ -36,33 +64,85 @@ class MaterialLoss:
         self.target = target
         # Scales that would shrink the image below 32 px are dropped (small test resolutions).
         self.scales = pick_scales(int(target.shape[-1]), config.scales)
+        c = config
         with torch.no_grad():
-            self._t_gram = self._gram(target)
+            feats = self._features(target)
+            self._t_gram = self._gram(feats)
             self._t_ds = self._ds(target)
+            self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
+                if c.color_weight else None
+            self._spectrum = log_spectrum(target, c.spectrum_res) if c.spectrum_weight else None
+            self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
+                if c.feature_sw_weight else None
 
-    def _gram(self, img: torch.Tensor) -> torch.Tensor:
-        return gram_descriptor(img, self.features, self.scales, self.config.layers)
+    def _features(self, img: torch.Tensor) -> list[dict[str, torch.Tensor]]:
+        """Texture features at every scale (only when a term needs them)."""
+        if not (self.config.gram_weight or self.config.feature_sw_weight):
+            return []
+        out = []
+        for s in self.scales:
+            x = downscale(img, s)
+            if min(x.shape[-2:]) < self.features.stride:
+                raise ValueError(f"MaterialLoss: image {tuple(img.shape[-2:])} too small for scale {s} "
+                                 f"(needs >= {self.features.stride} px)")
+            out.append(self.features(x, self.config.layers))
+        return out
+
+    def _gram(self, feats: list[dict[str, torch.Tensor]]) -> torch.Tensor | None:
+        if not self.config.gram_weight:
+            return None
+        return torch.cat([gram(f[n]).flatten(1) for f in feats for n in self.config.layers], dim=1)
 
     def _ds(self, img: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(img, self.config.ds_res)
 
+    def terms(self, render: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each weighted term's unweighted value per image, ``{name: (B,)}`` (terms of weight 0 left out)."""
+        c = self.config
+        out: dict[str, torch.Tensor] = {}
+        feats = self._features(render)
+        if c.gram_weight:
+            out["gram"] = (self._gram(feats) - self._t_gram).abs().mean(1)
+        if c.l1_weight:
+            out["l1"] = (self._ds(render) - self._t_ds).abs().flatten(1).mean(1)
+        if self._color is not None:
+            out["color"] = color_sw(render, self._color)
+        if self._spectrum is not None:
+            out["spectrum"] = spectrum_l1(render, self._spectrum)
+        if self._fsw is not None:
+            out["feature_sw"] = sum(feature_sw(f, r) for f, r in zip(feats, self._fsw)) / len(self._fsw)
+        return out
+
     def per_image(self, render: torch.Tensor) -> torch.Tensor:
         """Loss of each image of a batch (B,)."""
-        c = self.config
+        weights = self.weights()
         total = torch.zeros(render.shape[0], device=render.device)
-        if c.gram_weight:
-            total = total + c.gram_weight * (self._gram(render) - self._t_gram).abs().mean(1)
-        if c.l1_weight:
-            total = total + c.l1_weight * (self._ds(render) - self._t_ds).abs().flatten(1).mean(1)
+        for name, value in self.terms(render).items():
+            total = total + weights[name] * value
         return total
+
+    def weights(self) -> dict[str, float]:
+        c = self.config
+        return {"gram": c.gram_weight, "l1": c.l1_weight, "color": c.color_weight, "spectrum": c.spectrum_weight,
+                "feature_sw": c.feature_sw_weight}
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         return self.per_image(render).mean()
 
 
 def describe(config: LossConfig, features: TextureFeatures) -> str:
-    return (f"Gram L1 (x{config.gram_weight:g}, scales {list(config.scales)}, {features.backbone} features) "
-            f"+ {config.ds_res}px L1 (x{config.l1_weight:g})")
+    parts = []
+    if config.gram_weight:
+        parts.append(f"Gram L1 (x{config.gram_weight:g}, scales {list(config.scales)}, {features.backbone} features)")
+    if config.l1_weight:
+        parts.append(f"{config.ds_res}px L1 (x{config.l1_weight:g})")
+    if config.color_weight:
+        parts.append(f"Lab colour sliced Wasserstein (x{config.color_weight:g}, {config.color_directions} directions)")
+    if config.spectrum_weight:
+        parts.append(f"log power spectrum L1 (x{config.spectrum_weight:g}, {config.spectrum_res}px)")
+    if config.feature_sw_weight:
+        parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
+    return " + ".join(parts) or "nothing (every weight is 0)"
 
 
 def pick_scales(res: int, scales: Sequence[float], min_px: int = 32) -> tuple[float, ...]:

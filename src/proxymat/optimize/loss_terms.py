@@ -1,0 +1,131 @@
+"""Differentiable distribution and spectrum terms of the material loss.
+
+Each term compares a batch of renders ``(B, 3, H, W)`` with one target whose
+side of the comparison is computed once (``*_reference``) and returns one
+value per image ``(B,)``. All of them are 0 for identical images and do not
+change under circular shifts (to within the sort's ties), as a texture
+distance should.
+
+* colour distribution: sliced Wasserstein distance between the pixel colours
+  (CIE Lab, scaled to about [0, 1]) — a palette absent from the target costs,
+  even when complementary hues average to the right mean;
+* log power spectrum: mean absolute difference of the log power spectra of the
+  luminance — periodicity, regularity, counts and orientation;
+* feature distributions: sliced Wasserstein distance between the feature
+  vectors of a texture network at each layer (Heitz et al. 2021), which sees
+  the whole distribution where a Gram matrix sees second moments.
+
+>>> ref = color_reference(target, directions(3, 32, seed=0))
+>>> color_sw(render, ref)        # (B,)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..colorspace import srgb_to_lab
+
+_LAB_SCALE = torch.tensor([1.0 / 100.0, 1.0 / 128.0, 1.0 / 128.0])
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def directions(dim: int, count: int, seed: int) -> torch.Tensor:
+    """``count`` fixed random unit vectors in R^dim, as columns ``(dim, count)``."""
+    gen = torch.Generator().manual_seed(int(seed))
+    d = torch.randn(dim, count, generator=gen)
+    return d / d.norm(dim=0, keepdim=True)
+
+
+def _quantiles(sorted_ref: torch.Tensor, n: int) -> torch.Tensor:
+    """Resample sorted values ``(K, M)`` to ``n`` evenly spaced quantiles ``(K, n)`` (identity if M == n)."""
+    m = sorted_ref.shape[-1]
+    if m == n:
+        return sorted_ref
+    return F.interpolate(sorted_ref.unsqueeze(0), size=n, mode="linear", align_corners=True).squeeze(0)
+
+
+def sliced_distance(samples: torch.Tensor, sorted_ref: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein-1 of samples ``(B, N, D)`` against a reference already projected and sorted ``(K, M)``.
+
+    Projections on the ``K`` directions ``dirs (D, K)`` are sorted and compared
+    quantile by quantile (the reference resampled to N quantiles): mean |difference| -> (B,).
+    """
+    proj = samples @ dirs.to(samples)  # (B, N, K)
+    sp, _ = proj.sort(dim=1)
+    ref = _quantiles(sorted_ref.to(samples), sp.shape[1]).transpose(0, 1)  # (N, K)
+    return (sp - ref.unsqueeze(0)).abs().mean(dim=(1, 2))
+
+
+def sorted_projections(samples: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
+    """Reference side of :func:`sliced_distance`: samples ``(N, D)`` -> sorted projections ``(K, N)``."""
+    return (samples @ dirs.to(samples)).transpose(0, 1).sort(dim=1).values
+
+
+# ------------------------------------------------------------------ colour
+def lab_pixels(img: torch.Tensor, pool: int = 0) -> torch.Tensor:
+    """Pixels of ``(B, 3, H, W)`` sRGB images as scaled Lab rows ``(B, N, 3)``; ``pool`` > 0 area-pools to pool² first."""
+    if pool and img.shape[-1] > pool:
+        img = F.adaptive_avg_pool2d(img, pool)
+    lab = srgb_to_lab(img.clamp(0.0, 1.0)) * _LAB_SCALE.to(img).view(1, 3, 1, 1)
+    return lab.flatten(2).transpose(1, 2)
+
+
+@dataclass(frozen=True)
+class ColorReference:
+    dirs: torch.Tensor
+    sorted_ref: torch.Tensor
+    pool: int
+
+
+def color_reference(target: torch.Tensor, dirs: torch.Tensor, pool: int = 0) -> ColorReference:
+    """Precompute the target side of :func:`color_sw` (``target`` is ``(1, 3, H, W)``)."""
+    return ColorReference(dirs, sorted_projections(lab_pixels(target, pool)[0], dirs), pool)
+
+
+def color_sw(render: torch.Tensor, ref: ColorReference) -> torch.Tensor:
+    """Sliced Wasserstein distance between the Lab pixel colours of each render and the target: (B,)."""
+    return sliced_distance(lab_pixels(render, ref.pool), ref.sorted_ref, ref.dirs)
+
+
+# ---------------------------------------------------------------- spectrum
+def log_spectrum(img: torch.Tensor, res: int = 128) -> torch.Tensor:
+    """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``."""
+    if img.shape[-1] != res or img.shape[-2] != res:
+        img = F.interpolate(img, size=(res, res), mode="area" if img.shape[-1] > res else "bilinear",
+                            **({} if img.shape[-1] > res else {"align_corners": False}))
+    w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
+    luma = (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
+    luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.rfft2(luma, norm="ortho").abs().square()
+    return torch.log(power + 1e-4)
+
+
+def spectrum_l1(render: torch.Tensor, ref_spectrum: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of log power spectra against the target's ``ref_spectrum`` (1, R, R//2+1): (B,)."""
+    return (log_spectrum(render, ref_spectrum.shape[-2]) - ref_spectrum).abs().mean(dim=(-2, -1))
+
+
+# ---------------------------------------------------------------- features
+def feature_rows(feat: torch.Tensor) -> torch.Tensor:
+    """Feature maps ``(B, C, H, W)`` -> one C-vector per position ``(B, H*W, C)``."""
+    return feat.flatten(2).transpose(1, 2)
+
+
+def feature_references(feats: dict[str, torch.Tensor], count: int, seed: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer: (directions, sorted target projections) for :func:`feature_sw` (``feats`` of one target image)."""
+    out = {}
+    for k, (name, f) in enumerate(sorted(feats.items())):
+        dirs = directions(f.shape[1], count or f.shape[1], seed + 101 * k)
+        out[name] = (dirs, sorted_projections(feature_rows(f)[0], dirs))
+    return out
+
+
+def feature_sw(feats: dict[str, torch.Tensor], refs: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Mean over layers of the sliced Wasserstein distance between feature distributions: (B,)."""
+    total = 0.0
+    for name, (dirs, ref) in refs.items():
+        total = total + sliced_distance(feature_rows(feats[name]), ref, dirs)
+    return total / max(1, len(refs))

@@ -1,0 +1,135 @@
+"""The material loss's terms: gradients, invariances, and the cases a person judges at a glance."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from proxymat.nodes.generators import get_generator
+from proxymat.nodes.generators.cells import DISTANCES, STYLES
+from proxymat.optimize.loss import LOSS_PRESETS, LossConfig, MaterialLoss
+from proxymat.optimize.loss_terms import (color_reference, color_sw, directions, log_spectrum, sliced_distance,
+                                          sorted_projections, spectrum_l1)
+
+RES = 64
+TERMS = {
+    "gram": LossConfig(features="random", l1_weight=0.0),
+    "color": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, color_weight=1.0),
+    "spectrum": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0, spectrum_res=RES),
+    "feature_sw": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0),
+}
+
+
+def _tint(gray: torch.Tensor, rgb=(0.8, 0.55, 0.35)) -> torch.Tensor:
+    return (gray.expand(-1, 3, -1, -1) * torch.tensor(rgb).view(1, 3, 1, 1)).clamp(0, 1)
+
+
+def _cells(disorder: float, seed: int, scale: int = 6, res: int = RES, style: str = "f2_minus_f1") -> torch.Tensor:
+    gen = get_generator("cells")
+    return gen({"scale": torch.tensor([float(scale)]), "disorder": torch.tensor([disorder]),
+                "style": torch.tensor([float(STYLES.index(style))]),
+                "distance": torch.tensor([float(DISTANCES.index("euclidean"))])}, res, seed)
+
+
+def _bricks(columns: int, seed: int = 0, res: int = 128) -> torch.Tensor:
+    return get_generator("brick_generator")({"bricks_x": torch.tensor([float(columns)]),
+                                             "bricks_y": torch.tensor([4.0])}, res, seed)
+
+
+@pytest.mark.parametrize("name", sorted(TERMS))
+def test_identical_images_score_zero(name):
+    target = _tint(_cells(0.9, 1))
+    assert float(MaterialLoss(target, TERMS[name])(target)) == pytest.approx(0.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(TERMS))
+def test_circular_shifts_score_the_same(name):
+    target = _tint(_cells(0.9, 1))
+    candidate = _tint(_cells(0.6, 2))
+    loss = MaterialLoss(target, TERMS[name])
+    shift = (32, 32)  # at every scale of the loss a multiple of the texture network's stride (16 px)
+    assert float(loss(torch.roll(candidate, shift, (2, 3)))) == pytest.approx(float(loss(candidate)), rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("shift", [(3, 7), (21, 50)])
+def test_colour_and_spectrum_ignore_any_shift(shift):
+    target, candidate = _tint(_cells(0.9, 1)), _tint(_cells(0.6, 2))
+    for name in ("color", "spectrum"):
+        loss = MaterialLoss(target, TERMS[name])
+        assert float(loss(torch.roll(candidate, shift, (2, 3)))) == pytest.approx(float(loss(candidate)), rel=1e-4)
+
+
+def _fd_check(fn, x: torch.Tensor, n: int = 4, eps: float = 1e-7) -> None:
+    """Directional derivative of ``fn`` at ``x`` along random directions vs central finite differences.
+
+    The step is tiny (float64) because sorts and ReLUs make the terms piecewise smooth: a larger step
+    crosses kinks, where central differences stop measuring the derivative."""
+    x = x.clone().requires_grad_()
+    fn(x).backward()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(n):
+        d = torch.randn(x.shape, generator=g, dtype=x.dtype)
+        with torch.no_grad():
+            fd = (fn(x + eps * d) - fn(x - eps * d)) / (2 * eps)
+        assert float((x.grad * d).sum()) == pytest.approx(float(fd), rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", sorted(TERMS))
+def test_gradient_matches_finite_differences(name):
+    target = _tint(_cells(0.9, 1, res=32), (0.7, 0.5, 0.4)).double()
+    cand = (0.1 + 0.8 * _tint(_cells(0.5, 2, res=32), (0.5, 0.6, 0.7))).double()
+    cfg = replace(TERMS[name], scales=(1.0,), spectrum_res=32)
+    loss = MaterialLoss(target, cfg)
+    loss.features.double()
+    _fd_check(loss, cand)
+
+
+def test_sliced_distance_is_exact_in_one_dimension():
+    # With one direction, SW-1 is the mean |sorted a - sorted b|: here the two samples differ by a shift of 0.3.
+    a = torch.rand(1, 100, 1)
+    ref = sorted_projections(a[0] + 0.3, torch.ones(1, 1))
+    assert float(sliced_distance(a, ref, torch.ones(1, 1))) == pytest.approx(0.3, abs=1e-5)
+
+
+def test_colour_reference_resamples_to_the_render_size():
+    big, small = _tint(_cells(0.9, 1, res=64)), _tint(_cells(0.9, 1, res=32))
+    ref = color_reference(big, directions(3, 16, seed=0))
+    assert float(color_sw(small, ref)) < 0.01
+
+
+def test_spectrum_sees_counts_exactly_where_mean_colour_cannot():
+    two, eight = _bricks(2), _bricks(8)
+    spec = log_spectrum(two)
+    assert float(spectrum_l1(two, spec)) == 0.0 and float(spectrum_l1(eight, spec)) > 0.1
+
+
+def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The same luminance as ``_tint(gray)``, but cells alternately green and pink (complementary hues)."""
+    w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+    lum = (_tint(gray) * w).sum(1, keepdim=True)
+    green, pink = torch.tensor([0.25, 0.75, 0.3]).view(1, 3, 1, 1), torch.tensor([0.85, 0.35, 0.7]).view(1, 3, 1, 1)
+    mask = (ids > 0.5).float()
+    return (mask * green * lum / (green * w).sum() + (1 - mask) * pink * lum / (pink * w).sum()).clamp(0, 1)
+
+
+def test_default_loss_prefers_the_right_hue_at_equal_luminance():
+    target = _tint(_cells(0.9, 1, res=128))
+    gray = _cells(0.9, 2, res=128)
+    right, split = _tint(gray), _hue_split(gray, _cells(0.9, 2, res=128, style="cell_random"))
+    loss = MaterialLoss(target, replace(LOSS_PRESETS["default"], features="random"))
+    assert float(loss(right)) < float(loss(split))
+
+
+def test_default_loss_prefers_jittered_cells_to_a_regular_grid():
+    target = _tint(_cells(0.9, 1, res=128, scale=8))
+    jittered, regular = _tint(_cells(0.9, 2, res=128, scale=8)), _tint(_cells(0.0, 2, res=128, scale=8))
+    loss = MaterialLoss(target, replace(LOSS_PRESETS["default"], features="random"))
+    assert float(loss(jittered)) < float(loss(regular))
+
+
+def test_default_loss_counts_plank_columns():
+    target = _bricks(2, seed=1)
+    rgb = {n: _tint(_bricks(n, seed=2)) for n in (2, 4, 8)}
+    loss = MaterialLoss(_tint(target), replace(LOSS_PRESETS["default"], features="random"))
+    values = {n: float(loss(img)) for n, img in rgb.items()}
+    assert values[2] < values[4] and values[2] < values[8]
