@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 
 from .atomic import atomic_write_text
+from .graph_free import FreeRanges, check_free, free_to_json, parse_category, parse_free
 from .nodes.generators.base import GeneratorSpec
 from .nodes.registry import AnySpec, is_generator, lookup
 from .nodes.spec import NodeSpec, as_channels
@@ -100,9 +101,12 @@ def _spec_inputs(spec: AnySpec) -> tuple:
 class Graph:
     """A procedural material graph."""
 
-    def __init__(self, name: str = "material", seed: int = 0, res: int = 256, description: str = "") -> None:
+    def __init__(self, name: str = "material", seed: int = 0, res: int = 256, description: str = "",
+                 category: str = "") -> None:
         self.name = name
         self.description = description
+        self.category = category
+        self.free: FreeRanges = {}  # "node.param" -> (low, high) in real units (graph_free.py)
         self.seed = seed
         self.res = res
         self.nodes: dict[str, Node] = {}
@@ -167,6 +171,10 @@ class Graph:
         for map_name, src in self.outputs.items():
             if isinstance(src, Ref):
                 self._check_ref(src, f"output {map_name!r}")
+        try:
+            check_free(self.free, self.param_specs())
+        except ValueError as err:
+            raise GraphError(str(err)) from None
         self.order()
 
     def _spec(self, node: Node) -> AnySpec:
@@ -433,7 +441,10 @@ class Graph:
         head: dict[str, Any] = {"format": FORMAT, "version": VERSION, "name": self.name}
         if self.description:
             head["description"] = self.description
-        return {**head, "seed": self.seed, "res": self.res, "nodes": nodes, "outputs": outputs}
+        if self.category:
+            head["category"] = self.category
+        tail: dict[str, Any] = {"free": free_to_json(self.free)} if self.free else {}
+        return {**head, "seed": self.seed, "res": self.res, "nodes": nodes, "outputs": outputs, **tail}
 
     @classmethod
     def from_dict(cls, data: Any) -> "Graph":
@@ -445,7 +456,8 @@ class Graph:
         version = data.get("version", VERSION)
         if version != VERSION:
             raise GraphError(f"unsupported graph version {version!r} (this proxymat reads version {VERSION})")
-        unknown = set(data) - {"format", "version", "name", "seed", "res", "nodes", "outputs", "description"}
+        unknown = set(data) - {"format", "version", "name", "seed", "res", "nodes", "outputs", "description",
+                               "category", "free"}
         if unknown:
             raise GraphError(f"unknown top-level key(s) {sorted(unknown)}")
         seed = data.get("seed", 0)
@@ -458,7 +470,13 @@ class Graph:
         description = data.get("description", "")
         if not isinstance(name, str) or not isinstance(description, str):
             raise GraphError("'name' and 'description' must be strings")
-        g = cls(name=name, seed=seed, res=res, description=description)
+        try:
+            category = parse_category(data.get("category", ""))
+            free = parse_free(data.get("free", {}))
+        except ValueError as err:
+            raise GraphError(str(err)) from None
+        g = cls(name=name, seed=seed, res=res, description=description, category=category)
+        g.free = free
         nodes = data.get("nodes")
         if not isinstance(nodes, dict) or not nodes:
             raise GraphError("'nodes' must be a non-empty object mapping node names to nodes")
