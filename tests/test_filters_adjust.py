@@ -54,3 +54,8 @@ def test_channel_shuffle_and_replace_color():
 
 def test_difference():
     torch.testing.assert_close(A.difference(row(0.2, 0.9), row(0.5, 0.4)), row(0.3, 0.5))
+
+
+def test_band_mask_selects_the_band():
+    out = A.band_mask(row(0.1, 0.3, 0.45, 0.6, 0.9), t(0.3), t(0.6), t(0.001))
+    torch.testing.assert_close(out, row(0.0, 0.5, 1.0, 0.5, 0.0), atol=1e-6, rtol=0)

@@ -81,3 +81,16 @@ def test_safe_transform_tiles_rotates_and_offsets():
     torch.testing.assert_close(W.safe_transform(x, 1, "0", t([0.25, 0.0])), torch.roll(x, 2, -1))
     two = W.safe_transform(x, 2, "0", t([0.0, 0.0]))
     torch.testing.assert_close(two, torch.roll(two, 4, -1))  # two copies across
+
+
+def test_slope_blur_extrema_keeps_the_brightest_lookup():
+    x = torch.zeros(1, 1, 8, 8, dtype=D)
+    x[..., 4] = 1.0  # a bright column
+    ramp = (torch.arange(8, dtype=D) / 8).view(1, 1, 1, 8).expand(1, 1, 8, 8)  # grad u = 1 (except the seam)
+    out = W.slope_blur_extrema(x, ramp, t(128.0), "max", t(0.01), 2)  # smear 128 / 256 = 0.5 UV
+    # lookups at p + 1/8 and p + 3/8 UV (one and three pixels right); the max of the two
+    expected = torch.maximum(torch.roll(x, -1, -1), torch.roll(x, -3, -1))
+    inner = slice(1, 5)  # columns whose lookups stay away from the ramp's seam
+    torch.testing.assert_close(out[..., inner], expected[..., inner], atol=0.01, rtol=0)
+    low = W.slope_blur_extrema(x, ramp, t(128.0), "min", t(0.01), 2)
+    assert (low <= out + 1e-9).all()

@@ -1,5 +1,5 @@
 """Per-pixel adjustments: soft quantize, auto levels, S-curve contrast, smoothstep, channel shuffle,
-colour replacement, difference.
+colour replacement, difference, band mask.
 
 Channel-wise on gray or colour images unless stated, differentiable with
 respect to the inputs and every float parameter, outputs in [0, 1].
@@ -132,6 +132,22 @@ def difference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).abs()
 
 
+def band_mask(
+    input: torch.Tensor, low: torch.Tensor | float = 0.4, high: torch.Tensor | float = 0.6,
+    softness: torch.Tensor | float = 0.02,
+) -> torch.Tensor:
+    """Soft mask of the values between ``low`` and ``high``: ``sigmoid((x - low) / s) * sigmoid((high - x) / s)``.
+
+    Picks one height layer (a mortar level, a paint layer) out of a gray image.
+
+    Example::
+
+        {"type": "band_mask", "inputs": {"input": "height"}, "params": {"low": 0.3, "high": 0.5}}
+    """
+    s = pv(softness, input).clamp_min(1e-4)
+    return torch.sigmoid((input - pv(low, input)) / s) * torch.sigmoid((pv(high, input) - input) / s)
+
+
 # ------------------------------------------------------------------- specs
 _IN = (PortSpec("input", "any"),)
 
@@ -172,4 +188,12 @@ SPECS: tuple[NodeSpec, ...] = (
         out="color",
     ),
     node("difference", difference, (PortSpec("a", "any"), PortSpec("b", "any"))),
+    node(
+        "band_mask", band_mask, _IN,
+        (
+            f("low", 0.4, doc="lower edge of the band"),
+            f("high", 0.6, doc="upper edge of the band"),
+            f("softness", 0.02, 0.001, 0.5, doc="edge softness"),
+        ),
+    ),
 )

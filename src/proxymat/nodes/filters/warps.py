@@ -15,7 +15,9 @@ import torch.nn.functional as F
 
 from ...params import e, f, i, vec2
 from ..spec import NodeSpec, PortSpec, node, pv, vec_parts
-from .spatial import direction, displace, fourier_filter, frequencies, gaussian_blur, sample_periodic, pixel_grid
+from .spatial import (
+    WARP_SCALE, direction, displace, fourier_filter, frequencies, gaussian_blur, grad_uv, pixel_grid, sample_periodic,
+)
 
 # Fractions of ``radius`` blended by non_uniform_blur as the amount goes 0 -> 1.
 BLUR_LEVELS = (0.0, 0.25, 0.5, 1.0)
@@ -158,6 +160,35 @@ def multi_directional_warp(
     return acc / directions
 
 
+def slope_blur_extrema(
+    input: torch.Tensor, slope: torch.Tensor, intensity: torch.Tensor | float = 1.0, mode: str = "max",
+    softness: torch.Tensor | float = 0.05, samples: int = 8,
+) -> torch.Tensor:
+    """Slope blur that keeps the brightest (``max``) or darkest (``min``) lookup instead of the mean.
+
+    The lookups are those of ``slope_blur`` (``samples`` points along
+    ``intensity / 256 * grad(slope)``), merged by a smooth maximum or minimum
+    of temperature ``softness``: bright features smear into streaks without
+    fading (rust runs, dripping dirt, eroded edges).
+
+    Example::
+
+        {"type": "slope_blur_extrema", "inputs": {"input": "spots", "slope": "clouds"}, "params": {"intensity": 6.0, "mode": "max"}}
+    """
+    if mode not in ("max", "min"):
+        raise ValueError(f"slope_blur_extrema: unknown mode {mode!r}; expected 'max' or 'min'")
+    if samples < 1:
+        raise ValueError(f"slope_blur_extrema: samples must be >= 1, got {samples}")
+    gu, gv = grad_uv(slope)
+    k = pv(intensity, input) * WARP_SCALE
+    sign = 1.0 if mode == "max" else -1.0
+    looks = torch.stack([displace(input, (j + 0.5) / samples * k * gu, (j + 0.5) / samples * k * gv)
+                         for j in range(samples)])
+    s = pv(softness, input).clamp_min(1e-3)
+    merged = s * torch.logsumexp(sign * looks / s, dim=0) - s * math.log(samples)
+    return (sign * merged).clamp(0.0, 1.0)
+
+
 def mirror(input: torch.Tensor, axis: str = "horizontal") -> torch.Tensor:
     """Mirror the left half onto the right (``horizontal``), the top onto the bottom, or both.
 
@@ -238,6 +269,16 @@ SPECS: tuple[NodeSpec, ...] = (
             f("intensity", 0.02, 0.0, 0.2, doc="displacement in UV where the gray input is 1"),
             f("angle", 0.0, 0.0, 1.0, doc=f"first direction, {_ANGLE}"),
             i("directions", 4, 1, 16, doc="number of evenly spaced directions"),
+        ),
+    ),
+    node(
+        "slope_blur_extrema", slope_blur_extrema,
+        (_IN, PortSpec("slope", "gray", doc="gray image whose gradient gives the smear direction")),
+        (
+            f("intensity", 1.0, -10.0, 10.0, doc="smear length = intensity/256 * gradient (UV); < 0 goes downhill"),
+            e("mode", "max", ("max", "min"), doc="keep the brightest or the darkest lookup"),
+            f("softness", 0.05, 0.005, 0.5, doc="temperature of the smooth max/min"),
+            i("samples", 8, 1, 32, doc="number of lookups along the smear"),
         ),
     ),
     node("mirror", mirror, (_IN,), (e("axis", "horizontal", MIRROR_AXES, doc="which half is mirrored"),),
