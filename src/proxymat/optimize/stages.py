@@ -54,6 +54,10 @@
 * Stage III: real generators back in (discrete parameters rounded), filters
   refined with a smaller learning rate.
 
+A graph that declares ``free`` parameters (see :mod:`.free`) has only those
+moved, by every stage (the filter fits, the sweep, the search, Stage II's
+Adam, the polish), each within its declared range.
+
 Each stage ends with a checkpoint, and Stages I, II (its Adam part) and III and
 the polish also save one every ``checkpoint_every`` seconds (60 by default), so a
 killed run loses at most about a minute. A rerun into the same output folder
@@ -83,6 +87,7 @@ from ..nodes.generators.base import GeneratorSpec
 from ..render import render
 from . import checkpoint as ckpt
 from .config import OptimizeConfig
+from .free import allows, free_bounds, intersect, restrict
 from .loss import MaterialLoss
 from .progress import NO_GRAD, RunProgress, planned_work
 
@@ -202,6 +207,7 @@ class Optimization:
         """``target_id`` names the target in the run's identity (default: a digest of ``target``);
         ``checkpoint_every``: seconds between the checkpoints saved within a stage (with ``out_dir``)."""
         self.device = torch.device(device)
+        self.free = free_bounds(graph)  # None: every parameter moves; else only these keys, within their ranges
         self.graph = graph.copy()
         self.initial = graph.copy()
         self.config = config
@@ -250,14 +256,24 @@ class Optimization:
     def generator_bounds(self) -> dict[str, tuple[float, float]]:
         """Normalized [lo, hi] of each generator parameter: its sampling box (where proxies are trained)."""
         out = {}
-        for key, p in self.graph.param_specs("generators").items():
+        for key, p in restrict(self.graph.param_specs("generators"), self.free).items():
             spec = self.graph._spec(self.graph.nodes[key.split(".")[0]])
             lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
             if p.name in spec.fixed:  # pinned for the proxy: the search keeps the node's own value
                 lo = hi = p.to_numbers(self.graph.value(key))[0]
             u = p.normalize_tensor(torch.tensor([float(lo), float(hi)], dtype=torch.float64)).clamp(0, 1).tolist()
-            out[key] = (u[0], u[1])
+            out[key] = (u[0], u[1]) if self.free is None else intersect((u[0], u[1]), self.free[key])
         return out
+
+    def movable(self, values: Mapping[str, torch.Tensor]) -> Values:
+        """The entries of ``values`` the optimizer may move (all, unless the graph declares ``free``)."""
+        return restrict(values, self.free)
+
+    def category_trials(self, graph: Graph) -> list[tuple[str, Any]]:
+        """:func:`category_trials` of ``graph`` that its free parameters allow."""
+        specs = graph.param_specs("generators")
+        return [(k, v) for k, v in category_trials(graph)
+                if allows(self.free, k, float(specs[k].normalize(v)[0]))]
 
     # ----------------------------------------------------------- evaluation
     def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -401,9 +417,9 @@ class Optimization:
         (Stages I and III, the sweep's re-fits): the best filter values and the loss curve
         (``stage``, ``resumed``: checkpoints within the loop, see :meth:`adam`)."""
         frozen = self.real_outputs(graph)
-        values = graph.normalized("filters", optimizable_only=True)
+        values = self.movable(graph.normalized("filters", optimizable_only=True))
         return self.adam(values, lambda p: self.render_maps(graph.evaluate(self.config.res, p, frozen=frozen, device=self.device)),
-                         iters, lr, desc, record_frames=record_frames, stage=stage, resumed=resumed)
+                         iters, lr, desc, bounds=self.free, record_frames=record_frames, stage=stage, resumed=resumed)
 
     def refit_filters(self, graph: Graph, iters: int) -> tuple[float, Values]:
         """The sweep's short re-fit of ``graph``'s filters: (lowest loss, its filter values)."""
@@ -415,7 +431,7 @@ class Optimization:
         t0 = time.perf_counter()
         before = self.graph.copy()
         start = self.real_loss(self.graph)
-        if not category_trials(self.graph):
+        if not self.category_trials(self.graph):
             self.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
                                             "no categorical generator parameters"))
             return
@@ -423,7 +439,7 @@ class Optimization:
         best_loss, best_filters = self.refit_filters(self.graph, self.config.sweep_iters)
         curve, tried, changes = [best_loss], 0, []
         for _ in range(max(self.config.sweep_rounds, 1)):
-            trials = category_trials(self.graph)
+            trials = self.category_trials(self.graph)
             if len(trials) > self.config.sweep_max:
                 trials = rng.sample(trials, self.config.sweep_max)
             winner = None
@@ -540,8 +556,8 @@ class Optimization:
                 per.sum().backward()
                 opt.step()
                 with torch.no_grad():
-                    for v in params.values():
-                        v.clamp_(0.0, 1.0)
+                    for k, v in params.items():
+                        v.clamp_(*(self.free or {}).get(k, (0.0, 1.0)))
             losses.append(best)
             fits.append(best_fit)
         bar.close()
@@ -564,15 +580,16 @@ class Optimization:
     def stage2(self) -> None:
         t0, resumed = self._stage_begin("stage2")
         start = self.real_loss(self.graph)
-        gen_now = self.graph.normalized("generators")
-        filters = self.graph.normalized("filters", optimizable_only=True)
+        gen_now = self.movable(self.graph.normalized("generators"))
+        filters = self.movable(self.graph.normalized("filters", optimizable_only=True))
         if resumed is None:
             filters, gen_now, note = self._stage2_search(filters, gen_now)
         else:  # the search was done by the killed run: its Adam loop goes on
             note = resumed["note"]
             gen_now = {k: resumed["params"][k] for k in gen_now}
         # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
-        bounds = {k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}
+        bounds = {**(self.free or {}),
+                  **{k: b for k, b in self.generator_bounds().items() if k.split(".")[0] in self.proxy_nodes}}
         values = {**filters, **gen_now}
         check = RealCheck(self.values_loss, self.config.stage2_patience) if self.config.stage2_check > 0 else None
         best, curve = self.adam(values, lambda p: self.render_maps(self.graph.evaluate(self.config.res, p, generator_hook=self.proxy_hook, device=self.device)),
@@ -601,7 +618,7 @@ class Optimization:
             cands = self.search_candidates(gen_now)
             options = [("current", filters)]
             if any(r.name == "stage1" for r in self.records):
-                options.append(("initial", self.initial.normalized("filters", optimizable_only=True)))
+                options.append(("initial", self.movable(self.initial.normalized("filters", optimizable_only=True))))
             results = []
             use_real = self.config.rescore > 0 and bool(self.proxy_nodes)
             for label, fvals in options:
@@ -660,8 +677,12 @@ class Optimization:
         obj = Objective(self.graph, self.target, self.loss, res=self.config.res, settings=self.config.render,
                         batch_size=self.config.search_batch, device=self.device)
         generators = set(self.graph.param_specs("generators"))
-        movable = np.concatenate([np.full(s.stop - s.start, self.config.polish_filters or key in generators)
+        free = self.free or {}
+        movable = np.concatenate([np.full(s.stop - s.start, (self.config.polish_filters or key in generators)
+                                          and (self.free is None or key in free))
                                   for key, s in zip(obj.layout.keys, obj.layout.slices)] or [np.zeros(0, bool)])
+        lo, hi = (np.concatenate([np.full(s.stop - s.start, free.get(key, (0.0, 1.0))[j])
+                                  for key, s in zip(obj.layout.keys, obj.layout.slices)] or [np.zeros(0)]) for j in (0, 1))
         if not movable.any():
             self.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
             return
@@ -682,6 +703,8 @@ class Optimization:
             batch = np.repeat(x[None], self.config.search_batch, axis=0)
             for row in batch:
                 row[movable] = perturb(x[movable], steps, rng, self.config.polish_prob, radius)
+                if self.free is not None:
+                    row[:] = np.clip(row, lo, hi)
             losses = obj.f_batch(batch)
             i = int(np.argmin(losses))
             improved = bool(losses[i] < best_loss)
@@ -794,7 +817,7 @@ class Optimization:
                 ("sweep", self.config.stage2 and self.config.sweep_iters > 0, self.sweep),
                 ("stage2", self.config.stage2, self.stage2),
                 ("polish", self.config.stage2 and self.config.polish > 0, self.polish), ("stage3", self.config.stage3, self.stage3)]
-        self.bars = RunProgress(planned_work(self.config, len(category_trials(self.graph))), self.progress)
+        self.bars = RunProgress(planned_work(self.config, len(self.category_trials(self.graph))), self.progress)
         for name in done:
             self.bars.finish_stage(name)
         for name, enabled, fn in plan:
