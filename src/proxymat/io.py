@@ -7,12 +7,15 @@ Reading (:func:`read_image`):
 - PNG (8-bit gray, gray+alpha, RGB, RGBA, palette; and 16-bit of every colour
   type), JPEG (EXIF orientation applied), and whatever else Pillow can open,
   are scaled to [0, 1]. Alpha channels are dropped; palette images become RGB.
-- 16-bit PNGs are decoded by a small built-in decoder (Pillow truncates 16-bit
-  RGB to 8 bits). It handles every filter type but not Adam7 interlacing; rows
-  using the Average/Paeth filters are decoded with a pure-Python loop, so very
-  large 16-bit PNGs from other tools can take a few seconds.
+- 16-bit PNGs keep all 16 bits (Pillow's own reading truncates 16-bit RGB to
+  8 bits): :func:`decode_png16` runs Pillow's C decoder on the raw data and
+  joins the bytes (about 0.5 s for a 2048x2048 RGB file, any filter); Adam7
+  interlacing is not supported at 16 bits.
 - EXR values are kept as they are (linear, may exceed 1 or be negative). The
   R, G, B channels are read, or Y, or the only channel of a one-channel file.
+- Images up to :func:`pixel_limit` pixels (Pillow's decompression-bomb bound,
+  about 179 megapixels) are read without a warning; larger ones are an error.
+  :func:`read_image_info` can reduce a large image while loading it.
 
 Every failure raises :class:`ImageError` with a one-line message naming the file.
 
@@ -24,22 +27,22 @@ from __future__ import annotations
 
 import os
 import secrets
-import struct
-import zlib
+import warnings
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .png import PNG_SIGNATURE, decode_png16, encode_png, png_header
+
+__all__ = ["decode_png16", "encode_png"]  # the PNG codec, re-exported
+
 MAP_NAMES: tuple[str, ...] = ("basecolor", "normal", "roughness", "metallic", "height")
 DETAIL_MAPS: tuple[str, ...] = ("normal", "height")  # written at ``detail_bits``
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXR_MAGIC = b"\x76\x2f\x31\x01"
-_PNG_SAMPLES = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
-_PNG_COLOR_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}  # channels -> PNG colour type
 _KNOWN_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR"}
 PathLike = str | os.PathLike
 
@@ -63,173 +66,98 @@ def linear_to_srgb(x: Tensor) -> Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, curve)
 
 
-# --------------------------------------------------------------------------- PNG codec
-
-
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Split a PNG file into (type, body) chunks, checking lengths and CRCs."""
-    if not data.startswith(_PNG_SIGNATURE):
-        raise ValueError("not a PNG file")
-    chunks, pos = [], len(_PNG_SIGNATURE)
-    while True:
-        if pos + 12 > len(data):
-            raise ValueError("file is truncated (missing IEND chunk)")
-        length, ctype = struct.unpack(">I4s", data[pos : pos + 8])
-        end = pos + 12 + length
-        if end > len(data):
-            raise ValueError(f"file is truncated (inside a {ctype.decode('latin-1')} chunk)")
-        body = data[pos + 8 : pos + 8 + length]
-        if zlib.crc32(ctype + body) != struct.unpack(">I", data[end - 4 : end])[0]:
-            raise ValueError(f"bad CRC in {ctype.decode('latin-1')} chunk (corrupt file)")
-        chunks.append((ctype, body))
-        if ctype == b"IEND":
-            return chunks
-        pos = end
-
-
-def _png_header(data: bytes) -> tuple[int, int, int, int, int]:
-    """(width, height, bit depth, colour type, interlace) from the IHDR chunk."""
-    if len(data) < 33 or data[12:16] != b"IHDR":
-        raise ValueError("missing IHDR chunk")
-    w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
-    return w, h, depth, ctype, interlace
-
-
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
-def _unfilter_slow(buf: bytearray, start: int, stride: int, bpp: int, kind: int) -> None:
-    """Undo the Average (3) or Paeth (4) filter of one row in place."""
-    prev0 = start - stride  # row above (all zeros for the first row)
-    for i in range(stride):
-        a = buf[start + i - bpp] if i >= bpp else 0
-        b = buf[prev0 + i] if prev0 >= 0 else 0
-        if kind == 3:
-            pred = (a + b) >> 1
-        else:
-            c = buf[prev0 + i - bpp] if prev0 >= 0 and i >= bpp else 0
-            pred = _paeth(a, b, c)
-        buf[start + i] = (buf[start + i] + pred) & 0xFF
-
-
-def _unfilter(raw: bytes, h: int, stride: int, bpp: int) -> np.ndarray:
-    """Reverse the per-row PNG filters; returns the (h, stride) uint8 samples."""
-    rows = np.frombuffer(raw, np.uint8)[: h * (stride + 1)].reshape(h, stride + 1)
-    kinds = rows[:, 0].tolist()
-    buf = bytearray(rows[:, 1:].tobytes())
-    out = np.frombuffer(buf, np.uint8).reshape(h, stride)  # writable view of buf
-    for y, kind in enumerate(kinds):
-        if kind == 1:
-            pix = out[y].reshape(-1, bpp)
-            pix[:] = np.cumsum(pix, axis=0, dtype=np.uint8)
-        elif kind == 2 and y > 0:
-            out[y] += out[y - 1]
-        elif kind in (3, 4):
-            _unfilter_slow(buf, y * stride, stride, bpp, kind)
-        elif kind > 4:
-            raise ValueError(f"invalid PNG filter type {kind} (corrupt file)")
-    return out.copy()
-
-
-def decode_png16(data: bytes) -> np.ndarray:
-    """Decode a non-interlaced 16-bit PNG to a (H, W, samples) uint16 array."""
-    w, h, depth, ctype, interlace = _png_header(data)
-    if depth != 16 or ctype not in _PNG_SAMPLES:
-        raise ValueError(f"unsupported PNG bit depth {depth} / colour type {ctype}")
-    if interlace:
-        raise ValueError("interlaced 16-bit PNGs are not supported")
-    chunks = _png_chunks(data)
-    raw = zlib.decompress(b"".join(body for ctype_, body in chunks if ctype_ == b"IDAT"))
-    bpp = 2 * _PNG_SAMPLES[ctype]
-    if len(raw) < h * (w * bpp + 1):
-        raise ValueError("image data is truncated")
-    samples = _unfilter(raw, h, w * bpp, bpp)
-    return samples.view(">u2").reshape(h, w, _PNG_SAMPLES[ctype]).astype(np.uint16)
-
-
-def _filter_rows(x: np.ndarray, bpp: int) -> list[np.ndarray]:
-    """The five PNG filters of every row of ``x`` (H, stride) uint8, as uint8."""
-    xi = x.astype(np.int16)
-    a = np.zeros_like(xi)
-    a[:, bpp:] = xi[:, :-bpp]
-    b = np.zeros_like(xi)
-    b[1:] = xi[:-1]
-    c = np.zeros_like(xi)
-    c[1:, bpp:] = xi[:-1, :-bpp]
-    p = a + b - c
-    pa, pb, pc = np.abs(p - a), np.abs(p - b), np.abs(p - c)
-    paeth = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
-    preds = [np.zeros_like(xi), a, b, (a + b) >> 1, paeth]
-    return [((xi - pred) & 0xFF).astype(np.uint8) for pred in preds]
-
-
-def encode_png(samples: np.ndarray, filter_type: int | None = None, level: int = 6) -> bytes:
-    """Encode a (H, W, C) uint8 or uint16 array (C = 1..4) as a PNG file.
-
-    ``filter_type`` None picks, per row, the filter with the smallest sum of
-    absolute signed residuals (the usual heuristic); 0..4 forces one filter.
-    """
-    h, w, c = samples.shape
-    depth = 16 if samples.dtype == np.uint16 else 8
-    bpp = c * depth // 8
-    rows = np.ascontiguousarray(samples, dtype=">u2" if depth == 16 else np.uint8)
-    rows = rows.view(np.uint8).reshape(h, w * bpp)
-    filtered = _filter_rows(rows, bpp) if h and rows.shape[1] else [rows] * 5
-    if filter_type is None:
-        cost = np.stack([np.minimum(f, 256 - f.astype(np.int32)).sum(axis=1) for f in filtered])
-        choice = cost.argmin(axis=0)
-    else:
-        choice = np.full(h, filter_type)
-    body = np.stack([filtered[k][y] for y, k in enumerate(choice)]) if h else rows
-    raw = np.concatenate([choice.astype(np.uint8)[:, None], body], axis=1).tobytes()
-    header = struct.pack(">IIBBBBB", w, h, depth, _PNG_COLOR_TYPE[c], 0, 0, 0)
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-    return (
-        _PNG_SIGNATURE
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, level))
-        + chunk(b"IEND", b"")
-    )
-
-
 # --------------------------------------------------------------------------- reading
 
 
-def _from_pil(im) -> np.ndarray:
-    """Pillow image -> (H, W, 1|3) float32 array in its natural range."""
+def _from_pil(im, factor: int = 1) -> np.ndarray:
+    """Pillow image -> (H, W, 1|3) float32 array in its natural range, block-averaged by ``factor``."""
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
         # 32-bit integer images are assumed to hold 16-bit values (older Pillow)
-        return np.asarray(im, dtype=np.float32)[..., None].clip(0, 65535) / 65535.0
+        return _block_mean(np.asarray(im)[..., None], factor).clip(0, 65535) / 65535.0
     if mode == "F":
-        return np.asarray(im, dtype=np.float32)[..., None]
+        return _block_mean(np.asarray(im, dtype=np.float32)[..., None], factor)
     if mode in ("1", "L", "LA", "La"):
-        return np.asarray(im.convert("L"), dtype=np.float32)[..., None] / 255.0
+        return _block_mean(np.asarray(im if mode == "L" else im.convert("L"))[..., None], factor) / 255.0
     if mode in ("P", "PA"):
         im = im.convert("RGBA")
-    return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
+    return _block_mean(np.asarray(im if im.mode == "RGB" else im.convert("RGB")), factor) / 255.0
 
 
-def _read_pil(path: Path) -> np.ndarray:
+class ImageInfo(NamedTuple):
+    """What the file holds besides its pixels: its own size, whether its values are linear (float
+    formats: EXR, float TIFF), and the integer factor it was reduced by on load (1: full size)."""
+
+    width: int
+    height: int
+    linear: bool
+    reduced: int = 1
+
+
+def pixel_limit() -> int:
+    """The most pixels an image may have: Pillow's decompression-bomb bound (2x ``Image.MAX_IMAGE_PIXELS``,
+    about 179 megapixels by default, e.g. 13000x13000)."""
+    from PIL import Image
+
+    return 2 * int(Image.MAX_IMAGE_PIXELS or 0) or 1 << 62
+
+
+def _check_pixels(path: Path, w: int, h: int) -> None:
+    if w * h > pixel_limit():
+        raise ImageError(f"cannot read image {path}: {w}x{h} is above the limit of {pixel_limit() / 1e6:.0f} megapixels")
+
+
+LARGE_PIXELS = 1 << 24
+"""Images with more pixels (16.8 megapixels) may be reduced while loading (see :func:`read_image_info`)."""
+
+
+def _reduce_factor(w: int, h: int, min_side: int | None) -> int:
+    """The integer reduction of a large image that keeps its shorter side at least ``min_side`` (1: none)."""
+    return max(1, min(w, h) // min_side) if min_side and w * h > LARGE_PIXELS else 1
+
+
+def _read_pil(path: Path, min_side: int | None = None) -> tuple[np.ndarray, ImageInfo]:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            im.load()
-            return _from_pil(ImageOps.exif_transpose(im))
+        with warnings.catch_warnings():  # the size is checked against pixel_limit() instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+                _check_pixels(path, w, h)
+                factor = _reduce_factor(w, h, min_side)
+                if factor > 1 and im.format == "JPEG":  # decode at a reduced DCT scale: a fraction of the memory
+                    im.draft(None, (-(-w // factor), -(-h // factor)))
+                im.load()
+                scale = max(1, round(w / im.width))  # the JPEG draft's reduction
+                im = ImageOps.exif_transpose(im)
+                if (im.width > im.height) != (w > h):  # turned by its EXIF orientation
+                    w, h = h, w
+                rest = max(1, factor // scale)
+                return _from_pil(im, rest), ImageInfo(w, h, im.mode == "F", scale * rest)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"cannot read image {path}: above the limit of {pixel_limit() / 1e6:.0f} megapixels") from exc
     except UnidentifiedImageError as exc:
         kind = _KNOWN_SUFFIXES.get(path.suffix.lower())
         reason = f"not a valid {kind} file (corrupt?)" if kind else "unsupported image format"
         raise ImageError(f"cannot read image {path}: {reason}") from exc
+
+
+def _block_mean(arr: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W, C) -> (H // factor, W // factor, C) float32 means of ``factor``-square blocks, a band of
+    rows at a time (the float copy of the whole image is never made); the remainder rows and columns
+    are left out evenly on both sides, so the centre stays the centre."""
+    if factor <= 1:
+        return arr.astype(np.float32)
+    h, w, c = arr.shape[0] // factor, arr.shape[1] // factor, arr.shape[2]
+    top, left = (arr.shape[0] - h * factor) // 2, (arr.shape[1] - w * factor) // 2
+    arr = arr[top: top + h * factor, left: left + w * factor]
+    out = np.empty((h, w, c), np.float32)
+    band = max(1, (1 << 22) // max(w * factor * factor * c, 1))
+    for i in range(0, h, band):
+        block = arr[i * factor: (i + band) * factor].astype(np.float32)
+        out[i: i + band] = block.reshape(-1, factor, w, factor, c).mean(axis=(1, 3))
+    return out
 
 
 def _exr_channel_key(name: str) -> str:
@@ -250,27 +178,31 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.stack([np.asarray(p, dtype=np.float32) for p in planes], axis=-1)
 
 
-def _read_png(path: Path, data: bytes) -> np.ndarray:
-    w, h, depth, _, _ = _png_header(data)
+def _read_png(path: Path, data: bytes, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
+    w, h, depth, _, _ = png_header(data)
     if w == 0 or h == 0:
         raise ImageError(f"cannot read image {path}: zero-size image ({w}x{h})")
     if depth != 16:
-        return _read_pil(path)
+        return _read_pil(path, min_side)
+    _check_pixels(path, w, h)
     samples = decode_png16(data)
+    factor = _reduce_factor(w, h, min_side)
     color = samples[..., :1] if samples.shape[-1] <= 2 else samples[..., :3]
-    return color.astype(np.float32) / 65535.0
+    return _block_mean(color, factor) / 65535.0, ImageInfo(w, h, False, factor)
 
 
-def _decode(path: Path) -> np.ndarray:
+def _decode(path: Path, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if not head:
         raise ImageError(f"cannot read image {path}: the file is empty")
-    if head.startswith(_PNG_SIGNATURE):
-        return _read_png(path, path.read_bytes())
+    if head.startswith(PNG_SIGNATURE):
+        return _read_png(path, path.read_bytes(), min_side)
     if head.startswith(_EXR_MAGIC):
-        return _read_exr(path)
-    return _read_pil(path)
+        arr = _read_exr(path)
+        factor = _reduce_factor(arr.shape[1], arr.shape[0], min_side)
+        return _block_mean(arr, factor), ImageInfo(arr.shape[1], arr.shape[0], True, factor)
+    return _read_pil(path, min_side)
 
 
 def read_image(path: PathLike) -> Tensor:
@@ -279,13 +211,24 @@ def read_image(path: PathLike) -> Tensor:
     Integer formats are scaled to [0, 1]; EXR values are returned unchanged.
     Raises :class:`ImageError` for missing, corrupt, unsupported or empty images.
     """
+    return read_image_info(path)[0]
+
+
+def read_image_info(path: PathLike, min_side: int | None = None) -> tuple[Tensor, ImageInfo]:
+    """:func:`read_image` and the file's :class:`ImageInfo`.
+
+    With ``min_side``, an image of more than :data:`LARGE_PIXELS` whose shorter side is at least twice
+    ``min_side`` is reduced while loading by about the largest integer factor that keeps it at least
+    ``min_side`` (block means of the integer samples; JPEGs are first decoded at a reduced DCT scale),
+    so a very large photo never exists at full size as floats.
+    """
     path = Path(path)
     if not path.exists():
         raise ImageError(f"image not found: {path}")
     if not path.is_file():
         raise ImageError(f"not a file: {path}")
     try:
-        arr = _decode(path)
+        arr, info = _decode(path, min_side)
     except ImageError:
         raise
     except Exception as exc:  # Pillow / OpenEXR / zlib raise many types
@@ -294,7 +237,7 @@ def read_image(path: PathLike) -> Tensor:
         raise ImageError(f"cannot read image {path}: corrupt or unreadable {kind} file ({detail})") from exc
     if arr.size == 0:
         raise ImageError(f"cannot read image {path}: zero-size image {arr.shape[1]}x{arr.shape[0]}")
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].float()
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))[None].float(), info
 
 
 # --------------------------------------------------------------------------- writing

@@ -81,12 +81,13 @@ def run_optimize(args: argparse.Namespace) -> int:
     import torch
 
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
-    from ..io import prepare_target, read_image
     from .. import __version__
+    from ..optimize.checkpoint import CheckpointError, TargetId
     from ..optimize.loss import describe, encode_like_render
     from ..report import write_report
     from ..optimize.proxies import load_graph_proxies
     from ..optimize.stages import Optimization
+    from ..target import read_target
 
     device = torch_device(args.device)
     if args.threads:
@@ -94,8 +95,13 @@ def run_optimize(args: argparse.Namespace) -> int:
     graph = resolve_graph(args.graph or DEFAULT_EXAMPLE)
     target_path = _target_path(args)
     config = config_from_args(args)
-    target = prepare_target(read_image(target_path), config.res)
-    target = encode_like_render(target, args.target_encoding).to(device)
+    photo = read_target(target_path, config.res)
+    encoding = args.target_encoding or photo.default_encoding
+    print(f"target {target_path}: {photo.describe()}; encoding {encoding} "
+          + ("(--target-encoding)" if args.target_encoding else
+             f"({'a float format: linear values' if photo.info.linear else 'an 8/16-bit format'}; "
+             f"--target-encoding {'srgb' if encoding == 'linear' else 'linear'} to override)"))
+    target = encode_like_render(photo.image, encoding).to(device)
     bad = [item for item in args.proxy or [] if item.startswith("=") or item.endswith("=")]
     if bad:
         raise CliError(f"--proxy expects GENERATOR or GENERATOR=FILE, got {bad[0]!r}")
@@ -105,9 +111,14 @@ def run_optimize(args: argparse.Namespace) -> int:
     out = Path(args.output)
     try:
         bars = not args.quiet and sys.stderr.isatty()  # no bars in logs and pipes
-        run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=bars, device=device)
+        run = Optimization(graph, target, config, proxies=proxies, out_dir=out, progress=bars, device=device,
+                           target_id=TargetId(photo.digest, target_path.name, encoding))
     except ValueError as err:  # e.g. unreadable --features weights
         raise CliError(str(err)) from None
+    try:
+        run.load_checkpoint(fresh=args.fresh)
+    except CheckpointError as err:
+        raise CliError(f"{err}; use --fresh to start over (or another -o folder)") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = out / ".proxymat-write-test"
@@ -120,7 +131,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     result = run.run()
     settings: dict[str, Any] = {
         "command": shlex.join(["proxymat", *getattr(args, "argv", sys.argv[1:])]), "version": __version__,
-        "graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), "target_encoding": args.target_encoding,
+        "graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), "target_encoding": encoding,
         "loss_description": describe(replace(run.loss.config, scales=run.loss.scales), run.loss.features), **asdict(config)}
     paths = write_report(out, result, target.cpu(), settings)
     print(f"final loss {result.loss_final:.4f} in {result.seconds:.1f}s; report: {paths['report']}")
@@ -140,7 +151,7 @@ def register(sub: Any) -> None:
                    help="working resolution in pixels (default: the --quality preset's); the target is centre-cropped "
                         "to a square and resized to it")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--iters", type=int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
+    p.add_argument("--iters", type=non_negative_int, nargs=3, metavar=("I", "II", "III"), help="iterations of stages I, II and III")
     p.add_argument("--samples", type=positive_int, default=None, help="random-search samples at the start of Stage II")
     p.add_argument("--rescore", type=non_negative_int, default=None, metavar="K",
                    help="re-render the K best random-search samples with the real generators and keep the best "
@@ -178,10 +189,14 @@ def register(sub: Any) -> None:
                         "where it is recorded as no better than a flat image (off by default)")
     p.add_argument("--no-proxy", action="append", metavar="GENERATOR",
                    help="do not use the shipped proxy of this generator (random search and polish only)")
-    p.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
+    p.add_argument("--target-encoding", choices=("srgb", "linear"), default=None,
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
-                        "(raw/linear captures; gamma-encoded like the renders before comparing)")
-    p.add_argument("--seed", type=int, default=config_default("seed"),
+                        "(raw/linear captures; gamma-encoded like the renders before comparing); default: linear "
+                        "for EXR and other float files, srgb for 8/16-bit PNG and JPEG")
+    p.add_argument("--fresh", "--force", action="store_true",
+                   help="start over in an output folder that holds a checkpoint (by default a rerun resumes it, "
+                        "and refuses one made with another graph, target, encoding, resolution or settings)")
+    p.add_argument("--seed", type=non_negative_int, default=config_default("seed"),
                    help="seed of the optimizer's random draws (random search, polish); the same seed repeats a run "
                         "(default %(default)s)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")

@@ -4,8 +4,8 @@ A run is identified by its inputs; a checkpoint resumes only the run it was made
 The identity (:func:`run_identity`) holds
 
 * ``graph``: SHA-256 of the starting graph's canonical JSON (and its name, for messages);
-* ``target``: a digest of the target's pixels, the file's name and its ``encoding``;
 * ``res``: the working resolution;
+* ``target``: a digest of the target's pixels, the file's name and its ``encoding``;
 * ``settings``: every optimizer setting that changes results (JSON);
 * ``proxies``: a digest of each proxy's weights.
 
@@ -62,10 +62,11 @@ def digest_bytes(*parts: bytes) -> str:
     return h.hexdigest()[:32]
 
 
-def digest_pixels(img: torch.Tensor | np.ndarray) -> str:
-    """Digest of an image's shape, dtype and values."""
-    arr = np.ascontiguousarray(img.detach().cpu().numpy() if isinstance(img, torch.Tensor) else img)
-    return digest_bytes(f"{arr.dtype}{arr.shape}".encode(), arr.tobytes())
+def digest_pixels(img: torch.Tensor) -> str:
+    """Digest of a tensor's shape, dtype and values (as :func:`proxymat.target.pixel_digest`)."""
+    from ..target import pixel_digest
+
+    return pixel_digest(img)
 
 
 def digest_json(data: Any) -> str:
@@ -114,14 +115,14 @@ def mismatch(saved: Any, now: Mapping[str, Any]) -> str | None:
     if not isinstance(sg, dict) or sg.get("digest") != ng["digest"]:
         names = f" ({sg.get('name')!r} there, {ng['name']!r} now)" if isinstance(sg, dict) and sg.get("name") != ng["name"] else ""
         return f"another graph{names}"
+    if saved.get("res") != now["res"]:  # first: a target's digest may depend on the resolution it was read at
+        return f"another resolution ({saved.get('res')} there, {now['res']} now)"
     st, nt = saved.get("target") or {}, now["target"]
     if not isinstance(st, dict) or st.get("digest") != nt["digest"]:
         names = f" ({st.get('name')} there, {nt['name']} now)" if isinstance(st, dict) and st.get("name") != nt["name"] else ""
         return f"another target image{names}"
     if st.get("encoding") != nt["encoding"]:
         return f"another target encoding ({st.get('encoding')} there, {nt['encoding']} now)"
-    if saved.get("res") != now["res"]:
-        return f"another resolution ({saved.get('res')} there, {now['res']} now)"
     was, new = _flat(saved.get("settings")), _flat(now["settings"])
     diff = sorted(k for k in set(was) | set(new) if was.get(k) != new.get(k))
     if diff:

@@ -206,7 +206,8 @@ def _is_param_row(row: Any) -> bool:
 
 
 def load_proxy(path_or_name: str | Path, device: str | torch.device = "cpu", spec: GeneratorSpec | None = None) -> Proxy:
-    """Load a proxy file (float32 on ``device``); checked against ``spec`` when given."""
+    """Load a proxy file (float32 on ``device``); checked against ``spec`` when given, and refused when a
+    weight is NaN or infinite."""
     path = resolve_weights(path_or_name)
     tensors, raw = read_safetensors(path)
     if raw.get("format") != FORMAT:
@@ -220,6 +221,11 @@ def load_proxy(path_or_name: str | Path, device: str | torch.device = "cpu", spe
         raise ProxyWeightsError(f"{path}: bad proxy metadata: {exc}".splitlines()[0]) from exc
     if spec is not None:
         check_matches(meta, spec, str(path))
+    bad = sorted(k for k, v in tensors.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise ProxyWeightsError(f"{path}: weights hold NaN or infinite values (in {bad[0]}{more}); the file is damaged "
+                                f"or its training diverged")
     net = build_proxy(config)
     try:
         net.load_state_dict({k: v.float() for k, v in tensors.items()})
