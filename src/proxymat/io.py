@@ -74,14 +74,31 @@ def _from_pil(im, factor: int = 1) -> np.ndarray:
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
         # 32-bit integer images are assumed to hold 16-bit values (older Pillow)
-        return _block_mean(np.asarray(im)[..., None], factor).clip(0, 65535) / 65535.0
+        return _pil_block_mean(im, factor).clip(0, 65535) / 65535.0
     if mode == "F":
-        return _block_mean(np.asarray(im, dtype=np.float32)[..., None], factor)
+        return _pil_block_mean(im, factor)
     if mode in ("1", "L", "LA", "La"):
-        return _block_mean(np.asarray(im if mode == "L" else im.convert("L"))[..., None], factor) / 255.0
+        return _pil_block_mean(im if mode == "L" else im.convert("L"), factor) / 255.0
     if mode in ("P", "PA"):
         im = im.convert("RGBA")
-    return _block_mean(np.asarray(im if im.mode == "RGB" else im.convert("RGB")), factor) / 255.0
+    return _pil_block_mean(im if im.mode == "RGB" else im.convert("RGB"), factor) / 255.0
+
+
+def _pil_block_mean(im, factor: int) -> np.ndarray:
+    """:func:`_block_mean` of a Pillow image's samples (H, W, C), taken a band of rows at a time, so that
+    no full-size array copy of a large image is made."""
+    if factor <= 1:
+        arr = np.asarray(im, dtype=np.float32)
+        return arr[..., None] if arr.ndim == 2 else arr
+    h, w = im.height // factor, im.width // factor
+    top, left = (im.height - h * factor) // 2, (im.width - w * factor) // 2
+    band = max(1, (1 << 22) // max(w * factor * factor, 1))
+    parts = []
+    for i in range(0, h, band):
+        rows = min(band, h - i)
+        arr = np.asarray(im.crop((left, top + i * factor, left + w * factor, top + (i + rows) * factor)))
+        parts.append(_block_mean(arr[..., None] if arr.ndim == 2 else arr, factor))
+    return np.concatenate(parts)
 
 
 class ImageInfo(NamedTuple):
@@ -130,7 +147,8 @@ def _read_pil(path: Path, min_side: int | None = None) -> tuple[np.ndarray, Imag
                     im.draft(None, (-(-w // factor), -(-h // factor)))
                 im.load()
                 scale = max(1, round(w / im.width))  # the JPEG draft's reduction
-                im = ImageOps.exif_transpose(im)
+                if im.getexif().get(0x0112, 1) != 1:  # an EXIF orientation to apply (no copy without one)
+                    im = ImageOps.exif_transpose(im)
                 if (im.width > im.height) != (w > h):  # turned by its EXIF orientation
                     w, h = h, w
                 rest = max(1, factor // scale)
