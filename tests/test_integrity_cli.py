@@ -159,7 +159,7 @@ def test_the_encoding_defaults_by_file_type_and_an_explicit_one_wins(tmp_path, c
         out = tmp_path / f"out{len(list(tmp_path.iterdir()))}"
         code, stdout, err = run_cli(["optimize", "leather", "--target", target, "-o", out, *OPT_FAST, *extra], capsys)
         assert code == 0, err
-        assert said in stdout.splitlines()[0]
+        assert said in next(line for line in stdout.splitlines() if line.startswith(f"target {target}:"))
         state = json.loads((out / "checkpoints" / "state.json").read_text())
         assert state["identity"]["target"]["encoding"] == said.split()[1]
 
@@ -209,3 +209,13 @@ def test_large_images_are_reduced_while_loading_to_about_the_same_target(kind, t
     assert exact.info.reduced == 1 and full.info.reduced == 4
     assert float((full.image - exact.image).abs().max()) < (0.02 if kind == "jpeg" else 0.01)
     assert full.describe() == "450x300, reduced 4x while loading, cropped 450x300 to the centre 300x300"
+
+
+@pytest.mark.parametrize("argv", [["proxy", "train", "cells", "--channels", "16", "-4"], ["proxy", "train", "cells", "--seed", "-1"],
+                                  ["proxy", "train", "cells", "--res", "-5"], ["proxy", "eval", "cells", "--res", "0"],
+                                  ["gallery", "cells", "-o", "OUT", "--seed", "-2"]])
+def test_other_commands_reject_negative_counts(argv, tmp_path, capsys):
+    code, _, err = run_cli([str(tmp_path / "out") if a == "OUT" else a for a in argv], capsys)
+    last = err.strip().splitlines()[-1]
+    assert code == 2 and ("expected a" in last or "resolution must be" in last), err
+    assert not (tmp_path / "out").exists()

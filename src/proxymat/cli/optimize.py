@@ -12,7 +12,7 @@ from typing import Any
 
 from ..optimize.config import QUALITY, config_default
 from ..resolution import OPTIMIZE_RES
-from .common import CliError, at_least_one, fraction, non_negative_int, positive_int, torch_device
+from .common import CliError, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
 
 
 def _target_path(args: argparse.Namespace) -> Path:
@@ -78,6 +78,7 @@ def quality_help() -> str:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
+    choose_threads(args)  # before torch is imported
     import torch
 
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
@@ -199,6 +200,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=non_negative_int, default=config_default("seed"),
                    help="seed of the optimizer's random draws (random search, polish); the same seed repeats a run "
                         "(default %(default)s)")
-    p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
+    p.add_argument("--threads", type=positive_int, default=None,
+                   help="torch CPU threads (default: the CPUs not busy with other work, at least 1; OMP_NUM_THREADS also sets it). Unless OMP_WAIT_POLICY is set, proxymat sets it to PASSIVE so that idle threads sleep instead of spinning on busy cores")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_optimize)

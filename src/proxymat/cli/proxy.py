@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..proxy.train_config import TrainConfig
-from .common import CliError, positive_int, torch_device
+from ..resolution import PROXY_RES
+from .common import CliError, choose_threads, non_negative_int, positive_int, resolution_type, torch_device
 
 
 def _spec(name: str) -> Any:
@@ -23,6 +24,7 @@ def _spec(name: str) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    choose_threads(args)  # before torch is imported
     import torch
 
     from ..proxy.distributed import dist_context
@@ -148,12 +150,13 @@ def register(sub: Any) -> None:
                         "data-parallel under torchrun)")
     t.add_argument("generator", help="generator name (proxymat generators lists them)")
     t.add_argument("--steps", type=positive_int, default=TrainConfig.steps, help="total training steps (default %(default)s)")
-    t.add_argument("--res", type=int, default=128, help="output resolution of the proxy in pixels (default 128)")
+    t.add_argument("--res", type=resolution_type(PROXY_RES), default=128, help="output resolution of the proxy in pixels (default 128)")
     t.add_argument("--batch", type=positive_int, default=TrainConfig.batch, help="parameter sets per step, per process (default %(default)s)")
     t.add_argument("--w-dim", type=positive_int, default=None, help="style vector size (default 256)")
-    t.add_argument("--channels", type=int, nargs="*", help="channels per resolution 4, 8, ..., res")
+    t.add_argument("--channels", type=positive_int, nargs="*", help="channels per resolution 4, 8, ..., res")
     t.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
-    t.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
+    t.add_argument("--threads", type=positive_int, default=None,
+                   help="torch CPU threads (default: the CPUs not busy with other work, at least 1; OMP_NUM_THREADS also sets it). Unless OMP_WAIT_POLICY is set, proxymat sets it to PASSIVE so that idle threads sleep instead of spinning on busy cores")
     t.add_argument("--out", help="weights file (default proxies/GENERATOR.safetensors)")
     t.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     t.add_argument("--init", default=None, metavar="WEIGHTS",
@@ -170,7 +173,7 @@ def register(sub: Any) -> None:
                    help="save a resumable checkpoint every STEPS steps (default 250)")
     t.add_argument("--val-every", type=positive_int, default=250, metavar="STEPS",
                    help="measure the held-out validation loss every STEPS steps (default 250)")
-    t.add_argument("--seed", type=int, default=TrainConfig.seed,
+    t.add_argument("--seed", type=non_negative_int, default=TrainConfig.seed,
                    help="seed of the sampled training parameters and of the model's initial weights (default %(default)s)")
     t.add_argument("--ema-halflife", type=float, default=TrainConfig.ema_halflife, metavar="STEPS",
                    help="validate and ship a moving average of the weights with this half-life (0: the raw weights)")
@@ -186,7 +189,7 @@ def register(sub: Any) -> None:
     e.add_argument("--weights", help="weights file or shipped name (default: the shipped proxy); for a mask "
                    "family also a proxy of its rank field, thresholded at the white fraction")
     e.add_argument("--n", type=positive_int, default=256, help="held-out parameter sets (default 256)")
-    e.add_argument("--res", type=int, default=None, help="comparison resolution in pixels (default: the proxy's)")
+    e.add_argument("--res", type=positive_int, default=None, help="comparison resolution in pixels (default: the proxy's)")
     e.add_argument("--grid", help="write a real-vs-proxy image grid here (PNG)")
     e.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     e.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
