@@ -136,6 +136,22 @@ def _kept(args: argparse.Namespace, key: dict[str, Any], methods: Sequence[str],
     return earlier.take(key, methods, unit, _progress) if earlier is not None else None
 
 
+def _run_busy(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """The default example (or ``--example``) alone, then beside ``--busy`` spinning processes."""
+    from ..benchmarks.busy import bench_busy_optimize, busy_table
+    from ..examples import DEFAULT_EXAMPLE, list_examples
+
+    name = args.example or DEFAULT_EXAMPLE
+    _check_names([name], list(list_examples()), "unknown example")
+    _progress(f"timing 'proxymat optimize {name}'{' (--quick)' if args.quick else ''} alone, then beside "
+              f"{args.busy} busy process(es)")
+    try:
+        row = bench_busy_optimize(name, args.quick, args.busy, args.threads)
+    except RuntimeError as err:
+        raise CliError(str(err)) from None
+    return [row], busy_table([row])
+
+
 def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
     """A one-line CLI error naming every entry of ``names`` that is not in ``known``, and what is."""
     unknown = [n for n in names or () if n not in known]
@@ -239,6 +255,13 @@ def register(sub: Any) -> None:
         q.add_argument("--batch", type=positive_int, default=16, help="maps per call (a quarter of it above 256 px)")
         q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="only these generators")
         q.add_argument("--random-params", action="store_true", help="random parameters in the sampling box")
+
+    q = add("busy", _run_busy, "speed on a busy machine: 'proxymat optimize' on an example alone, then beside "
+            "pure-Python loops keeping CPUs busy (the ratio of the two times); --threads is passed on", False)
+    q.add_argument("--example", default=None, help="bundled example to fit (default: the default example)")
+    q.add_argument("--busy", type=positive_int, default=1, help="busy processes beside the second run (default 1)")
+    q.add_argument("--quick", action="store_true",
+                   help="a shortened fit (--res 64, 20 iterations per stage, small searches): seconds, not minutes")
 
     q = add("generators", _run_generators, "images per second of each generator", False)
     generator_options(q)
