@@ -7,7 +7,7 @@ import pytest
 from proxymat.cli import build_parser
 from proxymat.cli.optimize import PRESET_FLAGS, config_from_args
 from proxymat.optimize import config as cfg
-from proxymat.optimize.config import QUALITY, config_default, quality_settings
+from proxymat.optimize.config import PRESET_FIELDS, QUALITY, config_default, quality_settings
 from proxymat.optimize.stages import OptimizeConfig
 
 TODAY = {"res": 256, "iters1": 200, "iters2": 200, "iters3": 150, "samples": 64, "rescore": 8, "local_fraction": 0.5,
@@ -44,12 +44,12 @@ def test_fast_is_smaller_and_best_is_larger_than_the_default():
     fast, default, best = (quality_settings(q) for q in ("fast", "default", "best"))
     work = ("iters1", "iters2", "iters3", "samples", "polish", "search_refit")
     assert all(fast[k] < default[k] < best[k] for k in work)
-    assert fast["res"] == 128 and default["res"] == best["res"] == 256
+    assert fast["res"] == default["res"] == best["res"] == 256  # a fit at 128 px transfers badly to 256 px
 
 
 def test_an_explicit_flag_overrides_the_preset():
-    got = config("--quality", "fast", "--samples", "100", "--iters", "7", "8", "9", "--res", "256", "--polish", "0")
-    assert (got.samples, got.iters1, got.iters2, got.iters3, got.res, got.polish) == (100, 7, 8, 9, 256, 0)
+    got = config("--quality", "fast", "--samples", "100", "--iters", "7", "8", "9", "--res", "128", "--polish", "0")
+    assert (got.samples, got.iters1, got.iters2, got.iters3, got.res, got.polish) == (100, 7, 8, 9, 128, 0)
     assert got.rescore == QUALITY["fast"]["rescore"] and got.sweep_iters == QUALITY["fast"]["sweep_iters"]
     assert config("--quality", "best", "--sweep", "0").sweep_iters == 0  # a flag equal to no work still wins
     # the loss's scale pyramid follows the resolution actually used
@@ -57,7 +57,8 @@ def test_an_explicit_flag_overrides_the_preset():
 
 
 def test_every_preset_field_has_a_flag_and_a_plain_default():
-    assert {name for preset in QUALITY.values() for name in preset} <= set(PRESET_FLAGS) | {"iters2", "iters3"}
+    assert {name for preset in QUALITY.values() for name in preset} <= set(PRESET_FIELDS)
+    assert set(PRESET_FIELDS) == set(PRESET_FLAGS) | {"iters2", "iters3"}
     assert all(config_default(name) is not None for name in PRESET_FLAGS)
     with pytest.raises(ValueError, match="unknown quality 'huge'"):
         quality_settings("huge")
@@ -67,7 +68,7 @@ def test_help_shows_what_each_preset_sets(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["optimize", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "fast (a quick look): --res 128 --iters 100 100 75 --samples 32" in text
+    assert "fast (a quick look): --res 256 --iters 100 100 75 --samples 32 --rescore 4 --polish 64" in text
     assert "default (the defaults): --res 256 --iters 200 200 150 --samples 64 --rescore 8 --polish 256" in text
     assert "best (longer searches and fits): --res 256 --iters 400 400 300 --samples 256" in text
 
