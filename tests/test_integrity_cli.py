@@ -213,7 +213,8 @@ def test_large_images_are_reduced_while_loading_to_about_the_same_target(kind, t
 
 @pytest.mark.parametrize("argv", [["proxy", "train", "cells", "--channels", "16", "-4"], ["proxy", "train", "cells", "--seed", "-1"],
                                   ["proxy", "train", "cells", "--res", "-5"], ["proxy", "eval", "cells", "--res", "0"],
-                                  ["gallery", "cells", "-o", "OUT", "--seed", "-2"]])
+                                  ["gallery", "cells", "-o", "OUT", "--seed", "-2"],
+                                  ["bench", "examples", "--seeds", "0", "-1"]])
 def test_other_commands_reject_negative_counts(argv, tmp_path, capsys):
     code, _, err = run_cli([str(tmp_path / "out") if a == "OUT" else a for a in argv], capsys)
     last = err.strip().splitlines()[-1]

@@ -477,7 +477,7 @@ def test_killed_optimize_resumes_from_checkpoint(tmp_path):
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert rerun.returncode == 0, rerun.stderr
     assert "Traceback" not in rerun.stderr
-    assert f"resuming after {', '.join(done)}" in rerun.stdout
+    assert f"resuming from {state}: after {', '.join(done)}" in rerun.stdout
     assert "Stage I:" not in rerun.stdout  # stage 1 was not redone
     assert (out / "report.html").is_file()
     graph = Graph.load(out / "graph.json")

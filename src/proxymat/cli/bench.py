@@ -279,7 +279,7 @@ def register(sub: Any) -> None:
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
                    help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")
     q.add_argument("--features", default="auto", help="texture descriptor of the loss (auto, random, filters, VGG19 file)")
-    q.add_argument("--seeds", type=int, nargs="+", default=None, help="repeat with these optimization seeds")
+    q.add_argument("--seeds", type=non_negative_int, nargs="+", default=None, help="repeat with these optimization seeds")
     q.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
                    help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
 
