@@ -1,0 +1,156 @@
+"""Leather, fabric and carpet."""
+
+from __future__ import annotations
+
+from proxymat.graph import Graph
+
+from .common import Material
+
+
+def leather_grain() -> Graph:
+    m = Material("leather_grain", "leather", "Brown full-grain leather: a fine network of creases around soft "
+                 "pebbled bumps, a darker tone in the creases and a waxy sheen.")
+    grain = m.add("cells", "grain", scale=24, disorder=0.9, style="f2_minus_f1", seed=2, free={"scale": (12, 48)})
+    fine = m.add("cells", "fine", scale=48, disorder=0.9, style="f2_minus_f1", seed=3)
+    pebble = m.add("levels", "pebble", input=grain, in_low=0.0, in_high=0.35, free={"in_high": (0.15, 0.7)})
+    mixed = m.add("blend", "mixed", foreground=fine, background=pebble, mode="multiply", opacity=0.3)
+    flow = m.add("clouds", "flow", scale=3, octaves=3, roughness=0.5, seed=4)
+    stretched = m.add("warp", "stretched", input=mixed, intensity_input=flow, intensity=0.2)
+    height = m.add("blur", "height", input=stretched, radius=0.002)
+    m.add("height_to_normal", "normal", input=height, intensity=0.6, free={"intensity": (0.1, 2.0)})
+    creases = m.add("levels", "creases", input=height, in_low=0.0, in_high=0.3, out_low=1.0, out_high=0.0)
+    mottle = m.add("clouds", "mottle", scale=6, octaves=4, roughness=0.5, seed=5)
+    tone = m.ramp("tone", mottle, ((0.22, 0.11, 0.05), (0.33, 0.18, 0.09), (0.40, 0.23, 0.12), (0.48, 0.29, 0.16)),
+                  free={"color_1": (0.0, 0.6), "color_2": (0.0, 0.7), "color_4": (0.05, 0.9)})
+    crease_col = m.add("hsl", "crease_tone", input=tone, lightness=0.35)
+    creased = m.add("blend", "creased", foreground=crease_col, background=tone, mask=creases, mode="copy", opacity=0.8)
+    color = m.add("hsl", "color", input=creased, free={"hue": (0.4, 0.6), "saturation": (0.2, 0.8), "lightness": (0.2, 0.8)})
+    rough = m.add("levels", "roughness", input=height, out_low=0.6, out_high=0.42,
+                  free={"out_low": (0.3, 0.9), "out_high": (0.2, 0.8)})
+    return m.finish(color=color, height=height, rough=rough)
+
+
+def leather_tufted() -> Graph:
+    m = Material("leather_tufted", "leather", "Black tufted (capitonné) leather upholstery: padded squares "
+                 "pulled in by covered buttons, deep seams between them and a glossy fine grain.")
+    cushions = m.add("tile_paraboloid", "cushions", x_amount=2, y_amount=2, scale=1.0, free={"scale": (0.8, 1.2)})
+    puff = m.add("pow", "puff", input=cushions, exponent=0.3, free={"exponent": (0.15, 1.0)})
+    seams = m.add("stripes", "seams_x", count=2, direction="vertical", width=0.98, softness=0.05, offset=0.5)
+    seams_y = m.add("stripes", "seams_y", count=2, direction="horizontal", width=0.98, softness=0.05, offset=0.5)
+    seam = m.add("blend", "seam", foreground=seams, background=seams_y, mode="multiply")
+    buttons = m.add("shape", "buttons", kind="disc", tiles=2, size=0.3, softness=0.03, free={"size": (0.15, 0.45)})
+    button_at = m.add("transform_2d", "button_at", input=buttons, offset=[0.25, 0.25])
+    padded = m.add("blend", "padded", foreground=seam, background=puff, mode="multiply")
+    button_h = m.add("bevel", "button_dome", input=button_at, width=0.02)
+    with_btn = m.add("blend", "with_buttons", foreground=m.add("levels", "button_height", input=button_h, out_high=0.7),
+                     background=padded, mode="max")
+    grain = m.add("cells", "grain", scale=48, disorder=0.9, style="f2_minus_f1", seed=6)
+    grain_h = m.add("levels", "grain_height", input=grain, in_low=0.0, in_high=0.4, out_low=0.0, out_high=0.006)
+    height = m.add("blend", "height", foreground=grain_h, background=with_btn, mode="add")
+    m.add("height_to_normal", "normal", input=height, intensity=3.0, free={"intensity": (1.0, 8.0)})
+    tone = m.add("uniform_color", "leather", color=(0.035, 0.033, 0.032), free={"color": (0.0, 0.6)})
+    ao = m.add("ambient_occlusion", "folds", input=height, radius=0.05, intensity=2.0)
+    color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.8)
+    rough = m.add("levels", "roughness", input=grain_h, in_high=0.006, out_low=0.38, out_high=0.3,
+                  free={"out_low": (0.1, 0.6), "out_high": (0.05, 0.5)})
+    return m.finish(color=color, height=height, rough=rough)
+
+
+def _fabric(m: Material, threads: int, pattern: str, width: float) -> tuple:
+    """Weave height, thread fuzz and slub (uneven thread thickness): 6 nodes."""
+    weave = m.add("weave", "weave", threads=threads, pattern=pattern, thread_width=width, softness=0.08,
+                  free={"thread_width": (0.5, 1.2), "softness": (0.02, 0.3)})
+    fuzz = m.add("spectral_noise", "fuzz", seed=3, scale=0.002)
+    slub = m.add("spectral_noise", "slub", seed=4, scale=0.01, anisotropy=0.95, angle=0.25)
+    uneven = m.add("blend", "uneven", foreground=slub, background=weave, mode="overlay", opacity=0.4)
+    fuzzy = m.add("blend", "fuzzy", foreground=fuzz, background=uneven, mode="overlay", opacity=0.25,
+                  free={"opacity": (0.0, 0.6)})
+    height = m.add("blur", "height", input=fuzzy, radius=0.001)
+    return weave, slub, height
+
+
+def linen() -> Graph:
+    m = Material("linen", "fabric", "Natural linen in plain weave: coarse undyed threads of uneven thickness, "
+                 "matte and slightly hairy.")
+    weave, slub, height = _fabric(m, threads=24, pattern="plain", width=0.85)
+    m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
+    tone = m.ramp("tone", height, ((0.45, 0.40, 0.32), (0.62, 0.57, 0.47), (0.72, 0.67, 0.57), (0.80, 0.76, 0.67)),
+                  free={"color_1": (0.0, 0.8), "color_3": (0.1, 0.95), "color_4": (0.1, 1.0)})
+    streak = m.add("blend", "streaks", foreground=slub, background=tone, mode="soft_light", opacity=0.3)
+    ao = m.add("ambient_occlusion", "gaps", input=height, radius=0.005, intensity=1.5)
+    shaded = m.add("blend", "shaded", foreground=ao, background=streak, mode="multiply", opacity=0.6)
+    crisp = m.add("sharpen", "crisp", input=shaded, amount=0.5, radius=0.003)
+    clamped = m.add("clamp", "in_range", input=crisp)
+    color = m.add("hsl", "color", input=clamped, free={"hue": (0.3, 0.7), "saturation": (0.2, 0.8), "lightness": (0.2, 0.8)})
+    rough = m.add("levels", "roughness", input=height, out_low=0.95, out_high=0.85, free={"out_high": (0.6, 1.0)})
+    return m.finish(color=color, height=height, rough=rough)
+
+
+def denim() -> Graph:
+    m = Material("denim", "fabric", "Indigo denim in 3/1 twill: diagonal ribs of blue warp over white weft, "
+                 "faded streaks along the threads.")
+    weave, slub, height = _fabric(m, threads=32, pattern="twill", width=1.0)
+    m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
+    warp_mask = m.add("threshold", "warp_on_top", input=weave, threshold=0.35, softness=0.2)
+    indigo = m.ramp("indigo", slub, ((0.06, 0.10, 0.22), (0.12, 0.19, 0.35), (0.20, 0.28, 0.45), (0.30, 0.38, 0.55)),
+                    free={"color_1": (0.0, 0.5), "color_2": (0.0, 0.6), "color_4": (0.1, 0.8)})
+    weft = m.add("uniform_color", "weft", color=(0.75, 0.75, 0.72), free={"color": (0.3, 1.0)})
+    mix = m.add("blend", "mix", foreground=indigo, background=weft, mask=warp_mask, mode="copy", opacity=0.9)
+    fade_src = m.add("clouds", "fade_src", scale=4, octaves=4, roughness=0.5, seed=8)
+    fade = m.add("smoothstep", "fade", input=fade_src, low=0.5, high=0.9, free={"low": (0.3, 0.9)})
+    color = m.add("blend", "color", foreground=m.add("hsl", "faded", input=mix, saturation=0.35, lightness=0.62),
+                  background=mix, mask=fade, mode="copy", opacity=0.6)
+    rough = m.add("uniform_gray", "roughness", value=0.88)
+    return m.finish(color=color, height=height, rough=rough)
+
+
+def knit() -> Graph:
+    m = Material("knit", "fabric", "Chunky stockinette knit in red wool: columns of V-shaped stitches, soft "
+                 "fuzzy yarn and deep gaps between the columns.")
+    halves = m.add("stripes", "halves", count=10, direction="horizontal", width=0.5, softness=0.02,
+                   free={"count": (5, 20)})
+    leg_a = m.add("stripes", "leg_a", count=24, direction="diagonal", width=0.55, softness=0.5, free={"count": (10, 48)})
+    leg_b = m.add("stripes", "leg_b", count=24, direction="anti_diagonal", width=0.55, softness=0.5)
+    vee = m.add("blend", "vee", foreground=leg_a, background=leg_b, mask=halves, mode="copy")
+    round_ = m.add("pow", "rounded", input=vee, exponent=0.6)
+    gaps = m.add("stripes", "column_gaps", count=10, direction="horizontal", width=0.92, softness=0.3, offset=0.3)
+    stitches = m.add("blend", "stitches", foreground=gaps, background=round_, mode="multiply")
+    fuzz = m.add("spectral_noise", "fuzz", seed=5, scale=0.002)
+    fuzzy = m.add("blend", "fuzzy", foreground=fuzz, background=stitches, mode="overlay", opacity=0.3,
+                  free={"opacity": (0.0, 0.7)})
+    height = m.add("blur", "height", input=fuzzy, radius=0.002)
+    m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.5, 5.0)})
+    tone = m.ramp("tone", height, ((0.15, 0.02, 0.03), (0.45, 0.06, 0.07), (0.62, 0.10, 0.10), (0.75, 0.18, 0.16)),
+                  free={"color_1": (0.0, 0.5), "color_2": (0.0, 0.8), "color_3": (0.0, 0.9), "color_4": (0.0, 1.0)})
+    ao = m.add("ambient_occlusion", "depth", input=height, radius=0.01, intensity=1.5)
+    color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.7)
+    rough = m.add("uniform_gray", "roughness", value=0.95)
+    return m.finish(color=color, height=height, rough=rough)
+
+
+def carpet() -> Graph:
+    m = Material("carpet", "carpet", "Grey-blue loop-pile carpet: dense rows of small yarn loops with a tweed "
+                 "mix of fibre colours.")
+    loop = m.add("shape", "loop", kind="ring", tiles=1, size=0.8, thickness=0.35, softness=0.2)
+    loops = m.add("tile_sampler", "loops", pattern=loop, x_amount=16, y_amount=16, size=1.1, scale_random=0.2,
+                  rotation_random=0.2, position_random=0.25, luminance_random=0.3, seed=4,
+                  free={"size": (0.7, 1.5), "position_random": (0.0, 0.6)})
+    fibres = m.add("spectral_noise", "fibres", seed=6, scale=0.002)
+    pile = m.add("blend", "pile", foreground=fibres, background=loops, mode="overlay", opacity=0.5,
+                 free={"opacity": (0.0, 0.9)})
+    height = m.add("blur", "height", input=pile, radius=0.001)
+    m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
+    tweed_src = m.add("spectral_noise", "tweed", seed=9, scale=0.003)
+    tweed = m.add("quantize", "tweed_steps", input=tweed_src, levels=4, softness=0.05)
+    tone = m.ramp("tone", tweed, ((0.20, 0.23, 0.28), (0.33, 0.37, 0.43), (0.45, 0.48, 0.52), (0.62, 0.64, 0.66)),
+                  free={"color_1": (0.0, 0.6), "color_2": (0.0, 0.8), "color_3": (0.0, 0.9), "color_4": (0.1, 1.0)})
+    ao = m.add("ambient_occlusion", "depth", input=height, radius=0.008, intensity=2.5, free={"intensity": (0.0, 5.0)})
+    shaded = m.add("blend", "shaded", foreground=ao, background=tone, mode="multiply")
+    flecks = m.add("threshold", "flecks", input=tweed_src, threshold=0.85, softness=0.02)
+    flecked = m.add("blend", "flecked", foreground=m.add("uniform_color", "fleck_color", color=(0.75, 0.72, 0.62)),
+                    background=shaded, mask=flecks, mode="copy", opacity=0.5)
+    rough = m.add("uniform_gray", "roughness", value=0.95)
+    return m.finish(color=flecked, height=height, rough=rough)
+
+
+RECIPES = (leather_grain, leather_tufted, linen, denim, knit, carpet)
