@@ -29,6 +29,10 @@ from ..nodes.generators.base import GeneratorSpec
 from ..proxy.model import ProxyConfig, ProxyNet, sample_params
 from ..proxy.train import Discriminator, TrainConfig, render_batch, texture_losses
 from ..proxy.weights import ProxyWeightsError, atomic_save_safetensors, read_safetensors
+from ..resolution import PROXY_RES, ResolutionRule
+
+AUTOENCODER_RES = ResolutionRule(8, PROXY_RES.hi, power_of_two=True)
+"""The proxy rule from 8 px: the encoder halves the map down to a 4x4 latent at least once."""
 
 BASELINE_FORMAT = "proxymat-baseline"
 
@@ -68,8 +72,9 @@ class AutoencoderProxy(nn.Module):
 
     def __init__(self, config: AutoencoderConfig):
         super().__init__()
-        if config.res < 8 or config.res & (config.res - 1):
-            raise ValueError(f"AutoencoderConfig: res must be a power of two >= 8, got {config.res}")
+        if not AUTOENCODER_RES.accepts(config.res):
+            raise ValueError(f"AutoencoderConfig: res must be a power of two >= {AUTOENCODER_RES.lo} "
+                             f"(at most {AUTOENCODER_RES.hi}), got {config.res}")
         self.config = config
         ws = config.widths()
         enc: list[nn.Module] = [_conv(1, ws[0]), nn.LeakyReLU(0.2)]
