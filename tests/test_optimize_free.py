@@ -77,3 +77,15 @@ def test_a_graph_without_free_moves_filters_outside_any_free_range(target):
     moved = {k for k, v in values(run.graph).items() if v != values(tiny_graph())[k]}
     assert {"lv.in_high", "normal.intensity"} <= moved  # not free in FREE, free here
     torch.testing.assert_close(run.graph.normalized("generators")["cells.scale"], tiny_graph().normalized("generators")["cells.scale"])
+
+
+def test_a_graph_with_only_generator_parameters_free_keeps_its_filters(target):
+    g = tiny_graph()
+    g.free = {"cells.scale": (3, 7)}
+    run = Optimization(g, target, config(polish=8), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
+    result = run.run()
+    assert [r.name for r in result.records] == ["stage1", "stage2", "polish", "stage3"]
+    assert result.records[0].curve == [] and result.records[0].loss_end == result.records[0].loss_start
+    assert {k: v for k, v in values(result.graph).items() if k != "cells.scale"} == \
+        {k: v for k, v in values(tiny_graph()).items() if k != "cells.scale"}
+    assert 3 <= result.graph.value("cells.scale") <= 7

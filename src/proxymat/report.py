@@ -15,7 +15,7 @@ import html
 import json
 import shlex
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 
@@ -54,11 +54,15 @@ def fit_score_table(result: Any, target: torch.Tensor) -> dict[str, dict[str, fl
             for label, key, loss in points if key in result.renders}
 
 
-def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Mapping[str, Any]) -> dict[str, Path]:
+def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Mapping[str, Any],
+                 candidates: Sequence[Mapping[str, Any]] = ()) -> dict[str, Path]:
     """Write every output of a run into ``out_dir``; returns {kind: path}.
 
     ``settings`` is recorded as given; the keys ``command``, ``target``, ``target_encoding`` and
     ``loss_description`` are also shown in the report's record of the run when present.
+    ``candidates`` (``proxymat fit``'s ranked library graphs: name, category, descriptor_rank,
+    descriptor_score, short_loss, final_loss and an ``image`` path relative to ``out_dir``, any of them
+    None) are shown first, as a table.
     """
     from . import __version__
     from .optimize.stages import OptimizeResult
@@ -105,6 +109,8 @@ def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Map
         "next_step": export_command(out_dir),
         "settings": dict(settings),
     }
+    if candidates:
+        summary["candidates"] = [dict(c) for c in candidates]
     atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     paths["summary"] = out_dir / "summary.json"
     paths["report"] = _write_html(out_dir, paths, summary, graph.name, ", ".join(shown))
@@ -127,6 +133,28 @@ def _scores_html(summary: Mapping[str, Any]) -> str:
     return (f"<table><tr><th></th><th>material loss</th><th>patch SWD (x1000)</th><th>Lab distance</th></tr>{rows}</table>"
             f"<p class='small'>Lower is better for all three.</p>"
             f"<dl><dt>material loss</dt><dd>{html.escape(LOSS_DOC)} This run's loss: {loss}.</dd>{docs}</dl>")
+
+
+def _number(value: Any, digits: int) -> str:
+    return "&ndash;" if value is None else f"{value:.{digits}f}"
+
+
+def _candidates_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The ranked library graphs of ``proxymat fit``: thumbnails of their fits and their scores."""
+    if not rows:
+        return ""
+    body = ""
+    for c in rows:
+        img = f"<img src='{html.escape(c['image'])}' width=96 alt=''>" if c.get("image") else ""
+        body += (f"<tr><td>{img}</td><td>{html.escape(str(c['name']))}</td><td>{html.escape(str(c.get('category') or ''))}</td>"
+                 f"<td>{c.get('descriptor_rank') or '&ndash;'}</td><td>{_number(c.get('descriptor_score'), 3)}</td>"
+                 f"<td>{_number(c.get('short_loss'), 4)}</td><td>{_number(c.get('final_loss'), 4)}</td></tr>")
+    return ("<h2>Candidates</h2><p>The library graphs ranked for this photo: first by the distance of the photo's "
+            "descriptor to the nearest of each graph's random samples, then the nearest few by the material loss of "
+            "a short low-resolution fit; the best of those got the full pipeline and the lowest final loss won. "
+            "Images: each graph's latest fit.</p>"
+            "<table><tr><th></th><th>graph</th><th>category</th><th>descriptor rank</th><th>descriptor distance</th>"
+            f"<th>short-fit loss</th><th>final loss</th></tr>{body}</table>")
 
 
 def _lead(summary: Mapping[str, Any], name: str) -> str:
@@ -166,6 +194,7 @@ dt{{font-weight:600;margin-top:.5em}}dd{{margin-left:1.5em}}.small{{font-size:90
 pre{{background:#f4f4f4;padding:.6em;overflow-x:auto}}iframe{{border:1px solid #ccc;width:100%;height:660px}}</style></head>
 <body><h1>proxymat: {html.escape(name)}</h1>
 <p>{_lead(summary, name)} Optimized graph: <a href='{rel('graph')}'>{rel('graph')}</a>.</p>
+{_candidates_html(summary.get("candidates", ()))}
 <h2>What was achieved</h2>{_scores_html(summary)}
 <h2>3D preview</h2><p>The fitted maps on a plane or a sphere beside the target photo; the light starts at the camera,
 like the photo's flash. <a href='{rel('preview')}'>Open the preview on its own</a>.</p>

@@ -152,6 +152,28 @@ def _run_busy(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     return [row], busy_table([row])
 
 
+def _run_select(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """Selection: held-out library targets (top-1/top-3), or the real-photo panel with ``--real``."""
+    from ..benchmarks.selection import bench_select, real_panel, real_table, select_table
+    from ..photo_fit import fit_plan, open_index, pipeline_config
+    from ..select import short_config
+    from ..select_index import default_index_path, library_entries
+
+    entries = library_entries()
+    plan = fit_plan(args.quality, shortlist=args.shortlist)
+    index = open_index(entries, Path(args.index) if args.index else default_index_path(), plan, _progress)
+    if args.real:
+        photos = Path(args.real)
+        if not photos.is_dir():
+            raise CliError(f"--real {photos}: not a folder")
+        rows = real_panel(photos, entries, index, pipeline_config(args.quality, res=args.res), plan,
+                          figures=Path(args.figures) if args.figures else None, log=_progress)
+        return rows, real_table(rows)
+    rows = bench_select(entries, index, args.per_graph, args.shortlist if args.short_fits else 0, args.seed,
+                        short_config(plan.short_res, plan.short_iters), save=save, log=_progress)
+    return rows, select_table(rows)
+
+
 def _check_names(names: Sequence[str] | None, known: Sequence[str], problem: str, listed: str = "known") -> None:
     """A one-line CLI error naming every entry of ``names`` that is not in ``known``, and what is."""
     unknown = [n for n in names or () if n not in known]
@@ -282,6 +304,18 @@ def register(sub: Any) -> None:
     q.add_argument("--seeds", type=non_negative_int, nargs="+", default=None, help="repeat with these optimization seeds")
     q.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
                    help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
+
+    q = add("select", _run_select, "graph selection: top-1/top-3 on library renders at held-out parameters and "
+            "seeds; --real: the shared photos fitted by selection beside E3's hand-paired fits", True)
+    q.add_argument("--per-graph", type=positive_int, default=4, help="held-out targets per library graph (default 4)")
+    q.add_argument("--shortlist", type=positive_int, default=6, help="graphs nearest by descriptor that get a short fit")
+    q.add_argument("--no-short-fits", dest="short_fits", action="store_false", help="rank by descriptor only")
+    q.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws (default 0)")
+    q.add_argument("--index", metavar="FILE", help="selection index (default: the shipped one)")
+    q.add_argument("--real", metavar="DIR", help="fit the photos of this folder (the shared real photos) instead")
+    q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
+                   help="--real: the fit's preset (as proxymat fit --quality)")
+    q.add_argument("--res", type=int, default=None, help="--real: working resolution (default: the preset's)")
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")

@@ -11,10 +11,10 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from . import bench, examples, export, gallery, library, nodes, optimize, proxy, render
+from . import bench, examples, export, fit, gallery, library, nodes, optimize, proxy, render
 from .common import expected_errors
 
-COMMANDS = (render, nodes, gallery, examples, library, optimize, proxy, export, bench)
+COMMANDS = (render, nodes, gallery, examples, library, fit, optimize, proxy, export, bench)
 """The command modules, in the order ``--help`` lists them; each has ``register(sub)``."""
 
 

@@ -334,7 +334,8 @@ class Optimization:
         seconds have passed (the loop's state, the monitor's ``state()`` and ``extra``); ``resumed``
         (such a saved state) continues the loop where it was saved, with the same results."""
         bounds = bounds or {}
-
+        if not values:  # nothing to move (e.g. a graph whose free parameters are all generator parameters)
+            return {}, []
         params = {k: v.detach().clone().to(self.device).requires_grad_(True) for k, v in values.items()}
         opt = torch.optim.Adam(list(params.values()), lr=lr)
         best_loss, best = math.inf, {k: v.detach().clone() for k, v in params.items()}
@@ -370,6 +371,8 @@ class Optimization:
                 best_loss, best = value, {k: v.detach().clone() for k, v in params.items()}
             if record_frames and it % self.config.frame_every == 0:
                 self.save_frame(img)
+            if not loss.requires_grad:  # no moving parameter reaches the loss (e.g. free ones without a proxy)
+                break
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,0 +1,107 @@
+"""Photo -> ranked library graphs: descriptor retrieval, then short low-resolution fits of the best few.
+
+:func:`rank` scores every graph of an :class:`~proxymat.select_index.Index`
+by the distance from the photo's descriptor to the nearest of the graph's
+samples (lower is closer). :func:`short_fit` starts a graph from that nearest
+sample (its parameters and seed) and fits its free filter parameters to the
+photo by a few Adam iterations (Stage I) at low resolution, giving the
+material loss. :func:`select` does both: the ``shortlist`` best by descriptor
+are re-ranked by their short-fit loss.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .descriptors import describe, distances
+from .graph import Graph
+from .select_index import Entry, Index
+
+SHORT_FIT_RES = 64
+SHORT_FIT_ITERS = 40
+
+
+@dataclass
+class Candidate:
+    """A library graph's standing for one photo."""
+
+    name: str
+    category: str
+    descriptor_rank: int  # 1 = nearest
+    descriptor_score: float  # distance to the nearest sample (standardized units)
+    sample: int  # index of that sample
+    short_loss: float = math.nan  # material loss after the short fit (nan: not fitted)
+    final_loss: float = math.nan  # loss after the full pipeline (nan: not run)
+    graph: Graph | None = field(default=None, repr=False)  # the latest fit (short, then full)
+    render: torch.Tensor | None = field(default=None, repr=False)  # its render (1, 3, h, w)
+
+    def as_row(self) -> dict:
+        """JSON-ready fields (nan as None; no graph or render)."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in self.__dict__.items()
+                if k not in ("graph", "render")}
+
+
+def rank(photo: torch.Tensor, index: Index, entries: Sequence[Entry]) -> list[Candidate]:
+    """Every entry, nearest first, by the distance of ``photo`` (1, 3, H, W) to its nearest sample."""
+    query = describe(photo)
+    rows = []
+    for e in entries:
+        d = distances(query, index.graphs[e.name].descriptors, index.standardize)[0]
+        j = int(torch.argmin(d))
+        rows.append(Candidate(e.name, e.category, 0, float(d[j]), j))
+    rows.sort(key=lambda c: c.descriptor_score)
+    for i, c in enumerate(rows):
+        c.descriptor_rank = i + 1
+    return rows
+
+
+def start_graph(entry: Entry, index: Index, sample: int) -> Graph:
+    """The entry's graph set to one of its index samples (parameters and seed)."""
+    graph = entry.load()
+    samples = index.graphs[entry.name]
+    graph.seed = int(samples.seeds[sample])
+    graph.set_normalized(samples.values(sample))
+    return graph
+
+
+def short_config(res: int = SHORT_FIT_RES, iters: int = SHORT_FIT_ITERS, seed: int = 0):  # noqa: ANN201
+    """The :class:`~proxymat.optimize.config.OptimizeConfig` of a short fit: Stage I alone."""
+    from .optimize.config import OptimizeConfig
+    from .optimize.loss import LossConfig, pick_scales
+
+    return OptimizeConfig(res=res, iters1=iters, stage2=False, stage3=False, sweep_iters=0, polish=0, seed=seed,
+                          loss=LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25))))
+
+
+def short_fit(graph: Graph, photo: torch.Tensor, config=None,  # noqa: ANN001
+              features: str = "auto") -> tuple[float, Graph, torch.Tensor]:
+    """(material loss, fitted graph, its render) of a short Stage I fit of ``graph`` to ``photo`` (1, 3, H, W),
+    the photo being area-resized to the fit's resolution."""
+    from .optimize.stages import Optimization
+
+    config = config or short_config()
+    if features != "auto":
+        config = replace(config, loss=replace(config.loss, features=features))
+    target = photo if photo.shape[-1] == config.res else F.interpolate(photo, size=(config.res, config.res), mode="area")
+    run = Optimization(graph, target, config, progress=False, log=lambda s: None)
+    result = run.run()
+    return result.loss_final, result.graph, result.renders["final"][:1]
+
+
+def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlist: int = 6, config=None,  # noqa: ANN001
+           log: Callable[[str], None] = lambda s: None, features: str = "auto") -> list[Candidate]:
+    """Every entry ranked for ``photo``: the ``shortlist`` nearest by descriptor first, ordered by their
+    short-fit loss, then the others by descriptor."""
+    ranked = rank(photo, index, entries)
+    by_name = {e.name: e for e in entries}
+    head, tail = ranked[:shortlist], ranked[shortlist:]
+    for c in head:
+        c.short_loss, c.graph, c.render = short_fit(start_graph(by_name[c.name], index, c.sample), photo, config, features)
+        log(f"short fit {c.name}: descriptor distance {c.descriptor_score:.3f}, loss {c.short_loss:.4f}")
+    head.sort(key=lambda c: c.short_loss)
+    return head + tail

@@ -1,0 +1,163 @@
+"""Photo preprocessing, the selection index (build, staleness), ranking, and `proxymat fit` end to end."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from proxymat.cli.main import main
+from proxymat.examples import example_graph_text
+from proxymat.io import ImageError
+from proxymat.optimize.config import OptimizeConfig
+from proxymat.optimize.loss import LossConfig
+from proxymat.preprocess import prepare_photo
+from proxymat.select import rank, select, short_config
+from proxymat.select_index import (Entry, SelectIndexError, build_index, check_index, load_index, refresh_index,
+                                   sample_graph, save_index)
+
+
+# ------------------------------------------------------------------ preprocessing
+def test_exif_rotation_is_applied_and_said(tmp_path):
+    arr = np.zeros((64, 96, 3), np.uint8)
+    arr[:, :48] = (255, 0, 0)  # stored: red left, blue right
+    arr[:, 48:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise
+    Image.fromarray(arr).save(tmp_path / "p.jpg", exif=exif, quality=95)
+    photo = prepare_photo(tmp_path / "p.jpg", 64, min_side=32)
+    assert "rotated by EXIF 90°" in photo.steps
+    assert "cropped 64x96 to the centre 64x64" in photo.steps  # the size as displayed, after the rotation
+    img = photo.image[0]
+    assert img[0, :8].mean() > 0.8 and img[2, :8].mean() < 0.2  # red on top after the rotation
+    assert img[2, -8:].mean() > 0.8 and img[0, -8:].mean() < 0.2  # blue at the bottom
+
+
+def test_crop_resize_and_encoding_are_said(tmp_path):
+    Image.fromarray(np.full((80, 128, 3), 128, np.uint8)).save(tmp_path / "wide.png")
+    photo = prepare_photo(tmp_path / "wide.png", 64)
+    assert photo.steps == ["read wide.png: 128x80 (8/16-bit)", "cropped 128x80 to the centre 80x80", "resized to 64x64",
+                           "sRGB values: compared as they are"]
+    assert photo.image.shape == (1, 3, 64, 64) and photo.encoding == "srgb"
+    assert prepare_photo(tmp_path / "wide.png", 64, linear=True).encoding == "linear"
+
+
+def test_tiny_and_non_image_photos_are_one_line_errors(tmp_path):
+    Image.fromarray(np.zeros((50, 80, 3), np.uint8)).save(tmp_path / "tiny.png")
+    with pytest.raises(ImageError, match=r"^target image .*tiny.png is too small: 80x50 would be cropped to 50x50, "
+                                         r"under the 64 px minimum$"):
+        prepare_photo(tmp_path / "tiny.png", 64)
+    (tmp_path / "notes.txt").write_text("not a photo")
+    with pytest.raises(ImageError, match=r"^cannot read image .*notes.txt: unsupported image format$"):
+        prepare_photo(tmp_path / "notes.txt", 64)
+
+
+# ------------------------------------------------------------------ a two-graph library
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("lib")
+    entries = []
+    for name, category in (("bricks", "masonry"), ("fabric", "fabric")):
+        data = json.loads(example_graph_text(name))
+        data["res"] = 64
+        if name == "bricks":
+            data["free"] = {"bricks.bevel": [0.05, 0.2], "bricks.height_random": [0.0, 0.5]}
+        (folder / f"{name}.json").write_text(json.dumps(data))
+        entries.append(Entry(name, category, folder / f"{name}.json"))
+    return entries
+
+
+@pytest.fixture(scope="module")
+def index(library):
+    return build_index(library, samples=4, seed=0)
+
+
+def test_samples_stay_within_the_free_ranges(library):
+    keys, sizes, params, seeds, renders = sample_graph(library[0].load(), 4, seed=3, res=32)
+    assert keys == ["bricks.bevel", "bricks.height_random"] and sizes == [1, 1]
+    spec = library[0].load().param_specs()
+    real = [[spec[k].denormalize(params[i, j: j + 1]) for j, k in enumerate(keys)] for i in range(4)]
+    assert all(0.05 - 1e-6 <= b <= 0.2 + 1e-6 and 0.0 <= h <= 0.5 + 1e-6 for b, h in real)
+    assert renders.shape == (4, 3, 32, 32) and seeds.unique().numel() == 1  # one seed per batch of 4
+
+
+def test_index_round_trip_and_staleness(library, index, tmp_path):
+    path = save_index(index, tmp_path / "idx.safetensors")
+    loaded = load_index(path)
+    assert check_index(loaded, library) == []
+    torch.testing.assert_close(loaded.graphs["fabric"].descriptors, index.graphs["fabric"].descriptors)
+    changed = tmp_path / "fabric.json"
+    data = json.loads(library[1].path.read_text())
+    data["description"] = "edited"
+    changed.write_text(json.dumps(data))
+    entries = [library[0], replace(library[1], path=changed), Entry("new", "x", library[0].path)]
+    assert check_index(loaded, entries) == ["fabric", "new"]
+    fresh = refresh_index(loaded, entries, ["fabric", "new"])
+    assert check_index(fresh, entries) == [] and set(fresh.graphs) == {"bricks", "fabric", "new"}
+    (tmp_path / "bad.safetensors").write_bytes(b"not an index")
+    with pytest.raises(SelectIndexError, match=r"^cannot read selection index .*bad.safetensors"):
+        load_index(tmp_path / "bad.safetensors")
+
+
+def test_ranking_puts_the_graph_that_made_the_target_first(library, index):
+    for truth in library:
+        *_, renders = sample_graph(truth.load(), 2, seed=1234, res=64)  # held-out parameters and seed
+        for img in renders:
+            ranked = rank(img[None], index, library)
+            assert ranked[0].name == truth.name, (truth.name, [(c.name, c.descriptor_score) for c in ranked])
+            assert ranked[0].descriptor_score < ranked[1].descriptor_score
+
+
+def test_short_fits_rerank_the_shortlist(library, index):
+    *_, renders = sample_graph(library[1].load(), 1, seed=99, res=64)
+    config = short_config(64, 3)
+    out = select(renders, index, library, shortlist=2, config=config)
+    assert [c.name for c in out][0] == "fabric"
+    assert out[0].short_loss <= out[1].short_loss and all(c.render is not None for c in out)
+
+
+# ------------------------------------------------------------------ the command
+def test_fit_end_to_end_on_a_two_graph_library(library, index, tmp_path, monkeypatch):
+    import proxymat.photo_fit as photo_fit
+    import proxymat.select_index as select_index
+
+    save_index(index, tmp_path / "idx.safetensors")
+    monkeypatch.setattr(select_index, "library_entries", lambda: list(library))
+    tiny = OptimizeConfig(res=64, iters1=2, iters2=2, iters3=2, samples=2, search_batch=2, rescore=1, polish=2,
+                          sweep_iters=0, search_refit=0, loss=LossConfig(scales=(1.0, 0.5)))
+    monkeypatch.setattr(photo_fit, "pipeline_config", lambda quality, seed=0, res=None: tiny)
+    monkeypatch.setattr(photo_fit, "FIT_QUALITY", {"fast": {"top_k": 2, "shortlist": 2, "short_iters": 2}})
+    *_, renders = sample_graph(library[0].load(), 1, seed=7, res=64)
+    from proxymat.io import write_png
+
+    write_png(tmp_path / "photo.png", renders)
+    out = tmp_path / "out"
+    assert main(["fit", str(tmp_path / "photo.png"), "-o", str(out), "--quality", "fast", "--quiet",
+                 "--index", str(tmp_path / "idx.safetensors")]) == 0
+    rows = json.loads((out / "candidates.json").read_text())
+    assert [r["name"] for r in rows][0] == "bricks" and rows[0]["winner"]
+    assert all(r["final_loss"] is not None for r in rows)  # top-2 both fully fitted
+    assert min(rows, key=lambda r: r["final_loss"])["winner"]
+    page = (out / "report.html").read_text()
+    assert "<h2>Candidates</h2>" in page and "candidates/fabric.png" in page
+    assert json.loads((out / "graph.json").read_text())["name"] == "bricks"
+
+
+def test_fit_bad_input_leaves_no_output(library, tmp_path, monkeypatch, capsys):
+    import proxymat.select_index as select_index
+
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "tiny.png")
+    out = tmp_path / "out"
+    assert main(["fit", str(tmp_path / "tiny.png"), "-o", str(out)]) == 2
+    assert "under the 64 px minimum" in capsys.readouterr().err and not out.exists()
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"nodes": {"a": {"type": "nope"}}, "outputs": {}}')
+    monkeypatch.setattr(select_index, "library_entries", lambda: [library[0], Entry("broken", "x", broken)])
+    Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(tmp_path / "ok.png")
+    assert main(["fit", str(tmp_path / "ok.png"), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("proxymat: error: library graph 'broken' fails to load:") and "\n" not in err
+    assert not out.exists()
