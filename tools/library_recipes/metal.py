@@ -36,23 +36,23 @@ def scratched_steel() -> Graph:
                  "fine rust-coloured specks, a mostly diffuse look under flash.")
     brush = m.add("spectral_noise", "brush", seed=3, scale=0.003, anisotropy=0.95, angle=0.1,
                   free={"angle": (0.0, 0.5)})
-    scratches = m.add("scratches", "scratches", spline_number=40, spline_scale=0.5, spline_width=0.8,
+    scratches = m.add("scratches", "scratches", spline_number=10, spline_scale=0.6, spline_width=0.6,
                       luminance_random=0.5, free={"spline_number": (8, 128), "spline_scale": (0.2, 0.9)})
-    fine_scr = m.add("scratches", "fine_scratches", spline_number=120, spline_scale=0.2, spline_width=0.4, seed=2)
+    fine_scr = m.add("scratches", "fine_scratches", spline_number=30, spline_scale=0.25, spline_width=0.4, seed=2)
     all_scr0 = m.add("blend", "all_scratches", foreground=fine_scr, background=scratches, mode="max", opacity=0.6)
-    all_scr = m.add("levels", "scratch_strength", input=all_scr0, out_high=0.5, free={"out_high": (0.0, 1.0)})
+    all_scr = m.add("levels", "scratch_strength", input=all_scr0, out_high=0.35, free={"out_high": (0.0, 1.0)})
     specks_src = m.add("spectral_noise", "speck_noise", seed=8, scale=0.002)
-    specks = m.add("threshold", "specks", input=specks_src, threshold=0.88, softness=0.02, free={"threshold": (0.75, 0.98)})
+    specks = m.add("threshold", "specks", input=specks_src, threshold=0.85, softness=0.02, free={"threshold": (0.75, 0.98)})
     mottle = m.add("clouds", "mottle", scale=4, octaves=5, roughness=0.55, seed=5)
-    base = m.ramp("steel", mottle, ((0.26, 0.27, 0.28), (0.32, 0.33, 0.34), (0.37, 0.38, 0.39), (0.42, 0.43, 0.44)),
+    base = m.ramp("steel", mottle, ((0.30, 0.31, 0.32), (0.33, 0.34, 0.35), (0.35, 0.36, 0.37), (0.38, 0.39, 0.40)),
                   free={"color_1": (0.05, 0.8), "color_2": (0.05, 0.8), "color_4": (0.1, 0.9)})
     scr_col = m.add("blend", "scratched", foreground=m.add("uniform_color", "scratch_color", color=(0.18, 0.18, 0.19)),
-                    background=base, mask=all_scr, mode="copy", opacity=0.7)
+                    background=base, mask=all_scr, mode="copy", opacity=0.5)
     color = m.add("blend", "color", foreground=m.add("uniform_color", "speck_color", color=(0.50, 0.30, 0.18)),
                   background=scr_col, mask=specks, mode="copy", opacity=0.8, free={"opacity": (0.0, 1.0)})
     grooves = m.add("invert", "grooves", input=all_scr)
     height = m.add("blend", "height", foreground=brush, background=grooves, mode="overlay", opacity=0.2)
-    m.add("height_to_normal", "normal", input=height, intensity=0.6, free={"intensity": (0.0, 2.0)})
+    m.add("height_to_normal", "normal", input=height, intensity=0.3, free={"intensity": (0.0, 2.0)})
     rough = m.add("levels", "roughness", input=mottle, out_low=0.55, out_high=0.7,
                   free={"out_low": (0.2, 0.9), "out_high": (0.2, 0.95)})
     return m.finish(color=color, height=height, rough=rough, metallic=0.0)

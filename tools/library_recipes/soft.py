@@ -32,27 +32,31 @@ def leather_grain() -> Graph:
 
 def leather_tufted() -> Graph:
     m = Material("leather_tufted", "leather", "Black tufted (capitonné) leather upholstery: padded squares "
-                 "pulled in by covered buttons, deep seams between them and a glossy fine grain.")
-    cushions = m.add("tile_paraboloid", "cushions", x_amount=2, y_amount=2, scale=1.0, free={"scale": (0.8, 1.2)})
-    puff = m.add("pow", "puff", input=cushions, exponent=0.3, free={"exponent": (0.15, 1.0)})
-    seams = m.add("stripes", "seams_x", count=2, direction="vertical", width=0.98, softness=0.05, offset=0.5)
-    seams_y = m.add("stripes", "seams_y", count=2, direction="horizontal", width=0.98, softness=0.05, offset=0.5)
-    seam = m.add("blend", "seam", foreground=seams, background=seams_y, mode="multiply")
-    buttons = m.add("shape", "buttons", kind="disc", tiles=2, size=0.3, softness=0.03, free={"size": (0.15, 0.45)})
-    button_at = m.add("transform_2d", "button_at", input=buttons, offset=[0.25, 0.25])
-    padded = m.add("blend", "padded", foreground=seam, background=puff, mode="multiply")
-    button_h = m.add("bevel", "button_dome", input=button_at, width=0.02)
-    with_btn = m.add("blend", "with_buttons", foreground=m.add("levels", "button_height", input=button_h, out_high=0.7),
-                     background=padded, mode="max")
-    grain = m.add("cells", "grain", scale=48, disorder=0.9, style="f2_minus_f1", seed=6)
-    grain_h = m.add("levels", "grain_height", input=grain, in_low=0.0, in_high=0.4, out_low=0.0, out_high=0.006)
+                 "pulled in by covered buttons at the seam crossings, creases radiating from each button and "
+                 "a glossy fine grain.")
+    panels = m.add("tile_square", "panels", x_amount=2, y_amount=2, scale=0.985, free={"scale": (0.95, 1.0)})
+    face = m.add("threshold", "face", input=panels, threshold=0.5, softness=0.01)
+    pillow = m.add("bevel", "pillow", input=face, width=0.22, profile="round", free={"width": (0.05, 0.3)})
+    pull = m.add("radial_gradient", "pull", center=[0.5, 0.5], radius=0.5, free={"radius": (0.2, 0.7)})
+    dimple = m.add("pow", "dimple", input=pull, exponent=1.5)
+    padded = m.add("blend", "padded", foreground=dimple, background=pillow, mode="subtract", opacity=0.5,
+                   free={"opacity": (0.0, 1.0)})
+    fold_src = m.add("clouds", "fold_noise", scale=6, octaves=3, roughness=0.5, seed=3)
+    folds = m.add("multi_directional_warp", "folds", input=padded, intensity_input=fold_src, intensity=0.015,
+                  directions=4)
+    button = m.add("radial_gradient", "button", center=[0.5, 0.5], radius=0.075, free={"radius": (0.03, 0.15)})
+    button_h = m.add("pow", "button_dome", input=button, exponent=0.5)
+    with_btn = m.add("blend", "with_button", foreground=m.add("levels", "button_height", input=button_h, out_high=0.35),
+                     background=folds, mode="max")
+    grain = m.add("cells", "grain", scale=56, disorder=0.9, style="f2_minus_f1", seed=6)
+    grain_h = m.add("levels", "grain_height", input=grain, in_low=0.0, in_high=0.4, out_low=0.0, out_high=0.004)
     height = m.add("blend", "height", foreground=grain_h, background=with_btn, mode="add")
     m.add("height_to_normal", "normal", input=height, intensity=3.0, free={"intensity": (1.0, 8.0)})
-    tone = m.add("uniform_color", "leather", color=(0.035, 0.033, 0.032), free={"color": (0.0, 0.6)})
-    ao = m.add("ambient_occlusion", "folds", input=height, radius=0.05, intensity=2.0)
+    tone = m.add("uniform_color", "leather", color=(0.045, 0.045, 0.045), free={"color": (0.0, 0.6)})
+    ao = m.add("ambient_occlusion", "seams", input=height, radius=0.02, intensity=2.0)
     color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.8)
-    rough = m.add("levels", "roughness", input=grain_h, in_high=0.006, out_low=0.38, out_high=0.3,
-                  free={"out_low": (0.1, 0.6), "out_high": (0.05, 0.5)})
+    rough = m.add("levels", "roughness", input=grain_h, in_high=0.004, out_low=0.5, out_high=0.38,
+                  free={"out_low": (0.1, 0.7), "out_high": (0.05, 0.6)})
     return m.finish(color=color, height=height, rough=rough)
 
 
@@ -105,22 +109,24 @@ def denim() -> Graph:
 
 
 def knit() -> Graph:
-    m = Material("knit", "fabric", "Chunky stockinette knit in red wool: columns of V-shaped stitches, soft "
-                 "fuzzy yarn and deep gaps between the columns.")
-    halves = m.add("stripes", "halves", count=10, direction="horizontal", width=0.5, softness=0.02,
-                   free={"count": (5, 20)})
-    leg_a = m.add("stripes", "leg_a", count=24, direction="diagonal", width=0.55, softness=0.5, free={"count": (10, 48)})
-    leg_b = m.add("stripes", "leg_b", count=24, direction="anti_diagonal", width=0.55, softness=0.5)
-    vee = m.add("blend", "vee", foreground=leg_a, background=leg_b, mask=halves, mode="copy")
-    round_ = m.add("pow", "rounded", input=vee, exponent=0.6)
-    gaps = m.add("stripes", "column_gaps", count=10, direction="horizontal", width=0.92, softness=0.3, offset=0.3)
-    stitches = m.add("blend", "stitches", foreground=gaps, background=round_, mode="multiply")
-    fuzz = m.add("spectral_noise", "fuzz", seed=5, scale=0.002)
-    fuzzy = m.add("blend", "fuzzy", foreground=fuzz, background=stitches, mode="overlay", opacity=0.3,
+    m = Material("knit", "fabric", "Chunky stockinette knit in red wool: columns of V-shaped stitches made of "
+                 "two plump slanted loops, fuzzy yarn and dark gaps between the stitches.")
+    blob = m.add("shape", "yarn_blob", kind="disc", tiles=1, size=0.42, softness=0.07)
+    leg_l = m.add("transform_2d", "leg_left", input=blob, scale=[1.0, 2.1], rotation=0.07, offset=[-0.2, 0.0])
+    leg_r = m.add("transform_2d", "leg_right", input=blob, scale=[1.0, 2.1], rotation=-0.07, offset=[0.2, 0.0])
+    vee = m.add("blend", "vee", foreground=leg_l, background=leg_r, mode="max")
+    stitches = m.add("tile_sampler", "stitches", pattern=vee, x_amount=8, y_amount=11, size=1.05, scale_random=0.05,
+                     rotation_random=0.02, position_random=0.03, luminance_random=0.15, seed=2,
+                     free={"size": (0.8, 1.3), "luminance_random": (0.0, 0.5)})
+    plump = m.add("pow", "plump", input=stitches, exponent=0.6, free={"exponent": (0.3, 1.2)})
+    ply = m.add("spectral_noise", "ply", seed=5, scale=0.004, anisotropy=0.8, angle=0.3)
+    fuzz = m.add("spectral_noise", "fuzz", seed=6, scale=0.002)
+    twisted = m.add("blend", "twisted", foreground=ply, background=plump, mode="overlay", opacity=0.3)
+    fuzzy = m.add("blend", "fuzzy", foreground=fuzz, background=twisted, mode="overlay", opacity=0.2,
                   free={"opacity": (0.0, 0.7)})
-    height = m.add("blur", "height", input=fuzzy, radius=0.002)
+    height = m.add("blur", "height", input=fuzzy, radius=0.001)
     m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.5, 5.0)})
-    tone = m.ramp("tone", height, ((0.15, 0.02, 0.03), (0.45, 0.06, 0.07), (0.62, 0.10, 0.10), (0.75, 0.18, 0.16)),
+    tone = m.ramp("tone", height, ((0.10, 0.01, 0.02), (0.40, 0.05, 0.06), (0.58, 0.09, 0.09), (0.70, 0.16, 0.14)),
                   free={"color_1": (0.0, 0.5), "color_2": (0.0, 0.8), "color_3": (0.0, 0.9), "color_4": (0.0, 1.0)})
     ao = m.add("ambient_occlusion", "depth", input=height, radius=0.01, intensity=1.5)
     color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.7)
@@ -129,26 +135,26 @@ def knit() -> Graph:
 
 
 def carpet() -> Graph:
-    m = Material("carpet", "carpet", "Grey-blue loop-pile carpet: dense rows of small yarn loops with a tweed "
-                 "mix of fibre colours.")
-    loop = m.add("shape", "loop", kind="ring", tiles=1, size=0.8, thickness=0.35, softness=0.2)
-    loops = m.add("tile_sampler", "loops", pattern=loop, x_amount=16, y_amount=16, size=1.1, scale_random=0.2,
-                  rotation_random=0.2, position_random=0.25, luminance_random=0.3, seed=4,
-                  free={"size": (0.7, 1.5), "position_random": (0.0, 0.6)})
+    m = Material("carpet", "carpet", "Grey-blue loop-pile carpet: dense rows of small yarn loops, each loop "
+                 "its own fibre colour in a tweed mix, dark between the loops.")
+    loop = m.add("shape", "loop", kind="ring", tiles=1, size=0.75, thickness=0.4, softness=0.15)
+    loops = m.add("tile_sampler", "loops", pattern=loop, x_amount=20, y_amount=20, size=1.2, scale_random=0.15,
+                  rotation_random=0.1, position_random=0.12, luminance_random=0.6, seed=4,
+                  free={"size": (0.8, 1.5), "position_random": (0.0, 0.4)})
     fibres = m.add("spectral_noise", "fibres", seed=6, scale=0.002)
-    pile = m.add("blend", "pile", foreground=fibres, background=loops, mode="overlay", opacity=0.5,
-                 free={"opacity": (0.0, 0.9)})
+    pile = m.add("blend", "pile", foreground=fibres, background=loops, mode="overlay", opacity=0.2,
+                 free={"opacity": (0.0, 0.6)})
     height = m.add("blur", "height", input=pile, radius=0.001)
     m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
-    tweed_src = m.add("spectral_noise", "tweed", seed=9, scale=0.003)
-    tweed = m.add("quantize", "tweed_steps", input=tweed_src, levels=4, softness=0.05)
-    tone = m.ramp("tone", tweed, ((0.20, 0.23, 0.28), (0.33, 0.37, 0.43), (0.45, 0.48, 0.52), (0.62, 0.64, 0.66)),
+    tweed = m.add("levels", "tweed", input=loops, in_low=0.2, in_high=1.0)
+    tone = m.ramp("tone", tweed, ((0.16, 0.18, 0.22), (0.30, 0.34, 0.40), (0.42, 0.45, 0.50), (0.62, 0.63, 0.62)),
                   free={"color_1": (0.0, 0.6), "color_2": (0.0, 0.8), "color_3": (0.0, 0.9), "color_4": (0.1, 1.0)})
     ao = m.add("ambient_occlusion", "depth", input=height, radius=0.008, intensity=2.5, free={"intensity": (0.0, 5.0)})
     shaded = m.add("blend", "shaded", foreground=ao, background=tone, mode="multiply")
-    flecks = m.add("threshold", "flecks", input=tweed_src, threshold=0.85, softness=0.02)
-    flecked = m.add("blend", "flecked", foreground=m.add("uniform_color", "fleck_color", color=(0.75, 0.72, 0.62)),
-                    background=shaded, mask=flecks, mode="copy", opacity=0.5)
+    heather = m.add("spectral_noise", "heather", seed=9, scale=0.003)
+    flecks = m.add("threshold", "flecks", input=heather, threshold=0.88, softness=0.02)
+    flecked = m.add("blend", "flecked", foreground=m.add("uniform_color", "fleck_color", color=(0.70, 0.68, 0.60)),
+                    background=shaded, mask=flecks, mode="copy", opacity=0.4)
     rough = m.add("uniform_gray", "roughness", value=0.95)
     return m.finish(color=flecked, height=height, rough=rough)
 

@@ -41,22 +41,22 @@ def marble_white() -> Graph:
 def marble_dark() -> Graph:
     m = Material("marble_dark", "marble", "Dark polished marble (nero): near-black stone with fine glints, "
                  "pale translucent patches with brighter rims and thin light veins.")
-    blob_src = m.add("clouds", "patch_field", scale=3, octaves=6, roughness=0.6, seed=4)
-    blobs = m.add("smoothstep", "patches", input=blob_src, low=0.66, high=0.72, free={"low": (0.5, 0.8)})
-    rims = m.add("edge_detect", "rims", input=blobs, width=0.004, contrast=3.0)
-    inner = m.add("clouds", "patch_inner", scale=12, octaves=4, roughness=0.6, seed=5)
+    blob_src = m.add("clouds", "patch_field", scale=2, octaves=6, roughness=0.6, seed=4)
+    blobs = m.add("smoothstep", "patches", input=blob_src, low=0.64, high=0.68, free={"low": (0.5, 0.8)})
+    rims = m.add("edge_detect", "rims", input=blobs, width=0.003, contrast=2.0)
+    inner = m.add("clouds", "patch_inner", scale=8, octaves=5, roughness=0.65, seed=5)
     veins = _veins(m, "veins", scale=4, warp=0.4, width=0.012, seed=40)
     glint_src = m.add("spectral_noise", "glint_noise", seed=2, scale=0.002)
     glints = m.add("threshold", "glints", input=glint_src, threshold=0.85, softness=0.03, free={"threshold": (0.7, 0.95)})
     base = m.add("uniform_color", "base", color=(0.04, 0.04, 0.045), free={"color": (0.0, 0.3)})
-    patch_col = m.ramp("patch_color", inner, ((0.30, 0.29, 0.27), (0.42, 0.40, 0.37), (0.52, 0.50, 0.46),
-                                               (0.60, 0.58, 0.54)), free={"color_2": (0.1, 0.9)})
+    patch_col = m.ramp("patch_color", inner, ((0.12, 0.11, 0.10), (0.30, 0.28, 0.26), (0.48, 0.45, 0.41),
+                                               (0.62, 0.59, 0.54)), free={"color_2": (0.1, 0.9)})
     light = m.add("uniform_color", "light", color=(0.75, 0.73, 0.70))
     with_patches = m.add("blend", "with_patches", foreground=patch_col, background=base, mask=blobs, mode="copy",
-                         opacity=0.7, free={"opacity": (0.2, 1.0)})
-    with_rims = m.add("blend", "with_rims", foreground=light, background=with_patches, mask=rims, mode="copy", opacity=0.7)
+                         opacity=0.6, free={"opacity": (0.2, 1.0)})
+    with_rims = m.add("blend", "with_rims", foreground=light, background=with_patches, mask=rims, mode="copy", opacity=0.5)
     with_veins = m.add("blend", "with_veins", foreground=light, background=with_rims, mask=veins, mode="copy",
-                       opacity=0.4, free={"opacity": (0.0, 1.0)})
+                       opacity=0.25, free={"opacity": (0.0, 1.0)})
     color = m.add("blend", "color", foreground=light, background=with_veins, mask=glints, mode="copy", opacity=0.35)
     height = m.add("levels", "height", input=blobs, out_low=0.5, out_high=0.52)
     m.add("height_to_normal", "normal", input=height, intensity=0.5, free={"intensity": (0.0, 2.0)})
@@ -65,26 +65,26 @@ def marble_dark() -> Graph:
 
 
 def speckled_stone() -> Graph:
-    m = Material("speckled_stone", "stone", "Dark speckled stone (engineered quartz): a brown-black matrix with "
-                 "fine rust and pale grains, honed to a soft sheen.")
-    dots = m.add("cells", "grains", scale=40, disorder=1.0, style="f1", seed=3, free={"scale": (20, 64)})
-    ids = m.add("cells", "grain_ids", scale=40, disorder=1.0, style="cell_random", seed=3)
-    dot = m.add("levels", "dot", input=dots, in_low=0.0, in_high=0.4, out_low=1.0, out_high=0.0,
-                free={"in_high": (0.1, 0.6)})
-    keep = m.add("threshold", "keep", input=ids, threshold=0.35, softness=0.02, free={"threshold": (0.2, 0.9)})
-    speck = m.add("blend", "specks", foreground=dot, background=keep, mode="multiply")
-    pale = m.add("threshold", "pale", input=ids, threshold=0.85, softness=0.02)
+    m = Material("speckled_stone", "stone", "Dark speckled stone (engineered quartz): a brown-grey matrix with "
+                 "sparse fine rust and pale grains, honed to a soft sheen.")
+    specks = m.add("tile_disc", "grains", x_amount=48, y_amount=48, scale=0.3, scale_random=0.6,
+                   position_random=1.0, luminance_random=0.8, random_mask=0.55, seed=3,
+                   free={"scale": (0.1, 0.5), "random_mask": (0.2, 0.9)})
+    speck = m.add("smoothstep", "specks", input=specks, low=0.05, high=0.25)
+    pale = m.add("threshold", "pale", input=specks, threshold=0.85, softness=0.02, free={"threshold": (0.5, 0.98)})
     mottling = m.add("clouds", "mottling", scale=5, octaves=5, roughness=0.55, seed=9)
-    base = m.ramp("matrix", mottling, ((0.08, 0.07, 0.06), (0.12, 0.11, 0.09), (0.15, 0.13, 0.11), (0.19, 0.17, 0.14)),
+    base = m.ramp("matrix", mottling, ((0.13, 0.11, 0.09), (0.17, 0.15, 0.13), (0.20, 0.18, 0.15), (0.24, 0.21, 0.18)),
                   free={"color_2": (0.0, 0.5), "color_3": (0.0, 0.6)})
-    rust = m.add("uniform_color", "rust", color=(0.55, 0.32, 0.18), free={"color": (0.1, 0.9)})
-    cream = m.add("uniform_color", "cream", color=(0.70, 0.66, 0.58))
+    rust = m.add("uniform_color", "rust", color=(0.55, 0.30, 0.15), free={"color": (0.1, 0.9)})
+    cream = m.add("uniform_color", "cream", color=(0.72, 0.68, 0.60))
     spec_col = m.add("blend", "speck_color", foreground=cream, background=rust, mask=pale, mode="copy")
     color = m.add("blend", "color", foreground=spec_col, background=base, mask=speck, mode="copy", opacity=0.9)
-    micro = m.add("clouds", "micro", scale=48, octaves=2, roughness=0.5, seed=1)
-    height = m.add("levels", "height", input=micro, out_low=0.48, out_high=0.52)
-    m.add("height_to_normal", "normal", input=height, intensity=1.0, free={"intensity": (0.0, 3.0)})
-    rough = m.add("levels", "roughness", input=mottling, out_low=0.3, out_high=0.45,
+    micro = m.add("spectral_noise", "micro", seed=1, scale=0.002)
+    wave = m.add("clouds", "waviness", scale=6, octaves=3, roughness=0.5, seed=2)
+    bumpy = m.add("blend", "bumpy", foreground=wave, background=micro, mode="overlay", opacity=0.1)
+    height = m.add("levels", "height", input=bumpy, out_low=0.48, out_high=0.52)
+    m.add("height_to_normal", "normal", input=height, intensity=0.5, free={"intensity": (0.0, 2.0)})
+    rough = m.add("levels", "roughness", input=mottling, out_low=0.3, out_high=0.4,
                   free={"out_low": (0.1, 0.7), "out_high": (0.1, 0.8)})
     return m.finish(color=color, height=height, rough=rough)
 
@@ -116,10 +116,9 @@ def terrazzo() -> Graph:
     m = Material("terrazzo", "terrazzo", "Polished terrazzo: angular chips of white, grey, black and terracotta "
                  "marble set in a pale cement matrix.")
     shape = m.add("cells", "chip_shape", scale=14, disorder=0.9, style="f2_minus_f1", seed=12, free={"scale": (6, 28)})
-    ids = m.add("cells", "chip_ids", scale=14, disorder=0.9, style="cell_random", seed=12)
-    shrink = m.add("threshold", "shrink", input=shape, threshold=0.3, softness=0.02, free={"threshold": (0.1, 0.6)})
-    keep = m.add("threshold", "keep", input=m.add("cell_random", "chip_pick", input=ids, seed=5), threshold=0.35,
-                 softness=0.01, free={"threshold": (0.0, 0.9)})
+    shrink = m.add("threshold", "shrink", input=shape, threshold=0.3, softness=0.002, free={"threshold": (0.1, 0.6)})
+    ids = m.add("flood_fill_random", "chip_ids", input=shrink, amount=1.0, threshold=0.5, seed=12)
+    keep = m.add("threshold", "keep", input=ids, threshold=0.35, softness=0.01, free={"threshold": (0.0, 0.9)})
     chips = m.add("blend", "chips", foreground=shrink, background=keep, mode="multiply")
     small = m.add("cells", "sand_shape", scale=48, disorder=1.0, style="f2_minus_f1", seed=13)
     small_m = m.add("threshold", "sand_chips", input=small, threshold=0.45, softness=0.02)

@@ -11,23 +11,22 @@ def wood_planks() -> Graph:
     m = Material("wood_planks", "wood", "Oak floor planks in a staggered layout: warped growth rings and "
                  "streaky grain, a colour shift per plank, dark seams and a satin finish.")
     planks = m.add("tile_generator", "planks", pattern="square", x_amount=2, y_amount=7, interstice_x=0.01,
-                   interstice_y=0.03, offset=0.5, free={"y_amount": (4, 12)})
-    ids = m.add("tile_square", "plank_ids", x_amount=2, y_amount=7, offset=0.5, luminance_random=1.0)
-    seams = m.add("threshold", "seams", input=planks, threshold=0.6, softness=0.05)
+                   interstice_y=0.03, offset=0.5, luminance_random=0.6, free={"y_amount": (4, 12)})
+    seams = m.add("threshold", "seams", input=planks, threshold=0.2, softness=0.05)
     bevel = m.add("bevel", "bevel", input=seams, width=0.008, free={"width": (0.005, 0.025)})
     wobble = m.add("clouds", "wobble", scale=3, octaves=3, roughness=0.5)
     rings = m.add("stripes", "rings", count=30, direction="vertical", width=0.35, softness=0.5,
                   free={"count": (12, 60)})
     rings_w = m.add("warp", "rings_warp", input=rings, intensity_input=wobble, intensity=1.5,
                     free={"intensity": (0.5, 4.0)})
-    shifted = m.add("directional_warp", "plank_shift", input=rings_w, intensity_input=ids, intensity=0.3, angle=0.25)
+    shifted = m.add("directional_warp", "plank_shift", input=rings_w, intensity_input=planks, intensity=0.3, angle=0.25)
     streaks = m.add("spectral_noise", "streaks", seed=3, scale=0.004, anisotropy=0.96, angle=0.0,
                     free={"scale": (0.002, 0.01)})
     grain = m.add("blend", "grain", foreground=streaks, background=shifted, mode="overlay", opacity=0.6,
                   free={"opacity": (0.2, 0.9)})
     tone = m.ramp("wood_color", grain, ((0.30, 0.17, 0.08), (0.45, 0.28, 0.14), (0.58, 0.38, 0.20), (0.66, 0.47, 0.28)),
                   free={"color_2": (0.1, 0.6), "color_3": (0.2, 0.8)})
-    varied = m.add("color_variation", "plank_tint", input=tone, regions=ids, hue_random=0.02, luminance_random=0.25,
+    varied = m.add("color_variation", "plank_tint", input=tone, regions=planks, hue_random=0.02, luminance_random=0.25,
                    seed=4, free={"luminance_random": (0.0, 0.5)})
     dark = m.add("uniform_color", "seam_color", color=(0.12, 0.07, 0.04))
     color = m.add("blend", "color", foreground=varied, background=dark, mask=seams, mode="copy")

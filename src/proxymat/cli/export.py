@@ -27,7 +27,7 @@ def run_export(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``export`` to an argparse sub-parser collection."""
     p = sub.add_parser("export", help="write texture maps plus MaterialX (.mtlx) and glTF 2.0 (.gltf) files")
-    p.add_argument("graph", help="graph JSON file or bundled example name")
+    p.add_argument("graph", help="graph JSON file, bundled example name or library material name")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--res", type=map_res, default=1024, help="map resolution in pixels (default 1024)")
     p.add_argument("--format", nargs="*", choices=("mtlx", "gltf"), default=["mtlx", "gltf"],

@@ -144,7 +144,7 @@ def register(sub: Any) -> None:
     # Defaults come from OptimizeConfig (torch-free module); those a --quality preset sets are None here,
     # so that config_from_args can tell an explicit flag from the preset.
     p = sub.add_parser("optimize", help="fit a graph's parameters to a target photo (Stages I-III)")
-    p.add_argument("graph", nargs="?", help="graph JSON file or bundled example name (default: the bundled default example)")
+    p.add_argument("graph", nargs="?", help="graph JSON file, bundled example name or library material name (default: the bundled default example)")
     p.add_argument("--target", help="target image (PNG/JPEG/EXR); default: the example's bundled target")
     p.add_argument("-o", "--output", default="out/optimize", help="output folder (default out/optimize)")
     p.add_argument("--quality", choices=tuple(QUALITY), default="default", help=quality_help())

@@ -34,7 +34,7 @@ def run_render(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``render`` to an argparse sub-parser collection."""
     p = sub.add_parser("render", help="evaluate a graph and write its maps and flash render")
-    p.add_argument("graph", help="graph JSON file or bundled example name")
+    p.add_argument("graph", help="graph JSON file, bundled example name or library material name")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.add_argument("--res", type=map_res, default=256, help="map resolution in pixels (default 256)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")

@@ -33,8 +33,9 @@ def example_graph_text(name: str) -> str:
 
 
 def resolve_graph(ref: str) -> Any:
-    """Load a graph from a file path, or from a bundled example name."""
+    """Load a graph from a file path, a bundled example name or a library material name (examples first)."""
     from ..graph import Graph, GraphError
+    from ..library import load_material, material_names
 
     path = Path(ref)
     if path.exists() or ref.endswith(".json") or "/" in ref:
@@ -42,8 +43,12 @@ def resolve_graph(ref: str) -> Any:
     try:
         text = example_graph_text(ref)
     except KeyError:
+        library = material_names()
+        if ref in library:
+            return load_material(ref)
         names = ", ".join(list_examples()) or "none"
-        raise GraphError(f"{ref!r} is neither a graph file nor a bundled example (examples: {names})") from None
+        raise GraphError(f"{ref!r} is neither a graph file nor a bundled example nor a library material "
+                         f"(examples: {names}; library: {', '.join(library) or 'none'})") from None
     return Graph.loads(text)
 
 
