@@ -27,6 +27,7 @@ import json
 import random
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
@@ -135,30 +136,57 @@ def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConf
     result = Optimization(start, target, cfg, proxies=proxies, progress=progress, log=lambda s: None).run()
     seconds = time.perf_counter() - t0
     final = result.renders["final"]
-    row = {"example": name, "case": k, "variant": variant, "res": res, "seconds": round(seconds, 1),
+    row = {**case_key(name, k, res, cfg), "method": variant, "seconds": round(seconds, 1),
            "loss": float(MaterialLoss(target, loss_cfg)(final)), **score(result.graph, start, truth, keys),
            **{f"{m}": round(v, 4) for m, v in fit_scores(final, target).items()},
            **{f"{m}_start": round(v, 4) for m, v in fit_scores(init, target).items()}}
     return row, {"target": target, "start": init, variant: final}
 
 
+def case_key(name: str, k: int, res: int, cfg: OptimizeConfig) -> dict[str, Any]:
+    """What identifies one case's rows (for ``--resume``): example, case, resolution and the pipeline's settings
+    other than the loss (each row's ``method`` names its loss variant)."""
+    settings = cfg.result_settings()
+    settings.pop("loss", None)
+    settings.pop("res", None)
+    return {"example": name, "case": k, "res": res, "settings": json.loads(json.dumps(settings))}
+
+
 def run_recovery(examples: Sequence[str], truths: int, variants: Sequence[str], res: int = 128,
                  base: OptimizeConfig | None = None, log: Callable[[str], None] = print,
-                 done: Callable[[dict[str, Any]], bool] | None = None) -> list[dict[str, Any]]:
-    """Every (example, case, variant); each row is logged as JSON when it is done. ``done(key)`` skips finished ones."""
+                 kept: Callable[[dict[str, Any], str], list[dict[str, Any]] | None] | None = None,
+                 save: Callable[[list[dict[str, Any]]], None] | None = None,
+                 figures: Path | None = None) -> list[dict[str, Any]]:
+    """Every (example, case) with every loss variant, the variants of a case side by side.
+
+    ``kept(key, label)`` returns a finished case's earlier rows (``--resume``) or None; ``save`` is
+    called with all rows after each case; ``figures`` gets one comparison image per case
+    (target, start, each variant's result).
+    """
     from ..examples import resolve_graph
     from ..optimize.proxies import load_graph_proxies
+    from ..plots import comparison
 
-    rows = []
+    cfg = replace(base or OptimizeConfig(), res=res)
+    rows: list[dict[str, Any]] = []
     for name in examples:
         proxies = load_graph_proxies(resolve_graph(name), log=lambda s: None)
         for k in range(truths):
+            earlier = kept(case_key(name, k, res, cfg), f"{name}, case {k}") if kept else None
+            if earlier:
+                rows += earlier
+                continue
+            images: dict[str, torch.Tensor] = {}
             for variant in variants:
-                if done is not None and done({"example": name, "case": k, "variant": variant, "res": res}):
-                    continue
-                row, _ = run_case(name, k, variant, res, base, proxies)
+                row, imgs = run_case(name, k, variant, res, cfg, proxies)
+                images.update(imgs)
                 rows.append(row)
                 log(json.dumps(row))
+            if save is not None:
+                save(rows)
+            if figures is not None:
+                figures.mkdir(parents=True, exist_ok=True)
+                comparison(images, figures / f"recovery_{name}_{k}.png")
     return rows
 
 
@@ -167,7 +195,7 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     mean filter error, mean patch SWD and Lab distance (start -> result), mean seconds."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
-        by.setdefault(r["variant"], []).append(r)
+        by.setdefault(r["method"], []).append(r)
     lines = ["| loss | cases | gen. error (start -> end) | closer than start | filter error | patch SWD (start -> end) "
              "| Lab distance (start -> end) | seconds |", "|---|---|---|---|---|---|---|---|"]
 

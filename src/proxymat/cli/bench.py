@@ -92,6 +92,24 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     return rows, summarize(rows)
 
 
+def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
+    """Parameter recovery of the material-loss variants on random truths of the bundled examples."""
+    from ..benchmarks.recovery import run_recovery, summarize
+    from ..examples import list_examples
+    from ..optimize.config import OptimizeConfig, quality_settings
+    from ..optimize.loss import LOSS_PRESETS
+
+    known = list(list_examples())
+    _check_names(args.names, known, "no bundled example named")
+    _check_names(args.losses, list(LOSS_PRESETS), "unknown loss variant")
+    preset = quality_settings(args.quality)
+    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"})
+    rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
+                        kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
+                        figures=Path(args.figures) if args.figures else None)
+    return rows, summarize(rows)
+
+
 def _run_e2(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     """E2 (proxy choice): our proxy vs autoencoder-latent vs GAN-latent baselines, per generator."""
     from ..benchmarks.proxy_choice import available_generators, load_baselines, run_proxy_choice, summarize
@@ -316,6 +334,18 @@ def register(sub: Any) -> None:
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="--real: the fit's preset (as proxymat fit --quality)")
     q.add_argument("--res", type=int, default=None, help="--real: working resolution (default: the preset's)")
+
+    q = add("recovery", _run_recovery, "material loss: which loss recovers known parameters (random truths of every "
+            "example at held-out seeds, from random starts); parameter error, share closer than the start, patch "
+            "SWD and Lab distance", True, True)
+    q.add_argument("--losses", nargs="+", default=["default"], metavar="LOSS",
+                   help="loss variants to compare side by side (proxymat.optimize.loss.LOSS_PRESETS; default: default)")
+    q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
+    q.add_argument("--truths", type=positive_int, default=3, help="random truths per example (default 3)")
+    q.add_argument("--res", type=int, choices=(64, 128, 256), default=128,
+                   help="working resolution in pixels (default 128)")
+    q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
+                   help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")

@@ -52,6 +52,11 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     "fsw": LossConfig(gram_weight=0.0, feature_sw_weight=1.0),
     "gram_fsw": LossConfig(feature_sw_weight=1.0),
     "all": LossConfig(color_weight=1.0, spectrum_weight=0.05, feature_sw_weight=1.0),
+    "gram_color": LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16),
+    "gram_color_spectrum": LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16,
+                                      spectrum_weight=0.02),
+    "fsw_color": LossConfig(gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0, color_weight=1.0, color_pool=64,
+                            color_directions=16),
 }
 
 

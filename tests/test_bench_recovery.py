@@ -1,0 +1,73 @@
+"""The parameter-recovery benchmark: drawn cases, scores, a tiny end-to-end run and its CLI."""
+
+import json
+
+import torch
+
+from proxymat.benchmarks.recovery import TRUTH_SEED_BASE, draw_case, run_recovery, score, summarize, varied_keys
+from proxymat.examples import example_truth_text, resolve_graph
+from proxymat.graph import Graph
+from proxymat.optimize.config import OptimizeConfig
+
+
+def _example(name="leather"):
+    return resolve_graph(name), Graph.loads(example_truth_text(name))
+
+
+def test_draw_case_is_deterministic_and_moves_only_the_varied_parameters():
+    start, truth = _example()
+    keys = varied_keys(start, truth)
+    a_start, a_truth, a_keys = draw_case(start, truth, 0)
+    b_start, b_truth, _ = draw_case(start, truth, 0)
+    assert a_keys == keys and a_start.dumps() == b_start.dumps() and a_truth.dumps() == b_truth.dumps()
+    assert a_truth.seed == TRUTH_SEED_BASE and a_start.seed == start.seed
+    other = draw_case(start, truth, 1)[1]
+    assert other.dumps() != a_truth.dumps()
+    s0, t0, s1, t1 = (g.normalized("all") for g in (start, truth, a_start, a_truth))
+    for k in s0:
+        if k not in keys:
+            assert torch.equal(s1[k], s0[k]) and torch.equal(t1[k], t0[k])
+    # the generator's draws stay in its proxy-training box (cells: disorder 0.3-1, scale 4-16)
+    for g in (a_start, a_truth, other):
+        assert 0.3 <= g.value("grain.disorder") <= 1.0 and 4 <= g.value("grain.scale") <= 16
+
+
+def test_score_counts_enums_as_zero_or_one_and_judges_closer():
+    start, truth = _example("leather")
+    result = truth.copy()
+    keys = ["grain.disorder", "grain.distance", "grain.scale"]
+    s = start.copy()
+    s.nodes["grain"].params["distance"] = "manhattan"
+    r = truth.copy()
+    r.nodes["grain"].params["disorder"] = 0.95 * truth.value("grain.disorder") + 0.05 * start.value("grain.disorder")
+    out = score(r, s, truth, keys)
+    assert out["per_param"]["grain.distance"] == [1.0, 0.0]  # the start's wrong metric counts 1, the result's right one 0
+    assert out["judged"] == 3 and out["closer"] == 3
+    assert score(s, s, truth, keys)["closer"] == 0
+    assert out["filter_error"] == 0.0 and result.dumps() == truth.dumps()
+
+
+def test_tiny_run_writes_rows_figures_and_a_table(tmp_path):
+    base = OptimizeConfig(iters1=2, iters2=2, iters3=2, samples=4, rescore=1, polish=2, sweep_iters=0,
+                          search_refit=0, stage2_check=1, stage2_patience=1)
+    saved = []
+    rows = run_recovery(["leather"], 1, ["default", "gram_color"], res=64, base=base, log=lambda s: None,
+                        save=lambda r: saved.append(len(r)), figures=tmp_path)
+    assert [r["method"] for r in rows] == ["default", "gram_color"] and saved == [2]
+    for r in rows:
+        assert r["example"] == "leather" and r["case"] == 0 and r["res"] == 64
+        assert 0 <= r["gen_error"] <= 1 and r["patch_swd"] >= 0 and r["lab_distance"] >= 0
+        json.dumps(r)
+    assert (tmp_path / "recovery_leather_0.png").is_file()
+    table = summarize(rows)
+    assert "| default | 1 |" in table and "| gram_color | 1 |" in table
+    kept = run_recovery(["leather"], 1, ["default"], res=64, base=base, log=lambda s: None,
+                        kept=lambda key, unit: [rows[0]] if key["example"] == "leather" else None)
+    assert kept == [rows[0]]
+
+
+def test_cli_refuses_an_unknown_loss_variant(capsys):
+    from proxymat.cli.main import main
+
+    assert main(["bench", "recovery", "--losses", "nope"]) == 2
+    assert "unknown loss variant nope (known: default, " in capsys.readouterr().err
