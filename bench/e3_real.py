@@ -18,6 +18,7 @@ from proxymat.benchmarks.records import record_run, save_rows
 from proxymat.benchmarks.examples import example_key, run_example, summarize
 from proxymat.benchmarks.resume import open_resume
 from proxymat.examples import resolve_graph
+from proxymat.optimize.loss_config import LOSS_NAMES
 from proxymat.optimize.stages import OptimizeConfig
 
 PAIRS = {
@@ -56,6 +57,7 @@ def main() -> None:
                     help="run only these photos (file names without extension, e.g. IMG_6966)")
     ap.add_argument("--polish", type=int, default=None, metavar="N",
                     help="polish budget (real renders) of the pipeline's methods (default: optimize's)")
+    ap.add_argument("--loss", default="default", choices=LOSS_NAMES, help="the material loss variant (default: default)")
     ap.add_argument("--record", default=None, metavar="FILE",
                     help="append the table, the command line and the machine to this markdown file")
     ap.add_argument("--resume", action="store_true",
@@ -85,12 +87,13 @@ def main() -> None:
                 continue
             label = f"real_{Path(photo).stem}_{graph_name}" + ("_lin" if args.target_encoding == "linear" else "")
             key = example_key(label, args.res, base.seed if seed is None else seed, "auto", base.polish,
-                              args.target_encoding)
+                              args.target_encoding, args.loss)
             kept = earlier.take(key, args.methods, f"{label}, seed {key['seed']}", say)
             rows += kept or run_example(label, args.methods, res=args.res,
                                         figures=None if args.figures_off else Path(args.figures),
                                         target_path=photos / photo, graph=resolve_graph(graph_name),
                                         target_encoding=args.target_encoding, seed=seed, base=base,
+                                        loss_name=args.loss,
                                         bars=sys.stderr.isatty())
             save_rows(args.json_out, rows)  # after every photo, so that a killed run keeps its rows
     table = summarize(rows)

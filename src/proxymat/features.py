@@ -36,9 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-FEATURE_LAYERS: tuple[str, ...] = ("relu2_2", "relu3_2", "relu4_2")
-ALL_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu2_2", "relu3_1", "relu3_2", "relu4_1", "relu4_2", "relu5_1")
+from .feature_layers import ALL_LAYERS, FEATURE_LAYERS, STYLE_LAYERS  # noqa: F401  (re-exported)
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -36,7 +36,8 @@ import torch
 
 from ..graph import Graph
 from ..io import prepare_target, read_image
-from ..optimize.loss import LossConfig, MaterialLoss, encode_like_render, pick_scales
+from ..metrics import fit_scores
+from ..optimize.loss import LOSS_PRESETS, MaterialLoss, encode_like_render, pick_scales
 from ..optimize.stages import Optimization, OptimizeConfig
 from ..render import render
 
@@ -63,22 +64,25 @@ def _config_for(method: str, base: OptimizeConfig) -> OptimizeConfig:
             "no_sweep": replace(base, sweep_iters=0), "no_refit": replace(base, search_refit=0)}[method]
 
 
-def example_key(name: str, res: int, seed: int, features: str, polish: int, target_encoding: str) -> dict[str, Any]:
+def example_key(name: str, res: int, seed: int, features: str, polish: int, target_encoding: str,
+                loss: str = "default") -> dict[str, Any]:
     """What identifies one example's rows for ``--resume``: the example, resolution and seed, and the
     settings the rows do not show otherwise (every row of :func:`run_example` carries them)."""
     return {"example": name, "res": res, "seed": seed,
-            "settings": {"features": features, "polish": polish, "target_encoding": target_encoding}}
+            "settings": {"features": features, "polish": polish, "target_encoding": target_encoding, "loss": loss}}
 
 
 def run_example(name: str, methods: Sequence[str], res: int = 128, base: OptimizeConfig | None = None,
                 figures: Path | None = None, log: Callable[[str], None] = print, target_path: Path | None = None,
                 graph: Graph | None = None, target_encoding: str = "srgb", features: str = "auto",
-                seed: int | None = None, bars: bool = False) -> list[dict[str, Any]]:
+                seed: int | None = None, bars: bool = False, loss_name: str = "default") -> list[dict[str, Any]]:
     """Run ``methods`` on one example (or on ``graph`` + ``target_path``); returns one row per method.
 
     ``features`` picks the texture descriptor of the loss (``auto``, ``random``, ``filters`` or
-    VGG19 weights); ``seed`` overrides the optimization seed (random search and baselines);
-    ``bars`` shows the pipeline's and the baselines' progress bars.
+    VGG19 weights) and ``loss_name`` its terms (a :data:`~proxymat.optimize.loss.LOSS_PRESETS` name);
+    ``seed`` overrides the optimization seed (random search and baselines); ``bars`` shows the
+    pipeline's and the baselines' progress bars. Each row carries the field's scores of its
+    render (patch SWD, Lab distance).
     """
     from ..examples import example_target_path, example_truth_text, resolve_graph
     from ..optimize.gradient_free import run_baseline
@@ -91,14 +95,14 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     target = encode_like_render(prepare_target(read_image(tpath), res), target_encoding)
     truth_text = None if target_path else example_truth_text(name)
     truth = Graph.loads(truth_text) if truth_text else None
-    loss_cfg = LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25)), features=features)
+    loss_cfg = replace(LOSS_PRESETS[loss_name], scales=pick_scales(res, (1.0, 0.5, 0.25)), features=features)
     base = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
     if seed is not None:
         base = replace(base, seed=seed)
     loss = MaterialLoss(target, loss_cfg)
-    # Every descriptor is also scored with the default one, so runs with different descriptors compare.
-    ref_cfg = replace(loss_cfg, features="random")
-    ref_loss = loss if loss.features.backbone == "random" else MaterialLoss(target, ref_cfg)
+    # Every run is also scored with the default loss and descriptor, so runs with different losses compare.
+    ref_cfg = replace(LOSS_PRESETS["default"], scales=loss_cfg.scales, features="random")
+    ref_loss = loss if loss.features.backbone == "random" and loss_cfg == ref_cfg else MaterialLoss(target, ref_cfg)
     proxies = load_graph_proxies(start, log=lambda s: None)
     rows: list[dict[str, Any]] = []
     images = {"target": target}
@@ -131,9 +135,10 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
             seconds = time.perf_counter() - t0
         else:
             raise ValueError(f"unknown method {method!r}")
-        row = {**example_key(name, res, base.seed, features, base.polish, target_encoding), "method": method,
-               "loss_init": init_loss, "loss": float(loss(final)), "seconds": round(seconds, 1),
-               "proxies": sorted(proxies), "features": loss.features.backbone, "loss_ref": float(ref_loss(final))}
+        row = {**example_key(name, res, base.seed, features, base.polish, target_encoding, loss_name),
+               "method": method, "loss_init": init_loss, "loss": float(loss(final)), "seconds": round(seconds, 1),
+               "proxies": sorted(proxies), "features": loss.features.backbone, "loss_ref": float(ref_loss(final)),
+               **{k: round(v, 4) for k, v in fit_scores(final, target).items()}}
         if stages is not None:  # per-stage losses (real generators) and times of the pipeline's methods
             row["stages"] = stages
         if truth is not None:

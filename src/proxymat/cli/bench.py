@@ -83,9 +83,11 @@ def _run_examples(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     rows: Rows = []
     for seed in args.seeds or [None]:
         for name in args.names or known:
-            key = example_key(name, args.res, base.seed if seed is None else seed, args.features, base.polish, "srgb")
+            key = example_key(name, args.res, base.seed if seed is None else seed, args.features, base.polish, "srgb",
+                              args.loss)
             kept = _kept(args, key, args.methods, f"{name}, seed {key['seed']}")
             rows += kept or run_example(name, args.methods, res=args.res, features=args.features, seed=seed,
+                                        loss_name=args.loss,
                                         base=base, figures=Path(args.figures) if args.figures else None,
                                         log=_progress, bars=sys.stderr.isatty())
             save(rows)
@@ -257,6 +259,12 @@ def _earlier_rows(args: argparse.Namespace) -> "Resume":
 
 
 # ---------------------------------------------------------------- parser
+def _loss_names() -> list[str]:
+    from ..optimize.loss_config import LOSS_NAMES
+
+    return list(LOSS_NAMES)
+
+
 def register(sub: Any) -> None:
     """Add ``bench`` and its benchmarks to an argparse sub-parser collection."""
     common = argparse.ArgumentParser(add_help=False)
@@ -319,6 +327,8 @@ def register(sub: Any) -> None:
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
                    help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")
     q.add_argument("--features", default="auto", help="texture descriptor of the loss (auto, random, filters, VGG19 file)")
+    q.add_argument("--loss", default="default", choices=_loss_names(), metavar="LOSS",
+                   help="the material loss's terms, a named variant (default: default; see bench recovery)")
     q.add_argument("--seeds", type=non_negative_int, nargs="+", default=None, help="repeat with these optimization seeds")
     q.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
                    help="polish budget (real renders) of the pipeline's methods (default: optimize's)")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..optimize.config import QUALITY, config_default
+from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
 
@@ -42,7 +43,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~proxymat.optimize.config.OptimizeConfig` that ``proxymat optimize``'s options ask for:
     the ``--quality`` preset (default: ``default``, today's defaults), then every flag given explicitly."""
     from ..optimize.config import OptimizeConfig, quality_settings
-    from ..optimize.loss import LossConfig, pick_scales
+    from ..optimize.loss import LOSS_PRESETS, pick_scales
 
     preset = quality_settings(getattr(args, "quality", None) or "default")
     chosen = {name: preset[name] if getattr(args, arg) is None else getattr(args, arg) for name, arg in _PRESET_ARGS.items()}
@@ -55,7 +56,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
         stage3=not args.no_stage3,
-        loss=LossConfig(features=args.features, scales=pick_scales(chosen["res"], (1.0, 0.5, 0.25))),
+        loss=replace(LOSS_PRESETS[getattr(args, "loss", None) or "default"], features=args.features,
+                     scales=pick_scales(chosen["res"], (1.0, 0.5, 0.25))),
     )
 
 
@@ -185,6 +187,9 @@ def register(sub: Any) -> None:
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")
     p.add_argument("--no-stage3", action="store_true", help="ablation: skip Stage III")
     p.add_argument("--features", default="auto", help="texture features: auto, random, or a VGG19 weights file")
+    p.add_argument("--loss", default="default", choices=LOSS_NAMES, metavar="LOSS",
+                   help=f"the material loss's terms, a named variant (default: default; any of: {', '.join(LOSS_NAMES)}; "
+                        "compared by 'proxymat bench recovery')")
     p.add_argument("--proxy", action="append", metavar="GENERATOR[=FILE]",
                    help="use this proxy weights file for a generator; a bare GENERATOR uses the shipped proxy even "
                         "where it is recorded as no better than a flat image (off by default)")

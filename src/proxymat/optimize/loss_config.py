@@ -1,0 +1,52 @@
+"""Settings of the material loss and its named variants (torch-free, so the command line reads them).
+
+:class:`LossConfig` holds every weight of :class:`~proxymat.optimize.loss.MaterialLoss`;
+:data:`LOSS_PRESETS` names the variants that ``proxymat bench recovery`` compares and
+``optimize --loss`` offers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..feature_layers import STYLE_LAYERS
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Weights and settings of every term of the material loss (a weight of 0 turns its term off)."""
+
+    gram_weight: float = 1.0
+    l1_weight: float = 1.0
+    scales: tuple[float, ...] = (1.0, 0.5, 0.25)
+    ds_res: int = 16
+    layers: tuple[str, ...] = tuple(STYLE_LAYERS)
+    features: str = "auto"  # "auto" (VGG19 if present, else built-in), "random", or a weights path
+    color_weight: float = 0.0
+    color_directions: int = 32
+    color_pool: int = 0  # 0: every pixel; N: area-pool to N x N first
+    spectrum_weight: float = 0.0
+    spectrum_res: int = 128
+    feature_sw_weight: float = 0.0
+    feature_sw_directions: int = 0  # 0: as many as the layer has channels
+    seed: int = 0  # random projection directions
+
+
+# Named loss variants compared by the recovery benchmark (``proxymat bench recovery``).
+LOSS_PRESETS: dict[str, LossConfig] = {
+    "default": LossConfig(),
+    "gram": LossConfig(),
+    "color": LossConfig(color_weight=1.0),
+    "spectrum": LossConfig(spectrum_weight=0.05),
+    "fsw": LossConfig(gram_weight=0.0, feature_sw_weight=1.0),
+    "gram_fsw": LossConfig(feature_sw_weight=1.0),
+    "all": LossConfig(color_weight=1.0, spectrum_weight=0.05, feature_sw_weight=1.0),
+    "gram_color": LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16),
+    "gram_color_spectrum": LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16,
+                                      spectrum_weight=0.02),
+    "fsw_color": LossConfig(gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0, color_weight=1.0, color_pool=64,
+                            color_directions=16),
+}
+
+
+LOSS_NAMES: tuple[str, ...] = tuple(LOSS_PRESETS)
