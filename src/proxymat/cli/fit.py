@@ -14,8 +14,8 @@ from ..optimize.config import QUALITY
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, non_negative_int, positive_int, torch_device
 
-QUALITY_USE = {"fast": "one full fit at 128 px", "default": "three full fits at 256 px",
-               "best": "four longer full fits at 256 px"}
+QUALITY_USE = {"fast": "one short pipeline run on the best graph", "default": "three full fits",
+               "best": "four longer full fits"}
 
 
 def _check_output(out: Path) -> None:
