@@ -3,8 +3,9 @@
 A :class:`Graph` is built in Python (:meth:`Graph.add`, :meth:`Graph.set_output`)
 or loaded from JSON (:meth:`Graph.load`, format in docs/graph-format.md). It is
 validated on load and before evaluation, evaluated in topological order by
-:meth:`Graph.evaluate`, and saved with its current parameter values by
-:meth:`Graph.save`.
+:meth:`Graph.evaluate` (or compiled once by :meth:`Graph.compile` into a
+:class:`~proxymat.program.Program` that is evaluated many times), and saved
+with its current parameter values by :meth:`Graph.save`.
 
 Parameters are addressed by keys ``"node.param"``. Optimizers pass normalized
 tensors for some keys through ``overrides``; everything else comes from the
@@ -17,73 +18,27 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import torch
 
 from .atomic import atomic_write_text
+from .graph_core import MAP_CHANNELS, MAP_DEFAULTS, REQUIRED_MAPS, GraphError, Node, NodeHandle, Output, Ref
 from .graph_free import FreeRanges, check_free, free_to_json, parse_category, parse_free
 from .nodes.generators.base import GeneratorSpec
 from .nodes.registry import AnySpec, is_generator, lookup
-from .nodes.spec import NodeSpec, as_channels
+from .param_space import ParamSpace
 from .params import ParamError, ParamSpec
+from .program import GeneratorHook, Program
 from .resolution import GRAPH_RES
 
 FORMAT = "proxymat-graph"
 VERSION = 1
-MAP_CHANNELS = {"basecolor": 3, "normal": 3, "roughness": 1, "metallic": 1, "height": 1}
-REQUIRED_MAPS = ("basecolor", "normal", "roughness", "metallic")
-MAP_DEFAULTS = {"height": 0.5}
 MAX_SEED = 2**31 - 1  # |seed| bound: graph and node seeds are combined and hashed as int64
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-# A generator evaluator: (node name, spec, real-unit params (B,), normalized params (B, n), res, seed) -> (B,1,H,W)
-GeneratorHook = Callable[[str, GeneratorSpec, dict[str, torch.Tensor], dict[str, torch.Tensor], int, int], torch.Tensor]
-
-
-class GraphError(ValueError):
-    """The graph is malformed; the message says where and why."""
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A reference to an output port of a node."""
-
-    node: str
-    port: str = "output"
-
-    def __str__(self) -> str:
-        return self.node if self.port == "output" else f"{self.node}:{self.port}"
-
-    @staticmethod
-    def parse(text: Any, where: str) -> "Ref":
-        if isinstance(text, Ref):
-            return text
-        if not isinstance(text, str) or not text:
-            raise GraphError(f"{where}: expected a reference like 'node' or 'node:port', got {text!r}")
-        node, _, port = text.partition(":")
-        return Ref(node, port or "output")
-
-
-class NodeHandle(Ref):
-    """What :meth:`Graph.add` returns: a reference to the node's default output;
-    ``handle["r"]`` refers to another output port."""
-
-    def __getitem__(self, port: str) -> Ref:
-        return Ref(self.node, port)
-
-
-@dataclass
-class Node:
-    """A node instance: its type, wiring and real parameter values."""
-
-    name: str
-    type: str
-    inputs: dict[str, Ref] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+__all__ = ["FORMAT", "VERSION", "MAP_CHANNELS", "MAP_DEFAULTS", "REQUIRED_MAPS", "MAX_SEED", "Graph", "GraphError",
+           "GeneratorHook", "Node", "NodeHandle", "Program", "Ref", "spec_name"]
 
 
 def _spec_params(spec: AnySpec) -> tuple[ParamSpec, ...]:
@@ -110,7 +65,7 @@ class Graph:
         self.seed = seed
         self.res = res
         self.nodes: dict[str, Node] = {}
-        self.outputs: dict[str, Ref | float | tuple[float, ...]] = {}
+        self.outputs: dict[str, Output] = {}
 
     # ------------------------------------------------------------- building
     def add(self, type: str, name: str | None = None, *, seed: int = 0, **kwargs: Any) -> NodeHandle:
@@ -295,6 +250,26 @@ class Graph:
             self.nodes[node].params[p.name] = p.denormalize(t.detach().reshape(-1).cpu())
 
     # ------------------------------------------------------------ evaluation
+    def compile(self) -> Program:
+        """Validate the graph and freeze it into a :class:`~proxymat.program.Program` for evaluation
+        (edits of the graph made afterwards do not reach the program)."""
+        self.validate()
+        return self._program()
+
+    def _program(self) -> Program:
+        specs = {name: self._spec(node) for name, node in self.nodes.items()}
+        return Program(self.nodes, specs, self.order(), self.outputs, self.seed, self.res, ParamSpace(specs))
+
+    def space(self) -> ParamSpace:
+        """The graph's parameters as a :class:`~proxymat.param_space.ParamSpace`."""
+        return ParamSpace({name: self._spec(node) for name, node in self.nodes.items()})
+
+    def node_spec(self, name: str) -> AnySpec:
+        """The spec (filter node spec or generator spec) of node ``name``."""
+        if name not in self.nodes:
+            raise GraphError(f"unknown node {name!r}")
+        return self._spec(self.nodes[name])
+
     def evaluate(
         self,
         res: int | None = None,
@@ -304,81 +279,17 @@ class Graph:
         frozen: Mapping[str, torch.Tensor] | None = None,
         device: torch.device | str = "cpu",
     ) -> dict[str, torch.Tensor]:
-        """Evaluate the graph to SVBRDF maps ``{basecolor, normal, roughness, metallic, height}``.
-
-        ``overrides`` maps ``"node.param"`` to normalized tensors ``(size,)`` or
-        batched ``(B, size)``; gradients flow through them. ``frozen`` maps
-        generator node names to precomputed outputs (B,1,H,W) used as is.
-        ``generator_hook`` replaces real generator calls (e.g. by proxies).
-        """
+        """Validate and evaluate the graph to SVBRDF maps (see :meth:`proxymat.program.Program.evaluate`);
+        to evaluate one graph many times, :meth:`compile` it once."""
         res = int(res or self.res)
         if not GRAPH_RES.accepts(res):
             raise GraphError(f"resolution {res} outside {GRAPH_RES.lo}..{GRAPH_RES.hi}")
-        self.validate()
-        device = torch.device(device)
-        overrides = dict(overrides or {})
-        for key in overrides:
-            self._key(key)
-        batch = max([int(t.shape[0]) for t in overrides.values() if t.dim() == 2] + [1])
-        values: dict[tuple[str, str], torch.Tensor] = {}
-        for name in self.order():
-            node = self.nodes[name]
-            spec = self._spec(node)
-            if is_generator(spec):
-                if frozen is not None and name in frozen:
-                    out = frozen[name].to(device)
-                else:
-                    out = self._run_generator(node, spec, res, overrides, generator_hook, device, batch)
-                values[(name, "output")] = out
-                continue
-            kwargs = self._filter_kwargs(node, spec, overrides, device)
-            for port in spec.inputs:
-                ref = node.inputs.get(port.name)
-                kwargs[port.name] = None if ref is None else as_channels(values[(ref.node, ref.port)], port.channels)
-            if not spec.inputs:
-                kwargs.update(res=res, batch=batch, device=device)
-            result = spec.fn(**kwargs)
-            if isinstance(result, torch.Tensor):
-                result = {"output": result}
-            for port in spec.outputs:
-                values[(name, port)] = result[port]
-        return self._collect_maps(values, res, device)
-
-    def _filter_kwargs(self, node: Node, spec: NodeSpec, overrides: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        for p in spec.params:
-            key = f"{node.name}.{p.name}"
-            if key in overrides and not p.discrete:
-                t = p.denormalize_tensor(overrides[key].to(device))
-                kwargs[p.name] = t[..., 0] if p.size == 1 else t
-                continue
-            v = p.denormalize(overrides[key].reshape(-1)[: p.size]) if key in overrides else node.params.get(p.name, p.default)
-            if p.kind in ("int", "enum", "bool"):
-                kwargs[p.name] = v
-            elif p.size == 1:
-                kwargs[p.name] = torch.tensor(float(v), dtype=torch.float32, device=device)
-            else:
-                kwargs[p.name] = torch.tensor([float(x) for x in v], dtype=torch.float32, device=device)
-        return kwargs
+        return self.compile().evaluate(res, overrides, generator_hook=generator_hook, frozen=frozen, device=device)
 
     def generator_inputs(self, name: str, overrides: Mapping[str, torch.Tensor] | None = None, batch: int = 1,
                          device: torch.device | str = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Real-unit ``(B,)`` and normalized ``(B,)`` parameter tensors of a generator node."""
-        node = self.nodes[name]
-        spec = self._spec(node)
-        overrides = overrides or {}
-        real: dict[str, torch.Tensor] = {}
-        norm: dict[str, torch.Tensor] = {}
-        for p in spec.params:
-            key = f"{name}.{p.name}"
-            if key in overrides:
-                u = overrides[key].to(device).reshape(-1, 1)[:, 0]
-            else:
-                u = p.normalize(node.params.get(p.name, p.default)).to(device)
-            u = u.expand(batch) if u.shape[0] == 1 else u
-            norm[p.name] = u.clamp(0.0, 1.0)
-            real[p.name] = p.denormalize_tensor(u.unsqueeze(-1))[..., 0]
-        return real, norm
+        return self._program().generator_inputs(name, overrides, batch, device)
 
     def generator_seed(self, name: str) -> int:
         """The seed a generator node is evaluated with (graph seed combined with the node's)."""
@@ -386,41 +297,7 @@ class Graph:
 
     def generator_outputs(self, res: int, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
         """Real outputs of every generator node at the current parameters (for ``frozen``)."""
-        out = {}
-        for name, node in self.nodes.items():
-            spec = self._spec(node)
-            if is_generator(spec):
-                real, _ = self.generator_inputs(name, device=device)
-                out[name] = spec(real, res, self.generator_seed(name))
-        return out
-
-    def _run_generator(self, node: Node, spec: GeneratorSpec, res: int, overrides: Mapping[str, torch.Tensor],
-                       hook: GeneratorHook | None, device: torch.device, batch: int) -> torch.Tensor:
-        real, norm = self.generator_inputs(node.name, overrides, batch, device)
-        seed = self.generator_seed(node.name)
-        if hook is not None:
-            return hook(node.name, spec, real, norm, res, seed)
-        return spec({k: v.detach() for k, v in real.items()}, res, seed)
-
-    def _collect_maps(self, values: dict[tuple[str, str], torch.Tensor], res: int, device: torch.device) -> dict[str, torch.Tensor]:
-        batch = max([int(v.shape[0]) for v in values.values()] + [1])
-        maps: dict[str, torch.Tensor] = {}
-        for map_name, channels in MAP_CHANNELS.items():
-            src = self.outputs.get(map_name, MAP_DEFAULTS.get(map_name))
-            if isinstance(src, Ref):
-                img = values[(src.node, src.port)]
-                img = as_channels(img, "color" if channels == 3 else "gray")
-            else:
-                vals = [float(src)] * channels if isinstance(src, (int, float)) else [float(x) for x in src]  # type: ignore[arg-type]
-                if len(vals) == 1:
-                    vals = vals * channels
-                if len(vals) != channels:
-                    raise GraphError(f"output {map_name!r}: constant needs {channels} value(s)")
-                img = torch.tensor(vals, dtype=torch.float32, device=device).view(1, channels, 1, 1).expand(1, channels, res, res)
-            if img.shape[-1] != res or img.shape[-2] != res:
-                raise GraphError(f"output {map_name!r} has size {tuple(img.shape[-2:])}, expected {res}x{res}")
-            maps[map_name] = img.expand(batch, -1, -1, -1).clamp(0.0, 1.0)
-        return maps
+        return self._program().generator_outputs(res, device)
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
@@ -584,7 +461,7 @@ def spec_name(spec: AnySpec) -> str:
     return spec.name if isinstance(spec, GeneratorSpec) else spec.type
 
 
-def _parse_output(src: Any, where: str) -> Ref | float | tuple[float, ...]:
+def _parse_output(src: Any, where: str) -> Output:
     if isinstance(src, (Ref, str)):
         return Ref.parse(src, where)
     if isinstance(src, bool):
