@@ -1,0 +1,99 @@
+"""The polish, after Stage II and only with it (not in the paper; ``polish`` real evaluations, 0 turns it off).
+
+A local search on the generator parameters with the real generators, filters
+held. Each round renders ``search_batch`` sparse perturbations of the current
+values (a ``polish_prob`` share of the coordinates, at least one, moves by up
+to ``polish_radius``; discrete ones by whole grid steps) and keeps the best if
+it lowers the loss; the radius grows by ``polish_grow`` after a round with a
+gain and shrinks by 0.7 after one without (within 0.01-0.5), so a run of gains
+can travel far (``polish_grow=1`` only shrinks). It starts from the
+lowest-loss graph so far (Stage II can end above it). With ``polish_filters``
+the filter parameters move too (as in SA). It moves the generators that have
+no proxy, and corrects a proxy's bias. A graph's free parameters move within
+their ranges, the others not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..graph import Graph
+from .gradient_free import perturb
+from .objective import Objective
+from .progress import NO_GRAD
+from .records import StageRecord
+
+if TYPE_CHECKING:
+    from .stages import Optimization
+
+POLISH_SHRINK = 0.7  # radius factor after a polish round without gain
+POLISH_RADIUS_RANGE = (0.01, 0.5)
+
+
+def next_radius(radius: float, improved: bool, grow: float) -> float:
+    """The polish's step radius after a round: times ``grow`` after a gain, times
+    POLISH_SHRINK otherwise, kept within POLISH_RADIUS_RANGE."""
+    low, high = POLISH_RADIUS_RANGE
+    return min(max(radius * (grow if improved else POLISH_SHRINK), low), high)
+
+
+def polish(run: Optimization) -> None:
+    """The polish of the run's graph (see the module docstring)."""
+    config = run.config
+    t0, resumed = run._stage_begin("polish")
+    start = run.real_loss(run.graph)
+    if run.best is not None and run.best["loss"] < start:  # e.g. a coarse proxy led Stage II astray
+        run.log(f"Polish: starting from {run.best['stage']} (real-generator loss {run.best['loss']:.4f}), "
+                f"below the current {start:.4f}")
+        run.graph = Graph.from_dict(run.best["graph"])
+        start = run.real_loss(run.graph)
+    obj = Objective(run.graph, run.target, run.loss, res=config.res, settings=config.render,
+                    batch_size=config.search_batch, device=run.device)
+    generators = set(run.graph.param_specs("generators"))
+    free = run.free or {}
+    layout = obj.layout
+    movable = np.concatenate([np.full(s.stop - s.start, (config.polish_filters or key in generators)
+                                      and (run.free is None or key in free))
+                              for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0, bool)])
+    lo, hi = (np.concatenate([np.full(s.stop - s.start, free.get(key, (0.0, 1.0))[j])
+                              for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0)]) for j in (0, 1))
+    if not movable.any():
+        run.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
+        return
+    steps = layout.steps[movable]
+    x = obj.x0.copy()
+    rng = np.random.default_rng(config.seed)
+    radius, best_loss, curve, accepted = config.polish_radius, start, [start], 0
+    rounds = math.ceil(config.polish / max(config.search_batch, 1))
+    first = 0
+    if resumed is not None:
+        first, radius, best_loss, accepted = resumed["it"], resumed["radius"], resumed["best_loss"], resumed["accepted"]
+        x, curve, rng.bit_generator.state = resumed["x"].numpy().copy(), list(resumed["curve"]), resumed["rng"]
+    for it in run.bars.loop(range(first, rounds), desc="Polish (real generators)", units=config.search_batch * NO_GRAD):
+        if run._checkpoint_due():
+            run.save_checkpoint({"stage": "polish", "it": it, "elapsed": time.perf_counter() - t0,
+                                 "x": torch.from_numpy(x.copy()), "radius": radius, "best_loss": best_loss,
+                                 "curve": curve, "accepted": accepted, "rng": rng.bit_generator.state})
+        batch = np.repeat(x[None], config.search_batch, axis=0)
+        for row in batch:
+            row[movable] = perturb(x[movable], steps, rng, config.polish_prob, radius)
+            if run.free is not None:
+                row[:] = np.clip(row, lo, hi)
+        losses = obj.f_batch(batch)
+        i = int(np.argmin(losses))
+        improved = bool(losses[i] < best_loss)
+        if improved:
+            best_loss, x, accepted = float(losses[i]), obj.snap(batch[i]), accepted + 1
+        radius = next_radius(radius, improved, config.polish_grow)
+        curve.append(best_loss)
+    obj.apply(run.graph, x)
+    end, run.renders["polish"] = run.real_eval(run.graph)
+    run.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
+                                   f"{accepted} of {rounds} rounds improved"))
+    run.log(f"Polish: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s "
+            f"({accepted} of {rounds} rounds improved)")
