@@ -12,7 +12,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "optimize_fingerprint_leather.json"

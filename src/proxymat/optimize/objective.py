@@ -51,23 +51,17 @@ class Layout:
 
     @staticmethod
     def of(graph: Graph) -> "Layout":
-        specs_all = graph.param_specs("all")
-        keys = tuple(graph.normalized("all", optimizable_only=True))
-        specs = tuple(specs_all[k] for k in keys)
+        """The layout of ``graph``'s :class:`~proxymat.param_space.ParamSpace`: the parameters an optimizer
+        moves (every generator parameter, the differentiable filter parameters), in graph order."""
+        space = graph.space()
+        keys = tuple(space.keys("all", optimizable_only=True))
+        specs = tuple(space.entries[k].spec for k in keys)
         slices, steps, start = [], [], 0
-        for p in specs:
+        for key, p in zip(keys, specs):
             slices.append(slice(start, start + p.size))
             start += p.size
-            steps.extend([_grid_step(p)] * p.size)
+            steps.extend([space.grid_step(key)] * p.size)
         return Layout(keys, specs, tuple(slices), np.asarray(steps, dtype=np.float64))
-
-
-def _grid_step(p: ParamSpec) -> float:
-    """Normalized distance between neighbouring values of a discrete parameter (0: continuous)."""
-    if not p.discrete:
-        return 0.0
-    span = p.high - p.low
-    return 1.0 / span if span > 0 else 1.0
 
 
 def snap(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -104,6 +98,7 @@ class Objective:
         self.res = int(res or graph.res)
         self.settings = settings
         self.device = torch.device(device)
+        self.program = self.graph.compile()  # validated once; every evaluation reuses it
         self.layout = Layout.of(self.graph)
         self._init_search(self.from_values(self.graph.normalized("all", optimizable_only=True)),
                           time_budget_s, max_evals, batch_size)
@@ -209,7 +204,7 @@ class Objective:
     def _losses(self, X: np.ndarray) -> np.ndarray:
         values = {k: v.to(self.device) for k, v in self.to_values(X).items()}
         with torch.no_grad():
-            maps = self.graph.evaluate(self.res, values, device=self.device)
+            maps = self.program.evaluate(self.res, values, device=self.device)
             losses = self.loss.per_image(render(maps, self.settings))
         losses = losses.double().cpu().numpy()
         return np.broadcast_to(losses, (X.shape[0],)).copy()

@@ -15,7 +15,7 @@ def graph_generators(graph: Graph) -> dict[str, GeneratorSpec]:
     """Generator specs used by a graph, by generator name."""
     out = {}
     for node in graph.nodes.values():
-        spec = graph._spec(node)
+        spec = graph.node_spec(node.name)
         if isinstance(spec, GeneratorSpec):
             out[spec.name] = spec
     return out
