@@ -49,7 +49,7 @@ def varied_keys(start: Graph, truth: Graph) -> list[str]:
 
 
 def _is_gen(graph: Graph, key: str) -> bool:
-    return is_generator(graph._spec(graph.nodes[key.split(".")[0]]))
+    return is_generator(graph.node_spec(key.split(".")[0]))
 
 
 def _box(graph: Graph, key: str, a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -59,7 +59,7 @@ def _box(graph: Graph, key: str, a: torch.Tensor, b: torch.Tensor) -> tuple[torc
     lo, hi = (lo - pad).clamp(0, 1), (hi + pad).clamp(0, 1)
     if _is_gen(graph, key):
         node, _, pname = key.partition(".")
-        spec = graph._spec(graph.nodes[node])
+        spec = graph.node_spec(node)
         p = spec.param(pname)
         if pname in spec.sample_box:
             blo, bhi = spec.sample_box[pname]
