@@ -175,3 +175,10 @@ def test_the_oversized_list_only_names_modules_still_over_the_limit(name):
     assert name in MODULES, f"{name} is gone: remove it from OVERSIZED"
     lines = len(MODULES[name].read_text(encoding="utf-8").splitlines())
     assert lines > MAX_LINES, f"{name} is down to {lines} lines: remove it from OVERSIZED"
+
+
+def test_only_the_graph_module_reads_its_private_node_specs():
+    """Other modules ask a graph for a node's spec through ``Graph.node_spec``, not the private ``_spec``."""
+    wrong = sorted(name for name, path in MODULES.items()
+                   if name != "proxymat.graph" and "._spec(" in path.read_text(encoding="utf-8"))
+    assert wrong == []
