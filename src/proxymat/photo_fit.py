@@ -155,12 +155,12 @@ def pipeline_config(quality: str, seed: int = 0, res: int | None = None) -> Any:
     """The :class:`~proxymat.optimize.config.OptimizeConfig` of optimize's ``--quality`` preset (``res``: another
     working resolution), with the material loss's scales picked for the resolution."""
     from .optimize.config import OptimizeConfig, quality_settings
-    from .optimize.loss import LossConfig, pick_scales
+    from .optimize.loss_config import material_loss_config
 
     preset = quality_settings(quality)
     if res is not None:
         preset["res"] = int(res)
-    return OptimizeConfig(**preset, seed=seed, loss=LossConfig(scales=pick_scales(preset["res"], (1.0, 0.5, 0.25))))
+    return OptimizeConfig(**preset, seed=seed, loss=material_loss_config(preset["res"]))
 
 
 def find_graph(ref: str, entries: Sequence[Entry]) -> Graph:

@@ -72,10 +72,10 @@ def start_graph(entry: Entry, index: Index, sample: int) -> Graph:
 def short_config(res: int = SHORT_FIT_RES, iters: int = SHORT_FIT_ITERS, seed: int = 0):  # noqa: ANN201
     """The :class:`~proxymat.optimize.config.OptimizeConfig` of a short fit: Stage I alone."""
     from .optimize.config import OptimizeConfig
-    from .optimize.loss import LossConfig, pick_scales
+    from .optimize.loss_config import material_loss_config
 
     return OptimizeConfig(res=res, iters1=iters, stage2=False, stage3=False, sweep_iters=0, polish=0, seed=seed,
-                          loss=LossConfig(scales=pick_scales(res, (1.0, 0.5, 0.25))))
+                          loss=material_loss_config(res))
 
 
 def short_fit(graph: Graph, photo: torch.Tensor, config=None,  # noqa: ANN001

@@ -37,7 +37,8 @@ import torch
 from ..graph import Graph
 from ..io import prepare_target, read_image
 from ..metrics import fit_scores
-from ..optimize.loss import LOSS_PRESETS, MaterialLoss, encode_like_render, pick_scales
+from ..optimize.loss import MaterialLoss, encode_like_render
+from ..optimize.loss_config import material_loss_config
 from ..optimize.stages import Optimization, OptimizeConfig
 from ..render import render
 
@@ -95,13 +96,13 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
     target = encode_like_render(prepare_target(read_image(tpath), res), target_encoding)
     truth_text = None if target_path else example_truth_text(name)
     truth = Graph.loads(truth_text) if truth_text else None
-    loss_cfg = replace(LOSS_PRESETS[loss_name], scales=pick_scales(res, (1.0, 0.5, 0.25)), features=features)
+    loss_cfg = material_loss_config(res, features, loss_name)
     base = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
     if seed is not None:
         base = replace(base, seed=seed)
     loss = MaterialLoss(target, loss_cfg)
     # Every run is also scored with the default loss and descriptor, so runs with different losses compare.
-    ref_cfg = replace(LOSS_PRESETS["default"], scales=loss_cfg.scales, features="random")
+    ref_cfg = material_loss_config(res, "random")
     ref_loss = loss if loss.features.backbone == "random" and loss_cfg == ref_cfg else MaterialLoss(target, ref_cfg)
     proxies = load_graph_proxies(start, log=lambda s: None)
     rows: list[dict[str, Any]] = []

@@ -35,7 +35,8 @@ import torch
 from ..graph import Graph
 from ..metrics import fit_scores
 from ..nodes.registry import is_generator
-from ..optimize.loss import LOSS_PRESETS, LossConfig, MaterialLoss, pick_scales
+from ..optimize.loss import MaterialLoss
+from ..optimize.loss_config import material_loss_config
 from ..optimize.stages import Optimization, OptimizeConfig
 from ..render import render
 
@@ -125,7 +126,7 @@ def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConf
     if truth_text is None:
         raise ValueError(f"example {name!r} has no target graph")
     start, truth, keys = draw_case(example_start, Graph.loads(truth_text), k)
-    loss_cfg = replace(LOSS_PRESETS[variant], scales=pick_scales(res, (1.0, 0.5, 0.25)), features="random")
+    loss_cfg = material_loss_config(res, "random", variant)
     cfg = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
     with torch.no_grad():
         target = render(truth.evaluate(res))

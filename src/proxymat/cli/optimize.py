@@ -43,7 +43,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~proxymat.optimize.config.OptimizeConfig` that ``proxymat optimize``'s options ask for:
     the ``--quality`` preset (default: ``default``, today's defaults), then every flag given explicitly."""
     from ..optimize.config import OptimizeConfig, quality_settings
-    from ..optimize.loss import LOSS_PRESETS, pick_scales
+    from ..optimize.loss_config import material_loss_config
 
     preset = quality_settings(getattr(args, "quality", None) or "default")
     chosen = {name: preset[name] if getattr(args, arg) is None else getattr(args, arg) for name, arg in _PRESET_ARGS.items()}
@@ -56,8 +56,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
         stage3=not args.no_stage3,
-        loss=replace(LOSS_PRESETS[getattr(args, "loss", None) or "default"], features=args.features,
-                     scales=pick_scales(chosen["res"], (1.0, 0.5, 0.25))),
+        loss=material_loss_config(chosen["res"], args.features, getattr(args, "loss", None) or "default"),
     )
 
 

@@ -1,8 +1,9 @@
 """The optimizer's settings and the ``--quality`` presets: plain data, no torch import.
 
 The command line reads its defaults from here, so they cannot drift from the
-library's. The ``loss`` and ``render`` fields default to ``LossConfig()`` and
-``RenderSettings()``, built on first use (their modules import torch).
+library's. The ``loss`` field defaults to the ``default`` loss variant
+(:data:`~proxymat.optimize.loss_config.LOSS_PRESETS`) and ``render`` to
+``RenderSettings()``, built on first use (the render module imports torch).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ if TYPE_CHECKING:
 
 
 def _loss_config() -> LossConfig:
-    from .loss import LossConfig
+    from .loss_config import LOSS_PRESETS
 
-    return LossConfig()
+    return LOSS_PRESETS["default"]
 
 
 def _render_settings() -> RenderSettings:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from ..graph import Graph
 from ..render import RenderSettings
-from .loss import LossConfig, MaterialLoss
+from .loss import LOSS_PRESETS, LossConfig, MaterialLoss
 from .objective import PENALTY, BudgetExhausted, Layout, Objective, budget_bar, guard, snap
 
 __all__ = [
@@ -306,7 +306,7 @@ class BaselineResult:
 
 def run_baseline(name: str, graph: Graph, target: torch.Tensor, *, time_budget_s: float | None,
                  max_evals: int | None = None, res: int | None = None, seed: int = 0,
-                 loss_config: LossConfig = LossConfig(), render_settings: RenderSettings = RenderSettings(),
+                 loss_config: LossConfig = LOSS_PRESETS["default"], render_settings: RenderSettings = RenderSettings(),
                  batch_size: int = 16, options: Mapping[str, Any] | None = None,
                  loss: MaterialLoss | None = None, device: torch.device | str = "cpu",
                  progress: bool = False) -> BaselineResult:

@@ -14,13 +14,12 @@ level, which Gram statistics ignore); SW is a sliced Wasserstein distance
 
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from ..features import TextureFeatures, downscale, gram
-from .loss_config import LOSS_PRESETS, LossConfig
+from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
 from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
                          spectrum_l1)
 
@@ -28,7 +27,8 @@ from .loss_terms import (color_reference, color_sw, directions, feature_referenc
 class MaterialLoss:
     """Callable loss against a fixed target; the target's side of every term is computed once."""
 
-    def __init__(self, target: torch.Tensor, config: LossConfig = LossConfig(), features: TextureFeatures | None = None):
+    def __init__(self, target: torch.Tensor, config: LossConfig = LOSS_PRESETS["default"],
+                 features: TextureFeatures | None = None):
         self.config = config
         self.features = (features or TextureFeatures(config.features)).to(target.device)
         self.target = target
@@ -113,12 +113,6 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
     if config.feature_sw_weight:
         parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
     return " + ".join(parts) or "nothing (every weight is 0)"
-
-
-def pick_scales(res: int, scales: Sequence[float], min_px: int = 32) -> tuple[float, ...]:
-    """Drop scales whose image would be smaller than ``min_px`` (small test resolutions)."""
-    kept = tuple(s for s in scales if res * s >= min_px)
-    return kept or (1.0,)
 
 
 def encode_like_render(target: torch.Tensor, encoding: str) -> torch.Tensor:
