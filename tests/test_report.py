@@ -195,3 +195,12 @@ def test_preview_renders_in_headless_chromium_like_the_renderer(tmp_path):
     assert 0.25 < covered < 0.75  # a sphere, not the plane filling the view
     assert (moved - sphere).abs().mean() > 0.01  # the light moved
     assert problems == []
+
+
+def test_the_last_line_states_the_fields_scores_start_to_final(run_dir):
+    out, _, std = run_dir
+    scores = json.loads((out / "summary.json").read_text())["scores"]
+    last = std.strip().splitlines()[-1]
+    want = (f"patch SWD {scores['start']['patch_swd']:.1f} -> {scores['final']['patch_swd']:.1f}, "
+            f"Lab distance {scores['start']['lab_distance']:.1f} -> {scores['final']['lab_distance']:.1f}")
+    assert last.startswith("final loss ") and want in last

@@ -136,8 +136,17 @@ def run_optimize(args: argparse.Namespace) -> int:
         "graph": args.graph or DEFAULT_EXAMPLE, "target": str(target_path), "target_encoding": encoding,
         "loss_description": describe(replace(run.loss.config, scales=run.loss.scales), run.loss.features), **asdict(config)}
     paths = write_report(out, result, target.cpu(), settings)
-    print(f"final loss {result.loss_final:.4f} in {result.seconds:.1f}s; report: {paths['report']}")
+    print(f"final loss {result.loss_final:.4f} in {result.seconds:.1f}s; {score_line(paths['summary'])}; "
+          f"report: {paths['report']}")
     return 0
+
+
+def score_line(summary_path: Path) -> str:
+    """The field's scores of a run, start -> final, from its summary.json (patch SWD, Lab distance)."""
+    scores = json.loads(summary_path.read_text(encoding="utf-8"))["scores"]
+    start, final = scores["start"], scores["final"]
+    return (f"patch SWD {start['patch_swd']:.1f} -> {final['patch_swd']:.1f}, "
+            f"Lab distance {start['lab_distance']:.1f} -> {final['lab_distance']:.1f}")
 
 
 def register(sub: Any) -> None:
