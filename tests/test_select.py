@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from proxymat.cli.main import main
+from proxymat.descriptors import BLOCKS, Metric, distances
 from proxymat.examples import example_graph_text
 from proxymat.io import ImageError
 from proxymat.optimize.config import OptimizeConfig
@@ -55,6 +56,47 @@ def test_tiny_and_non_image_photos_are_one_line_errors(tmp_path):
         prepare_photo(tmp_path / "notes.txt", 64)
 
 
+# ------------------------------------------------------------------ the metric
+def _groups(offsets, wide, n=200, noise=0.05, seed=0):
+    """Descriptor groups (one per offset): an offset on the first spectrum dimension each, unit-variance
+    noise on the first ``wide`` texture dimensions, ``noise`` on the others."""
+    gen = torch.Generator().manual_seed(seed)
+    first_texture, first_spectrum = BLOCKS["colour"], BLOCKS["colour"] + BLOCKS["texture"]
+    out = []
+    for off in offsets:
+        g = torch.randn(n, sum(BLOCKS.values()), generator=gen) * noise
+        g[:, first_spectrum] += off
+        g[:, first_texture: first_texture + wide] = torch.randn(n, wide, generator=gen)
+        out.append(g)
+    return out
+
+
+def test_metric_whitens_the_within_graph_covariance():
+    groups = _groups([0.0, 1.0, 2.0], wide=8)
+    metric = Metric.fit(groups, shrink=0.0)
+    centred = torch.cat([metric(g) - metric(g).mean(0) for g in groups])
+    cov = centred.T @ centred / (len(centred) - len(groups))
+    torch.testing.assert_close(cov, torch.eye(cov.shape[0]), atol=2e-3, rtol=0)
+    shrunk = Metric.fit(groups)  # the default shrinkage bounds the gain of a near-constant direction
+    assert float(torch.linalg.eigvalsh(shrunk.whiten).max()) < 0.5 * float(torch.linalg.eigvalsh(metric.whiten).max())
+
+
+def test_metric_plays_down_what_varies_within_a_graph():
+    """Two graphs told apart by an offset on one dimension while 40 others vary widely inside each: plain
+    standardized distances send queries to the graph with a sample near on the wide dimensions, the metric does not."""
+    a, b = _groups([0.0, 0.5], wide=40, n=64, noise=0.0)
+    query = b[:32].clone()  # held-out draws of graph b ...
+    query[:, BLOCKS["colour"]: BLOCKS["colour"] + 40] = a[:32, BLOCKS["colour"]: BLOCKS["colour"] + 40] + 0.01
+    fitted = Metric.fit([a, b[32:]])  # ... each next to a sample of graph a on the wide dimensions
+    plain = Metric(fitted.mean, fitted.std, torch.eye(fitted.whiten.shape[0]))
+
+    def share_nearest_b(metric: Metric) -> float:
+        return float((distances(query, b[32:], metric).min(1).values < distances(query, a, metric).min(1).values).float().mean())
+
+    assert share_nearest_b(fitted) == 1.0
+    assert share_nearest_b(plain) == 0.0
+
+
 # ------------------------------------------------------------------ a two-graph library
 @pytest.fixture(scope="module")
 def library(tmp_path_factory):
@@ -88,7 +130,9 @@ def test_index_round_trip_and_staleness(library, index, tmp_path):
     path = save_index(index, tmp_path / "idx.safetensors")
     loaded = load_index(path)
     assert check_index(loaded, library) == []
-    torch.testing.assert_close(loaded.graphs["fabric"].descriptors, index.graphs["fabric"].descriptors)
+    torch.testing.assert_close(loaded.graphs["fabric"].descriptors, index.graphs["fabric"].descriptors,
+                               rtol=1e-3, atol=1e-3)  # stored in float16
+    torch.testing.assert_close(loaded.metric.whiten, index.metric.whiten)
     changed = tmp_path / "fabric.json"
     data = json.loads(library[1].path.read_text())
     data["description"] = "edited"

@@ -1,12 +1,14 @@
 """Build the shipped selection index of the library graphs (rerun after changing any graph).
 
-    .venv/bin/python tools/build_select_index.py [--samples 16] [--seed 0] [-o FILE]
+    .venv/bin/python tools/build_select_index.py [--samples 256] [--seed 0] [-o FILE]
 
 Writes src/proxymat/library/select_index.safetensors (or the examples' while
 there is no library): for every graph, ``--samples`` random draws of its free
 parameters and graph seed, rendered at 128 px and reduced to descriptors
-(proxymat.descriptors), with the SHA-256 of the graph file, so `proxymat fit`
-can tell a stale index.
+(proxymat.descriptors), the metric fitted to them all, and the SHA-256 of
+each graph file, so `proxymat fit` can tell a stale index and a test fails
+until the index is rebuilt (tests/test_select_shipped.py). A few minutes on
+one core.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import argparse
 import time
 from pathlib import Path
 
-from proxymat.select_index import build_index, default_index_path, library_entries, save_index
+from proxymat.select_index import SAMPLES, build_index, default_index_path, library_entries, save_index
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=16, help="random draws per graph (default 16)")
+    parser.add_argument("--samples", type=int, default=SAMPLES, help=f"random draws per graph (default {SAMPLES})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     parser.add_argument("-o", "--output", help="index file (default: the shipped one)")
     args = parser.parse_args()

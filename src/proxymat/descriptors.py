@@ -14,9 +14,13 @@ vector made of named blocks (:data:`BLOCKS`):
   (the shape of the spectrum: scale and regularity), and the share of
   energy in 4 orientation wedges (anisotropy), 16 numbers.
 
-Nothing is learned and nothing is downloaded. :func:`distances` compares
-descriptors after a per-dimension standardization (:class:`Standardizer`)
-with every block weighted equally, whatever its length.
+Nothing is downloaded. :func:`distances` compares descriptors in the space
+of a :class:`Metric` fitted to the index's own samples (no other data): a
+per-dimension standardization with every block weighted equally, whatever its
+length, then a whitening by the pooled within-graph covariance, shrunk toward
+its mean eigenvalue by :data:`SHRINK`. The whitening plays down what a graph's
+free parameters vary anyway (its colours, which every graph can reach) and
+plays up what stays the same across a graph's samples (its structure).
 """
 
 from __future__ import annotations
@@ -102,24 +106,44 @@ def describe(images: torch.Tensor) -> torch.Tensor:
     return torch.cat((_colour(x), _texture(x), _spectrum(x)), dim=1)
 
 
+SHRINK = 0.1
+"""Shrinkage of the within-graph covariance toward ``SHRINK * mean eigenvalue * I`` before it is inverted:
+the whitening then never amplifies a direction more than ``1 / sqrt(SHRINK)``-fold beyond the average one."""
+
+
+def block_weights() -> torch.Tensor:
+    """Per-dimension weights ``(D,)`` that give every block of :data:`BLOCKS` the same say."""
+    return torch.cat([torch.full((n,), 1.0 / math.sqrt(n)) for n in BLOCKS.values()])
+
+
 @dataclass(frozen=True)
-class Standardizer:
-    """Per-dimension centre and scale, and a weight per dimension that gives every block the same say."""
+class Metric:
+    """Where descriptors are compared: ``((d - mean) / std * block_weights()) @ whiten``."""
 
     mean: torch.Tensor  # (D,)
     std: torch.Tensor  # (D,)
+    whiten: torch.Tensor  # (D, D), symmetric
 
     @staticmethod
-    def fit(descriptors: torch.Tensor) -> "Standardizer":
-        """From a pool of descriptors (N, D): their mean and standard deviation (floored)."""
-        std = descriptors.std(dim=0, unbiased=False)
-        return Standardizer(descriptors.mean(dim=0), std.clamp_min(max(float(std.mean()) * 1e-2, 1e-6)))
+    def fit(groups: list[torch.Tensor], shrink: float = SHRINK) -> "Metric":
+        """From descriptors grouped by graph (each ``(N_g, D)``, N_g >= 1): the pool's mean and floored
+        standard deviation, then the inverse square root of the shrunk within-graph covariance."""
+        pool = torch.cat(groups).double()
+        mean = pool.mean(dim=0)
+        std = pool.std(dim=0, unbiased=False)
+        std = std.clamp_min(max(float(std.mean()) * 1e-2, 1e-6))
+        w = block_weights().double()
+        centred = torch.cat([((g.double() - mean) / std * w) - ((g.double() - mean) / std * w).mean(dim=0) for g in groups])
+        within = centred.T @ centred / max(len(centred) - len(groups), 1)
+        evals, evecs = torch.linalg.eigh(within)
+        evals = evals.clamp_min(0.0) + shrink * float(evals.clamp_min(0.0).mean()) + 1e-12
+        whiten = evecs @ torch.diag(evals.rsqrt()) @ evecs.T
+        return Metric(mean.float(), std.float(), whiten.float())
 
     def __call__(self, d: torch.Tensor) -> torch.Tensor:
-        weights = torch.cat([torch.full((n,), 1.0 / math.sqrt(n)) for n in BLOCKS.values()])
-        return (d - self.mean) / self.std * weights
+        return ((d - self.mean) / self.std * block_weights()) @ self.whiten
 
 
-def distances(query: torch.Tensor, pool: torch.Tensor, standardize: Standardizer) -> torch.Tensor:
-    """Euclidean distances ``(Q, N)`` between standardized query ``(Q, D)`` and pool ``(N, D)`` descriptors."""
-    return torch.cdist(standardize(query.reshape(-1, query.shape[-1])), standardize(pool))
+def distances(query: torch.Tensor, pool: torch.Tensor, metric: Metric) -> torch.Tensor:
+    """Euclidean distances ``(Q, N)`` between query ``(Q, D)`` and pool ``(N, D)`` descriptors in ``metric``'s space."""
+    return torch.cdist(metric(query.reshape(-1, query.shape[-1])), metric(pool))

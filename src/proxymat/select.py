@@ -1,9 +1,10 @@
 """Photo -> ranked library graphs: descriptor retrieval, then short low-resolution fits of the best few.
 
 :func:`rank` scores every graph of an :class:`~proxymat.select_index.Index`
-by the distance from the photo's descriptor to the nearest of the graph's
-samples (lower is closer). :func:`short_fit` starts a graph from that nearest
-sample (its parameters and seed) and fits its free filter parameters to the
+by the mean distance from the photo's descriptor to the :data:`NEAREST`
+nearest of the graph's samples (lower is closer), in the index's metric.
+:func:`short_fit` starts a graph from the nearest sample (its parameters and
+seed) and fits its free filter parameters to the
 photo by a few Adam iterations (Stage I) at low resolution, giving the
 material loss. :func:`select` does both: the ``shortlist`` best by descriptor
 are re-ranked by their short-fit loss.
@@ -24,6 +25,8 @@ from .select_index import Entry, Index
 
 SHORT_FIT_RES = 64
 SHORT_FIT_ITERS = 40
+NEAREST = 3
+"""Samples of a graph whose mean distance scores it (one lone close sample counts for less)."""
 
 
 @dataclass
@@ -33,7 +36,7 @@ class Candidate:
     name: str
     category: str
     descriptor_rank: int  # 1 = nearest
-    descriptor_score: float  # distance to the nearest sample (standardized units)
+    descriptor_score: float  # mean distance to the NEAREST nearest samples (the index's metric)
     sample: int  # index of that sample
     short_loss: float = math.nan  # material loss after the short fit (nan: not fitted)
     final_loss: float = math.nan  # loss after the full pipeline (nan: not run)
@@ -47,13 +50,14 @@ class Candidate:
 
 
 def rank(photo: torch.Tensor, index: Index, entries: Sequence[Entry]) -> list[Candidate]:
-    """Every entry, nearest first, by the distance of ``photo`` (1, 3, H, W) to its nearest sample."""
+    """Every entry, nearest first, by the mean distance of ``photo`` (1, 3, H, W) to its :data:`NEAREST`
+    nearest samples; each candidate's ``sample`` is its nearest one."""
     query = describe(photo)
     rows = []
     for e in entries:
-        d = distances(query, index.graphs[e.name].descriptors, index.standardize)[0]
-        j = int(torch.argmin(d))
-        rows.append(Candidate(e.name, e.category, 0, float(d[j]), j))
+        d = distances(query, index.graphs[e.name].descriptors, index.metric)[0]
+        near = torch.topk(d, min(NEAREST, d.numel()), largest=False).values
+        rows.append(Candidate(e.name, e.category, 0, float(near.mean()), int(torch.argmin(d))))
     rows.sort(key=lambda c: c.descriptor_score)
     for i, c in enumerate(rows):
         c.descriptor_rank = i + 1
