@@ -77,9 +77,9 @@ def test_resume_needs_json_out_and_a_readable_file(tmp_path, capsys):
 def test_bench_examples_resume_runs_only_the_missing_units(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def fake_run_example(name, methods, res, features, seed, base, figures, log, bars):
+    def fake_run_example(name, methods, res, features, seed, base, figures, log, bars, loss_name):
         calls.append((name, seed))
-        key = bex.example_key(name, res, base.seed if seed is None else seed, features, base.polish, "srgb")
+        key = bex.example_key(name, res, base.seed if seed is None else seed, features, base.polish, "srgb", loss_name)
         return [{**key, "method": m, "loss": 0.1, "loss_init": 0.2, "seconds": 1.0} for m in methods]
 
     monkeypatch.setattr(bex, "run_example", fake_run_example)
@@ -98,15 +98,20 @@ def test_bench_examples_resume_runs_only_the_missing_units(tmp_path, monkeypatch
     del calls[:]
     assert main(argv + ["--resume", "--polish", "3"]) == 0  # other settings: nothing kept
     assert len(calls) == 4
+    del calls[:]
+    assert main(argv + ["--resume", "--loss", "gram"]) == 0  # another loss variant: nothing kept either
+    assert len(calls) == 4
 
 
 def test_e3_real_script_resumes_too(tmp_path, monkeypatch, capsys):
     script = runpy.run_path(str(ROOT / "bench" / "e3_real.py"))  # its photo list, without running it
     calls = []
 
-    def fake_run_example(label, methods, res, figures, target_path, graph, target_encoding, seed, base, bars):
+    def fake_run_example(label, methods, res, figures, target_path, graph, target_encoding, seed, base, bars,
+                         loss_name):
         calls.append(label)
-        key = bex.example_key(label, res, base.seed if seed is None else seed, "auto", base.polish, target_encoding)
+        key = bex.example_key(label, res, base.seed if seed is None else seed, "auto", base.polish, target_encoding,
+                              loss_name)
         return [{**key, "method": m, "loss": 0.1, "loss_init": 0.2, "seconds": 1.0} for m in methods]
 
     monkeypatch.setattr(bex, "run_example", fake_run_example)
