@@ -155,12 +155,14 @@ def test_ranking_puts_the_graph_that_made_the_target_first(library, index):
             assert ranked[0].descriptor_score < ranked[1].descriptor_score
 
 
-def test_short_fits_rerank_the_shortlist(library, index):
+def test_short_fits_keep_the_descriptor_order(library, index):
     *_, renders = sample_graph(library[1].load(), 1, seed=99, res=64)
     config = short_config(64, 3)
     out = select(renders, index, library, shortlist=2, config=config)
-    assert [c.name for c in out][0] == "fabric"
-    assert out[0].short_loss <= out[1].short_loss and all(c.render is not None for c in out)
+    assert [c.name for c in out] == [c.name for c in rank(renders, index, library)] and out[0].name == "fabric"
+    assert all(c.short_loss > 0 and c.render is not None and c.graph is not None for c in out)
+    one = select(renders, index, library, shortlist=1, config=config)
+    assert one[0].short_loss > 0 and one[1].short_loss != one[1].short_loss and one[1].render is None  # nan: not fitted
 
 
 # ------------------------------------------------------------------ the command

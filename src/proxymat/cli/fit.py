@@ -14,8 +14,9 @@ from ..optimize.config import QUALITY
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, non_negative_int, positive_int, torch_device
 
-QUALITY_USE = {"fast": "one short pipeline run on the best graph", "default": "three full fits",
-               "best": "four longer full fits"}
+QUALITY_USE = {"fast": "one short pipeline run on the nearest graph",
+               "default": "one full fit of the nearest graph (within 10 min at 256 px on 2 cores)",
+               "best": "three longer full fits, the lowest loss kept"}
 
 
 def _check_output(out: Path) -> None:
@@ -103,9 +104,9 @@ def register(sub: Any) -> None:
     p.add_argument("--res", type=int, default=None, choices=OPTIMIZE_RES.choices(),
                    help="working resolution in pixels (default: the --quality preset's)")
     p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                   help="graphs that get the full pipeline (default: the preset's, 3 for default)")
+                   help="graphs that get the full pipeline, the lowest final loss kept (default: the preset's, 1 for default)")
     p.add_argument("--shortlist", type=positive_int, default=None, metavar="N",
-                   help="graphs nearest by descriptor that get a short low-resolution fit (default: the preset's, 6)")
+                   help="graphs nearest by descriptor that get a short low-resolution fit (default: the preset's, 3)")
     p.add_argument("--index", metavar="FILE", help="selection index file (default: the one shipped with the library)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the optimizer's random draws (default 0)")
