@@ -51,16 +51,16 @@ def test_tiny_run_writes_rows_figures_and_a_table(tmp_path):
     base = OptimizeConfig(iters1=2, iters2=2, iters3=2, samples=4, rescore=1, polish=2, sweep_iters=0,
                           search_refit=0, stage2_check=1, stage2_patience=1)
     saved = []
-    rows = run_recovery(["leather"], 1, ["default", "gram_color"], res=64, base=base, log=lambda s: None,
+    rows = run_recovery(["leather"], 1, ["default", "gram"], res=64, base=base, log=lambda s: None,
                         save=lambda r: saved.append(len(r)), figures=tmp_path)
-    assert [r["method"] for r in rows] == ["default", "gram_color"] and saved == [2]
+    assert [r["method"] for r in rows] == ["default", "gram"] and saved == [2]
     for r in rows:
         assert r["example"] == "leather" and r["case"] == 0 and r["res"] == 64
         assert 0 <= r["gen_error"] <= 1 and r["patch_swd"] >= 0 and r["lab_distance"] >= 0
         json.dumps(r)
     assert (tmp_path / "recovery_leather_0.png").is_file()
     table = summarize(rows)
-    assert "| default | 1 |" in table and "| gram_color | 1 |" in table
+    assert "| default | 1 |" in table and "| gram | 1 |" in table
     kept = run_recovery(["leather"], 1, ["default"], res=64, base=base, log=lambda s: None,
                         kept=lambda key, unit: [rows[0]] if key["example"] == "leather" else None)
     assert kept == [rows[0]]

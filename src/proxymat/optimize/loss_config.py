@@ -40,17 +40,11 @@ class LossConfig:
 _GRAM_COLOR = LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16)
 LOSS_PRESETS: dict[str, LossConfig] = {
     "default": _GRAM_COLOR,
-    "gram": LossConfig(),
-    "color": LossConfig(color_weight=1.0),
-    "spectrum": LossConfig(spectrum_weight=0.05),
-    "fsw": LossConfig(gram_weight=0.0, feature_sw_weight=1.0),
-    "gram_fsw": LossConfig(feature_sw_weight=1.0),
-    "all": LossConfig(color_weight=1.0, spectrum_weight=0.05, feature_sw_weight=1.0),
-    "gram_color": _GRAM_COLOR,
-    "gram_color_spectrum": LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16,
-                                      spectrum_weight=0.02),
-    "fsw_color": LossConfig(gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0, color_weight=1.0, color_pool=64,
-                            color_directions=16),
+    "gram": LossConfig(),  # the earlier default: Gram + 16 px L1
+    "color_full": LossConfig(l1_weight=0.0, color_weight=1.0),  # colour SW on every pixel, 32 directions (slower)
+    "spectrum": replace(_GRAM_COLOR, spectrum_weight=0.02),  # + L1 of log power spectra
+    "fsw": replace(_GRAM_COLOR, gram_weight=0.0, feature_sw_weight=1.0),  # feature sliced Wasserstein, not Gram
+    "all": replace(_GRAM_COLOR, spectrum_weight=0.02, feature_sw_weight=1.0),
 }
 
 
