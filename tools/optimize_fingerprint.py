@@ -38,7 +38,7 @@ from proxymat.examples import list_examples, resolve_graph
 from proxymat.graph import Graph
 from proxymat.optimize.checkpoint import digest_pixels
 from proxymat.optimize.config import OptimizeConfig
-from proxymat.optimize.loss import LossConfig
+from proxymat.optimize.loss_config import material_loss_config
 from proxymat.optimize.proxies import load_graph_proxies
 from proxymat.optimize.stages import Optimization
 from proxymat.render import render
@@ -51,7 +51,8 @@ KILLS = {"stage1": 5, "stage2": 40, "polish": 46, "stage3": 52}  # loss evaluati
 def base_config() -> OptimizeConfig:
     return OptimizeConfig(res=RES, iters1=6, iters2=6, iters3=6, samples=8, search_batch=4, rescore=2, polish=8,
                           sweep_iters=3, sweep_max=3, sweep_rounds=2, search_refit=2, search_refit_iters=2,
-                          stage2_check=2, stage2_patience=2, frame_every=2, loss=LossConfig(features="random"))
+                          stage2_check=2, stage2_patience=2, frame_every=2,
+                          loss=material_loss_config(RES, "random"))
 
 
 def cases(only: str | None = None) -> list[tuple[str, str, OptimizeConfig]]:
