@@ -35,7 +35,6 @@ import torch
 from ..graph import Graph
 from ..metrics import fit_scores
 from ..nodes.registry import is_generator
-from ..optimize.loss import MaterialLoss
 from ..optimize.loss_config import material_loss_config
 from ..optimize.stages import Optimization, OptimizeConfig
 from ..render import render
@@ -87,7 +86,6 @@ def draw_case(start: Graph, truth: Graph, k: int) -> tuple[Graph, Graph, list[st
             values[key] = u
         graph.set_normalized(values)
     new_truth.seed = TRUTH_SEED_BASE + k
-    new_start.seed = start.seed
     return new_start, new_truth, keys
 
 
@@ -138,7 +136,7 @@ def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConf
     seconds = time.perf_counter() - t0
     final = result.renders["final"]
     row = {**case_key(name, k, res, cfg), "method": variant, "seconds": round(seconds, 1),
-           "loss": float(MaterialLoss(target, loss_cfg)(final)), **score(result.graph, start, truth, keys),
+           "loss": result.loss_final, **score(result.graph, start, truth, keys),
            **{f"{m}": round(v, 4) for m, v in fit_scores(final, target).items()},
            **{f"{m}_start": round(v, 4) for m, v in fit_scores(init, target).items()}}
     return row, {"target": target, "start": init, variant: final}

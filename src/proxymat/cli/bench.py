@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..benchmarks.records import Rows, record_run, save_rows
+from ..optimize.loss_config import LOSS_NAMES
 from .common import CliError, map_res, non_negative_int, positive_float, positive_int
 
 if TYPE_CHECKING:
@@ -99,11 +100,10 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     from ..benchmarks.recovery import run_recovery, summarize
     from ..examples import list_examples
     from ..optimize.config import OptimizeConfig, quality_settings
-    from ..optimize.loss import LOSS_PRESETS
 
     known = list(list_examples())
     _check_names(args.names, known, "no bundled example named")
-    _check_names(args.losses, list(LOSS_PRESETS), "unknown loss variant")
+    _check_names(args.losses, list(LOSS_NAMES), "unknown loss variant")
     preset = quality_settings(args.quality)
     base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"})
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
@@ -259,12 +259,6 @@ def _earlier_rows(args: argparse.Namespace) -> "Resume":
 
 
 # ---------------------------------------------------------------- parser
-def _loss_names() -> list[str]:
-    from ..optimize.loss_config import LOSS_NAMES
-
-    return list(LOSS_NAMES)
-
-
 def register(sub: Any) -> None:
     """Add ``bench`` and its benchmarks to an argparse sub-parser collection."""
     common = argparse.ArgumentParser(add_help=False)
@@ -327,7 +321,7 @@ def register(sub: Any) -> None:
     q.add_argument("--methods", nargs="+", choices=EXAMPLE_METHODS, default=["full", "stage1"], metavar="METHOD",
                    help=f"any of: {', '.join(EXAMPLE_METHODS)} (default: full stage1)")
     q.add_argument("--features", default="auto", help="texture descriptor of the loss (auto, random, filters, VGG19 file)")
-    q.add_argument("--loss", default="default", choices=_loss_names(), metavar="LOSS",
+    q.add_argument("--loss", default="default", choices=LOSS_NAMES, metavar="LOSS",
                    help="the material loss's terms, a named variant (default: default; see bench recovery)")
     q.add_argument("--seeds", type=non_negative_int, nargs="+", default=None, help="repeat with these optimization seeds")
     q.add_argument("--polish", type=non_negative_int, default=None, metavar="N",
