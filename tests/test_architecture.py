@@ -182,3 +182,25 @@ def test_only_the_graph_module_reads_its_private_node_specs():
     wrong = sorted(name for name, path in MODULES.items()
                    if name != "proxymat.graph" and "._spec(" in path.read_text(encoding="utf-8"))
     assert wrong == []
+
+
+SAMPLE_BOX_READERS = {"proxymat.param_space", "proxymat.proxy.batch_cache"}  # the batch cache hashes it into its key
+
+
+def _attribute_reads(tree: ast.AST, attr: str) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == attr for n in ast.walk(tree))
+
+
+def _calls(tree: ast.AST, names: set[str]) -> bool:
+    def name(f: ast.expr) -> str:
+        return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    return any(isinstance(n, ast.Call) and name(n.func) in names for n in ast.walk(tree))
+
+
+def test_parameters_as_a_vector_in_a_box_live_in_the_param_space():
+    """Proxy sampling, E4's box, the gradient-free layout and the optimizer's sampling boxes ask a
+    ``ParamSpace``: no other module reads a generator's ``sample_box`` or builds a ``Layout`` or ``Box``."""
+    trees = {name: ast.parse(path.read_text(encoding="utf-8")) for name, path in MODULES.items()}
+    readers = sorted(n for n, t in trees.items() if n not in SAMPLE_BOX_READERS and _attribute_reads(t, "sample_box"))
+    builders = sorted(n for n, t in trees.items() if n != "proxymat.param_space" and _calls(t, {"Layout", "Box"}))
+    assert readers == [] and builders == []

@@ -35,9 +35,9 @@ import torch
 
 from ..io import resize_square
 from ..nodes.generators.base import GeneratorSpec
-from ..optimize.gradient_free import (BudgetExhausted, Layout, Objective, budget_bar, cma_es, powell_bo,
-                                     random_search)
+from ..optimize.gradient_free import BudgetExhausted, Objective, budget_bar, cma_es, powell_bo, random_search
 from ..optimize.loss import LossConfig, MaterialLoss
+from ..param_space import Box, ParamSpace
 from ..params import ParamSpec
 from ..proxy.model import normalize_params, proxy_inputs
 
@@ -51,30 +51,29 @@ PROXY_INIT = "proxy_then_powell_bo"  # Powell + BO started from the proxy + Adam
 # --------------------------------------------------------------------- space
 @dataclass(frozen=True)
 class BoxSpace:
-    """The free parameters of ``spec`` as ``x`` in [0, 1]^d over the sampling box."""
+    """The free parameters of ``spec`` as ``x`` in [0, 1]^d over the sampling box: the
+    :class:`~proxymat.param_space.Box` of the generator's :class:`~proxymat.param_space.ParamSpace`,
+    with the generator and its proxy's input at ``x``."""
 
     spec: GeneratorSpec
-    params: tuple[ParamSpec, ...]
-    low: torch.Tensor
-    high: torch.Tensor
+    box: Box
 
     @staticmethod
     def of(spec: GeneratorSpec) -> "BoxSpace":
-        params = proxy_inputs(spec)
-        lo, hi = [], []
-        for p in params:
-            a, b = spec.sample_box.get(p.name, (p.low, p.high))
-            lo.append(max(float(a), p.low))
-            hi.append(min(float(b), p.high))
-        return BoxSpace(spec, params, torch.tensor(lo), torch.tensor(hi))
+        space = ParamSpace.of_generator(spec)
+        return BoxSpace(spec, space.box([f"{spec.name}.{p.name}" for p in proxy_inputs(spec)]))
+
+    @property
+    def params(self) -> tuple[ParamSpec, ...]:
+        return self.box.specs
 
     @property
     def dim(self) -> int:
-        return len(self.params)
+        return self.box.dim
 
     def real(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """x (B, d) -> real-unit parameters {name: (B,)}, fixed ones pinned (differentiable in x)."""
-        vals = self.low + x.clamp(0.0, 1.0) * (self.high - self.low)
+        vals = self.box.real(x)
         out = {p.name: vals[:, k] for k, p in enumerate(self.params)}
         for name, value in self.spec.fixed.items():
             out[name] = torch.full((x.shape[0],), float(value))
@@ -88,12 +87,6 @@ class BoxSpace:
     def render(self, x: torch.Tensor, res: int, seed: int = 0) -> torch.Tensor:
         """Real generator maps (B, 1, res, res) at x."""
         return self.spec({k: v.detach() for k, v in self.real(x).items()}, res, seed)
-
-    def layout(self) -> Layout:
-        steps = [1.0 / max(hi - lo, 1e-9) if p.discrete else 0.0
-                 for p, lo, hi in zip(self.params, self.low.tolist(), self.high.tolist())]
-        return Layout(tuple(p.name for p in self.params), self.params,
-                      tuple(slice(k, k + 1) for k in range(self.dim)), np.asarray(steps, dtype=np.float64))
 
 
 # ---------------------------------------------------------------------- loss
@@ -123,7 +116,7 @@ class GeneratorObjective(Objective):
         self.space, self.loss, self.res = space, loss, int(res)
         self.target = loss.target
         self.device = torch.device("cpu")
-        self.layout = space.layout()
+        self.layout = space.box.layout()
         self._init_search(np.full(space.dim, 0.5) if x0 is None else x0, time_budget_s, max_evals, batch_size)
 
     def _losses(self, X: np.ndarray) -> np.ndarray:
@@ -168,7 +161,7 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        x_init = torch.rand(n_init, space.dim, generator=gen)
+        x_init = space.box.uniform(n_init, gen)
         outs = torch.cat([proxy(space.proxy_input(x_init[s:s + 16])) for s in range(0, n_init, 16)])
         p_loss = loss if outs.shape[-1] == res else MaskLoss(resize_square(loss.target, outs.shape[-1]))
         init_losses = p_loss.per_image(outs)
@@ -243,7 +236,7 @@ def _search(method: str, obj: GeneratorObjective, rng: np.random.Generator, n_in
 def make_targets(space: BoxSpace, n: int, res: int, seed: int = TARGET_SEED) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` held-out masks (n, 1, res, res) and their x (n, d), layout seed :data:`TARGET_LAYOUT_SEED`."""
     gen = torch.Generator().manual_seed(seed)
-    x = torch.rand(n, space.dim, generator=gen)
+    x = space.box.uniform(n, gen)
     return space.render(x, res, TARGET_LAYOUT_SEED), x
 
 

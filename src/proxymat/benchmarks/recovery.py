@@ -57,15 +57,10 @@ def _box(graph: Graph, key: str, a: torch.Tensor, b: torch.Tensor) -> tuple[torc
     lo, hi = torch.minimum(a, b), torch.maximum(a, b)
     pad = ((hi - lo) * 0.5).clamp_min(0.1)
     lo, hi = (lo - pad).clamp(0, 1), (hi + pad).clamp(0, 1)
-    if _is_gen(graph, key):
-        node, _, pname = key.partition(".")
-        spec = graph.node_spec(node)
-        p = spec.param(pname)
-        if pname in spec.sample_box:
-            blo, bhi = spec.sample_box[pname]
-            u = p.normalize_tensor(torch.tensor([float(blo), float(bhi)], dtype=torch.float64)).float().clamp(0, 1)
-            lo, hi = torch.maximum(lo, u[0]), torch.minimum(hi, u[1])
-            hi = torch.maximum(hi, lo)
+    if _is_gen(graph, key):  # cut to the proxy's sampling box
+        u = torch.tensor(graph.space().normalized_box(key))
+        lo, hi = torch.maximum(lo, u[0]), torch.minimum(hi, u[1])
+        hi = torch.maximum(hi, lo)
     return lo, hi
 
 

@@ -35,7 +35,8 @@ import torch.nn.functional as F
 from ..graph import Graph
 from ..render import RenderSettings
 from .loss import LOSS_PRESETS, LossConfig, MaterialLoss
-from .objective import PENALTY, BudgetExhausted, Layout, Objective, budget_bar, guard, snap
+from ..param_space import Layout
+from .objective import PENALTY, BudgetExhausted, Objective, budget_bar, guard, snap
 
 __all__ = [
     "ALIASES", "BASELINES", "PENALTY", "BaselineResult", "BudgetExhausted", "Layout", "Objective", "budget_bar",

@@ -1,7 +1,8 @@
 """The objective of the gradient-free baselines: a graph's parameters as one vector, its loss, budgets.
 
 Every method of :mod:`.gradient_free` works on one vector ``x`` in ``[0, 1]^d``
-laid out by :class:`Layout`. :class:`Objective` turns ``x`` into a loss
+laid out by a :class:`~proxymat.param_space.Layout` of the graph's
+:class:`~proxymat.param_space.ParamSpace`. :class:`Objective` turns ``x`` into a loss
 (``f``) or a batch of losses (``f_batch``, one batched graph evaluation: much
 faster than one by one), keeps the best point and a ``(seconds, evaluations,
 best loss)`` history, and stops the method by raising :class:`BudgetExhausted`
@@ -13,14 +14,12 @@ from __future__ import annotations
 import math
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 
 from ..graph import Graph
-from ..params import ParamSpec
 from ..render import RenderSettings, render
 from .loss import MaterialLoss
 
@@ -29,39 +28,6 @@ PENALTY = 1e6  # loss reported to the methods for non-finite evaluations
 
 class BudgetExhausted(Exception):
     """Raised by :class:`Objective` when its time or evaluation budget is spent."""
-
-
-# --------------------------------------------------------------------------- layout
-@dataclass(frozen=True)
-class Layout:
-    """Where each parameter lives in the vector ``x`` and which coordinates are discrete."""
-
-    keys: tuple[str, ...]
-    specs: tuple[ParamSpec, ...]
-    slices: tuple[slice, ...]
-    steps: np.ndarray  # (d,) grid step of discrete coordinates, 0 for continuous ones
-
-    @property
-    def dim(self) -> int:
-        return int(self.steps.shape[0])
-
-    @property
-    def discrete(self) -> np.ndarray:
-        return self.steps > 0
-
-    @staticmethod
-    def of(graph: Graph) -> "Layout":
-        """The layout of ``graph``'s :class:`~proxymat.param_space.ParamSpace`: the parameters an optimizer
-        moves (every generator parameter, the differentiable filter parameters), in graph order."""
-        space = graph.space()
-        keys = tuple(space.keys("all", optimizable_only=True))
-        specs = tuple(space.entries[k].spec for k in keys)
-        slices, steps, start = [], [], 0
-        for key, p in zip(keys, specs):
-            slices.append(slice(start, start + p.size))
-            start += p.size
-            steps.extend([space.grid_step(key)] * p.size)
-        return Layout(keys, specs, tuple(slices), np.asarray(steps, dtype=np.float64))
 
 
 def snap(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
@@ -99,7 +65,7 @@ class Objective:
         self.settings = settings
         self.device = torch.device(device)
         self.program = self.graph.compile()  # validated once; every evaluation reuses it
-        self.layout = Layout.of(self.graph)
+        self.layout = self.graph.space().layout()  # the parameters an optimizer moves, in graph order
         self._init_search(self.from_values(self.graph.normalized("all", optimizable_only=True)),
                           time_budget_s, max_evals, batch_size)
 

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
+from ..param_space import ParamSpace
 from ..params import ParamSpec
 from ..resolution import PROXY_RES
 
@@ -319,25 +320,17 @@ def denormalize_params(spec: GeneratorSpec, p_norm: torch.Tensor) -> dict[str, t
 def sample_params(
     spec: GeneratorSpec, batch: int, generator: torch.Generator
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Draw ``batch`` parameter sets uniformly in the spec's sample box.
+    """Draw ``batch`` parameter sets uniformly in the spec's sample box
+    (:meth:`~proxymat.param_space.ParamSpace.sample_real` of the proxy inputs).
 
     Discrete parameters are drawn as integers (inclusive bounds); fixed ones are
     pinned. Returns ``(P, real)``: the proxy input normalized over the full
     parameter range, and the real-unit dict for the generator. The sample box
     only narrows where data is drawn; it does not change the normalization.
     """
-    real: dict[str, torch.Tensor] = {}
-    for p in proxy_inputs(spec):
-        lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
-        lo, hi = max(float(lo), p.low), min(float(hi), p.high)
-        u = torch.rand(batch, generator=generator, dtype=torch.float64)
-        if p.discrete:
-            a, b = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
-            if a > b:
-                raise ValueError(f"generator {spec.name!r}: sample box ({lo:g}, {hi:g}) of {p.name!r} holds no integer")
-            real[p.name] = torch.floor(a + u * (b - a + 1)).clamp(a, b).float()
-        else:
-            real[p.name] = (lo + u * (hi - lo)).float()
+    inputs = proxy_inputs(spec)
+    drawn = ParamSpace.of_generator(spec).sample_real([f"{spec.name}.{p.name}" for p in inputs], batch, generator)
+    real = {p.name: drawn[f"{spec.name}.{p.name}"] for p in inputs}
     p_norm = normalize_params(spec, real)
     for name, value in spec.fixed.items():
         real[name] = torch.full((batch,), float(value), dtype=torch.float32)
