@@ -1,6 +1,7 @@
 """Photo preprocessing, the selection index (build, staleness), ranking, and `proxymat fit` end to end."""
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from proxymat.io import ImageError
 from proxymat.optimize.config import OptimizeConfig
 from proxymat.optimize.loss import LossConfig
 from proxymat.preprocess import prepare_photo
-from proxymat.select import rank, select, short_config
+from proxymat.select import familiar_limit, rank, select, short_config
 from proxymat.select_index import (Entry, SelectIndexError, build_index, check_index, load_index, refresh_index,
                                    sample_graph, save_index)
 
@@ -158,11 +159,43 @@ def test_ranking_puts_the_graph_that_made_the_target_first(library, index):
 def test_short_fits_keep_the_descriptor_order(library, index):
     *_, renders = sample_graph(library[1].load(), 1, seed=99, res=64)
     config = short_config(64, 3)
-    out = select(renders, index, library, shortlist=2, config=config)
+    out = select(renders, index, library, shortlist=2, config=config, limit=math.inf)
     assert [c.name for c in out] == [c.name for c in rank(renders, index, library)] and out[0].name == "fabric"
     assert all(c.short_loss > 0 and c.render is not None and c.graph is not None for c in out)
-    one = select(renders, index, library, shortlist=1, config=config)
+    one = select(renders, index, library, shortlist=1, config=config, limit=math.inf)
     assert one[0].short_loss > 0 and one[1].short_loss != one[1].short_loss and one[1].render is None  # nan: not fitted
+
+
+def test_familiar_limit_is_the_leave_one_out_quantile(library, index):
+    groups = {e.name: index.metric(index.graphs[e.name].descriptors) for e in library}
+    best = []
+    for name, own in groups.items():
+        for i in range(own.shape[0]):
+            scores = []
+            for other, pool in groups.items():
+                d = torch.cdist(own[i: i + 1], pool)[0]
+                if other == name:
+                    d = torch.cat((d[:i], d[i + 1:]))
+                scores.append(float(torch.sort(d).values[:3].mean()))
+            best.append(min(scores))
+    assert familiar_limit(index, library, quantile=1.0, stride=1) == pytest.approx(max(best), rel=1e-5)
+    assert familiar_limit(index, library, quantile=0.0, stride=1) == pytest.approx(min(best), rel=1e-5)
+    assert familiar_limit(index, library, quantile=0.5, stride=1) == pytest.approx(float(torch.tensor(best).quantile(0.5)), rel=1e-5)
+
+
+def test_unfamiliar_photos_are_ranked_by_their_short_fits(library, index):
+    *_, renders = sample_graph(library[1].load(), 1, seed=99, res=64)
+    config = short_config(64, 3)
+    said = []
+    out = select(renders, index, library, shortlist=0, config=config, wide=2, limit=-1.0, log=said.append)
+    assert all(c.short_loss > 0 and c.render is not None for c in out)
+    assert [c.short_loss for c in out] == sorted(c.short_loss for c in out)
+    assert said[0].startswith("the photo lies outside the library's samples") and "ranking the 2 nearest" in said[0]
+    familiar = select(renders, index, library, shortlist=0, config=config, wide=2, limit=math.inf, log=said.append)
+    assert [c.name for c in familiar] == [c.name for c in rank(renders, index, library)]
+    assert all(c.render is None for c in familiar) and len(said) == 3  # no short fit, nothing more said
+    never = select(renders, index, library, shortlist=0, config=config, wide=0, limit=-1.0)
+    assert all(c.render is None for c in never)
 
 
 # ------------------------------------------------------------------ the command
@@ -175,7 +208,7 @@ def test_fit_end_to_end_on_a_two_graph_library(library, index, tmp_path, monkeyp
     tiny = OptimizeConfig(res=64, iters1=2, iters2=2, iters3=2, samples=2, search_batch=2, rescore=1, polish=2,
                           sweep_iters=0, search_refit=0, loss=LossConfig(scales=(1.0, 0.5)))
     monkeypatch.setattr(photo_fit, "pipeline_config", lambda quality, seed=0, res=None: tiny)
-    monkeypatch.setattr(photo_fit, "FIT_QUALITY", {"fast": {"top_k": 2, "shortlist": 2, "short_iters": 2}})
+    monkeypatch.setattr(photo_fit, "FIT_QUALITY", {"fast": {"top_k": 2, "shortlist": 2, "short_iters": 2, "wide": 0}})
     *_, renders = sample_graph(library[0].load(), 1, seed=7, res=64)
     from proxymat.io import write_png
 

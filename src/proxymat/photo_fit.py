@@ -11,11 +11,9 @@ each starting from its short fit, and keeps the lowest final loss.
 Time: one full ``default`` pipeline on a library graph at 256 px took 457 s
 of wall time (424 s of CPU) on a 2-core machine shared with other jobs
 (plaster_stucco on the plaster photo), so ``--quality default`` fits the
-graph nearest by descriptor only (``top_k`` 1, after short fits of the 3
-nearest at 64 px, a few seconds each): within 10 minutes per photo. The
-descriptor is also the better judge: on held-out library renders it picks
-the true graph more often than the loss after short fits does
-(:mod:`proxymat.select`). ``best`` fits 3 graphs fully and keeps the lowest
+graph ranked first only (``top_k`` 1, after short fits of the 3 nearest
+at 64 px, a few seconds each; of the 12 nearest when the photo is
+unfamiliar, see :mod:`proxymat.select`): within 10 minutes per photo. ``best`` fits 3 graphs fully and keeps the lowest
 final loss.
 """
 
@@ -40,6 +38,7 @@ class FitPlan:
 
     top_k: int = 1  # graphs that get the full pipeline
     shortlist: int = 3  # graphs that get a short fit
+    wide: int = 12  # graphs short-fitted and ranked by the fit when the photo is unfamiliar (0: never)
     short_res: int = 64
     short_iters: int = 40
     samples: int = 64  # per graph, when the index must be built here
@@ -108,7 +107,7 @@ def fit_photo(target: torch.Tensor, entries: Sequence[Entry], index: Index, conf
         config.loss, scales=short_config(plan.short_res).loss.scales))
     log(f"ranking {len(entries)} graphs by descriptor; short fits of the {min(plan.shortlist, len(entries))} "
         f"nearest at {plan.short_res}px")
-    candidates = select(target.cpu(), index, entries, plan.shortlist, short, log=log)
+    candidates = select(target.cpu(), index, entries, plan.shortlist, short, log=log, wide=plan.wide)
     by_name = {e.name: e for e in entries}
     best: tuple[float, Any, Any, Candidate] | None = None
     for i, c in enumerate(candidates[: max(plan.top_k, 1)]):

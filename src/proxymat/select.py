@@ -8,12 +8,20 @@ seed) and fits its free filter parameters to the
 photo by a few Adam iterations (Stage I) at low resolution, giving the
 material loss. :func:`select` does both: the ``shortlist`` best by descriptor
 get a short fit (a warm start for the full pipeline, and its loss to show),
-and keep their descriptor order. Re-ranking them by the short-fit loss was
-measured to pick the wrong graph more often: on 39 held-out library renders,
-top-1 fell from 95 % by descriptor to 79 % by the loss after 40 Stage I
-iterations at 64 px among the 4 nearest (the short fit moves only filter
-parameters, so the graph that made the target keeps a wrong layout and is
-not the best fit yet).
+and keep their descriptor order while the photo lies among the index's own
+samples. Re-ranking them by the short-fit loss was measured to pick the
+wrong graph more often there: on 39 held-out library renders, top-1 fell
+from 95 % by descriptor to 79 % by the loss after 40 Stage I iterations at
+64 px among the 4 nearest (the short fit moves only filter parameters, so
+the graph that made the target keeps a wrong layout and is not the best fit
+yet).
+
+A photo farther from every graph's samples than :data:`FAMILIAR_QUANTILE` of
+the index's own samples are from the rest (:func:`familiar_limit`, leave one
+out) is one the descriptor has not learnt to place. Then the ``wide``
+nearest get a short fit and are ranked by its loss: no graph has the photo's
+layout, so the fits compete on equal terms (measured on the shared photos
+in docs/RESULTS.md, Selection).
 """
 
 from __future__ import annotations
@@ -33,6 +41,11 @@ SHORT_FIT_RES = 64
 SHORT_FIT_ITERS = 40
 NEAREST = 3
 """Samples of a graph whose mean distance scores it (one lone close sample counts for less)."""
+FAMILIAR_QUANTILE = 0.9
+"""Share of the index's own samples (scored leave-one-out) that count as familiar: a photo scoring above
+their quantile is ranked by short fits."""
+WIDE_SHORTLIST = 12
+"""Graphs nearest by descriptor that get a short fit, ranked by its loss, for an unfamiliar photo."""
 
 
 @dataclass
@@ -70,6 +83,27 @@ def rank(photo: torch.Tensor, index: Index, entries: Sequence[Entry]) -> list[Ca
     return rows
 
 
+def familiar_limit(index: Index, entries: Sequence[Entry], quantile: float = FAMILIAR_QUANTILE,
+                   stride: int = 8) -> float:
+    """The ``quantile`` of the best :func:`rank` score of every ``stride``-th index sample against the
+    ``entries``' samples, itself left out: how far the index's own renders lie from the rest."""
+    names = [e.name for e in entries if e.name in index.graphs]
+    embedded = [index.metric(index.graphs[n].descriptors) for n in names]
+    pool = torch.cat(embedded)
+    starts = [0]
+    for e in embedded:
+        starts.append(starts[-1] + e.shape[0])
+    own = torch.cat([torch.arange(s, t, stride) for s, t in zip(starts[:-1], starts[1:])])
+    d = torch.cdist(pool[own], pool)
+    d[torch.arange(len(own)), own] = math.inf
+    best = torch.full((len(own),), math.inf)
+    for s, t in zip(starts[:-1], starts[1:]):
+        near = torch.topk(d[:, s:t], min(NEAREST, t - s), dim=1, largest=False).values
+        best = torch.minimum(best, near.mean(dim=1))
+    best = best[best.isfinite()]
+    return float(torch.quantile(best, quantile)) if best.numel() else math.inf
+
+
 def start_graph(entry: Entry, index: Index, sample: int) -> Graph:
     """The entry's graph set to one of its index samples (parameters and seed)."""
     graph = entry.load()
@@ -104,13 +138,27 @@ def short_fit(graph: Graph, photo: torch.Tensor, config=None,  # noqa: ANN001
 
 
 def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlist: int = 6, config=None,  # noqa: ANN001
-           log: Callable[[str], None] = lambda s: None, features: str = "auto") -> list[Candidate]:
-    """Every entry ranked for ``photo`` by descriptor; the ``shortlist`` nearest also get a short fit
-    (``short_loss``, ``graph`` and ``render`` set)."""
+           log: Callable[[str], None] = lambda s: None, features: str = "auto", wide: int = WIDE_SHORTLIST,
+           limit: float | None = None) -> list[Candidate]:
+    """Every entry ranked for ``photo``: by descriptor, the ``shortlist`` nearest with a short fit
+    (``short_loss``, ``graph`` and ``render`` set); or, when the photo is unfamiliar (its best score above
+    ``limit``, by default :func:`familiar_limit`), the ``max(shortlist, wide)`` nearest short-fitted and
+    ranked by their loss, ahead of the rest in descriptor order (``wide`` 0: never)."""
     ranked = rank(photo, index, entries)
     by_name = {e.name: e for e in entries}
-    head, tail = ranked[:shortlist], ranked[shortlist:]
+    unfamiliar = False
+    if wide > 0 and ranked:
+        limit = familiar_limit(index, entries) if limit is None else limit
+        unfamiliar = ranked[0].descriptor_score > limit
+    n = max(shortlist, wide) if unfamiliar else shortlist
+    if unfamiliar:
+        log(f"the photo lies outside the library's samples (descriptor distance {ranked[0].descriptor_score:.2f} > "
+            f"{limit:.2f}, where {FAMILIAR_QUANTILE:.0%} of them lie): ranking the {min(n, len(ranked))} nearest "
+            f"by the loss of a short fit")
+    head, tail = ranked[:n], ranked[n:]
     for c in head:
         c.short_loss, c.graph, c.render = short_fit(start_graph(by_name[c.name], index, c.sample), photo, config, features)
         log(f"short fit {c.name}: descriptor distance {c.descriptor_score:.3f}, loss {c.short_loss:.4f}")
+    if unfamiliar:
+        head.sort(key=lambda c: c.short_loss)
     return head + tail

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..select import Candidate, rank, short_fit, start_graph
+from ..select import WIDE_SHORTLIST, Candidate, familiar_limit, rank, select, short_fit, start_graph
 from ..select_index import Entry, Index, sample_graph
 
 HELD_OUT_SEED = 1_000_003
@@ -49,14 +49,21 @@ def _hit(ranked: Sequence[Candidate], truth: str, category: str, truth_loss: flo
 
 
 def score_target(target: torch.Tensor, truth: str, index: Index, entries: Sequence[Entry], shortlist: int,
-                 config: Any = None) -> dict[str, Any]:
-    """One target's row: the true graph's descriptor rank, top-1/top-3 hits by descriptor and after the
-    short fits (``shortlist`` 0: descriptor only)."""
+                 config: Any = None, limit: float | None = None, wide: int = WIDE_SHORTLIST) -> dict[str, Any]:
+    """One target's row: the true graph's descriptor rank, top-1/top-3 hits by descriptor, by ``fit``'s
+    rule (:func:`~proxymat.select.select`: the descriptor, or short fits of the ``wide`` nearest when the
+    target's score is above ``limit``; ``limit`` None: not scored) and after the short fits of the
+    ``shortlist`` nearest (0: not run)."""
     by_name = {e.name: e for e in entries}
     ranked = rank(target, index, entries)
     d_rank = next(c.descriptor_rank for c in ranked if c.name == truth)
     row: dict[str, Any] = {"truth": truth, "descriptor_rank": d_rank, "descriptor_top1": ranked[0].name == truth,
                            "descriptor_top3": d_rank <= 3, "chosen_by_descriptor": ranked[0].name}
+    if limit is not None:
+        row["unfamiliar"] = ranked[0].descriptor_score > limit
+        order = select(target, index, entries, 0, config, wide=wide, limit=limit) if row["unfamiliar"] else ranked
+        names = [c.name for c in order]
+        row.update(rule_top1=names[0] == truth, rule_top3=truth in names[:3], chosen_by_rule=names[0])
     if shortlist <= 0:
         return row
     head = ranked[:shortlist]
@@ -80,8 +87,9 @@ def bench_select(entries: Sequence[Entry], index: Index, per_graph: int = 2, sho
                  log: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
     """Rows of :func:`score_target` for every held-out target."""
     rows: list[dict[str, Any]] = []
+    limit = familiar_limit(index, entries)
     for truth, target in held_out_targets(entries, per_graph, index.res, seed):
-        rows.append(score_target(target, truth, index, entries, shortlist, config))
+        rows.append(score_target(target, truth, index, entries, shortlist, config, limit))
         save(rows)
         log(f"{truth}: descriptor rank {rows[-1]['descriptor_rank']}" +
             (f", chosen after short fits: {rows[-1]['chosen']}" if "chosen" in rows[-1] else ""))
@@ -96,10 +104,11 @@ def select_table(rows: Sequence[dict[str, Any]]) -> str:
         have = [r[key] for r in rows if key in r]
         return f"{100 * sum(have) / len(have):.0f} % ({sum(have)}/{len(have)})" if have else "not run"
 
-    misses = sorted({f"{r['truth']}->{r.get('chosen', r['chosen_by_descriptor'])}" for r in rows
-                     if not r.get("fit_top1", r["descriptor_top1"])})
+    misses = sorted({f"{r['truth']}->{r.get('chosen', r.get('chosen_by_rule', r['chosen_by_descriptor']))}" for r in rows
+                     if not r.get("fit_top1", r.get("rule_top1", r["descriptor_top1"]))})
     return ("| ranking | top-1 | top-3 |\n|---|---|---|\n"
             f"| descriptor only | {pct('descriptor_top1')} | {pct('descriptor_top3')} |\n"
+            f"| fit's rule (short fits when unfamiliar: {pct('unfamiliar')}) | {pct('rule_top1')} | {pct('rule_top3')} |\n"
             f"| after short fits | {pct('fit_top1')} | {pct('fit_top3')} |\n\n"
             f"{n} targets. Top-1 misses (truth->chosen): {', '.join(misses) or 'none'}")
 
