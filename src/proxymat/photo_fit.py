@@ -13,8 +13,8 @@ of wall time (424 s of CPU) on a 2-core machine shared with other jobs
 (plaster_stucco on the plaster photo), so ``--quality default`` fits the
 graph ranked first only (``top_k`` 1, after short fits of the 3 nearest
 at 64 px, a few seconds each; of the 12 nearest when the photo is
-unfamiliar, see :mod:`proxymat.select`): within 10 minutes per photo. ``best`` fits 3 graphs fully and keeps the lowest
-final loss.
+unfamiliar, see :mod:`proxymat.select`): within 10 minutes per photo.
+``best`` fits 3 graphs fully and keeps the lowest final loss.
 """
 
 from __future__ import annotations
