@@ -73,28 +73,170 @@ def frames_of(out) -> list[bytes]:
     return [f.read_bytes() for f in sorted((out / "frames").glob("*.png"))]
 
 
-@pytest.mark.parametrize("calls,stage", [(5, "stage1"), (45, "stage2"), (50, "polish"), (56, "stage3")])
-def test_a_run_killed_within_a_stage_resumes_to_the_uninterrupted_result(calls, stage, target, reference, tmp_path):
-    """Checkpoints every other iteration; the kill lands between two, so frames after the last checkpoint
-    exist and must be dropped; the resumed run then matches the uninterrupted one exactly."""
-    run = new_run(target, tmp_path, checkpoint_every=0)
+def kill_and_resume(target, out, calls: int, where: str, reference, cfg=None, watch=None) -> dict:
+    """Kill a run after ``calls`` loss evaluations (checkpoints at every other step, so frames after the last
+    checkpoint exist and must be dropped), check that its checkpoint is within ``where`` (a stage, or
+    "search": Stage II's random search), resume it and check that it matches the uninterrupted
+    ``reference`` exactly (``watch(run)`` is called on the resumed run first); the killed run's unfinished
+    stage state."""
+    run = new_run(target, out, cfg=cfg, checkpoint_every=0)
     every_other = itertools.cycle([True, False])
     run._checkpoint_due = lambda: next(every_other)
     run.loss = StopAfter(run.loss, calls)
     with pytest.raises(Stop):
         run.run()
-    saved = json.loads((tmp_path / "checkpoints" / "state.json").read_text())
-    assert saved["partial"]["stage"] == stage
-    assert len(frames_of(tmp_path)) >= saved["frames"]
+    saved = json.loads((out / "checkpoints" / "state.json").read_text())
+    stage = "stage2" if where == "search" else where
+    assert saved["partial"]["stage"] == stage and ("search" in saved["partial"]) == (where == "search")
+    assert len(frames_of(out)) >= saved["frames"]
 
     logs: list[str] = []
-    result = new_run(target, tmp_path, log=logs.append).run()
+    resumed = new_run(target, out, cfg=cfg, log=logs.append)
+    if watch is not None:
+        watch(resumed)
+    result = resumed.run()
     assert any(f"within {stage} at step {saved['partial']['it']}" in line for line in logs)
     ref, ref_frames = reference
     assert result.graph.to_dict() == ref.graph.to_dict()
     assert result.loss_final == ref.loss_final
-    assert [(r.name, r.curve, r.loss_end) for r in result.records] == [(r.name, r.curve, r.loss_end) for r in ref.records]
-    assert frames_of(tmp_path) == ref_frames  # one run's frames, none of the killed run's twice
+    assert [(r.name, r.curve, r.loss_end, r.note) for r in result.records] == \
+        [(r.name, r.curve, r.loss_end, r.note) for r in ref.records]
+    assert frames_of(out) == ref_frames  # one run's frames, none of the killed run's twice
+    return saved["partial"]
+
+
+@pytest.mark.parametrize("calls,where", [(5, "stage1"), (29, "search"), (36, "search"), (45, "stage2"), (50, "polish"),
+                                         (56, "stage3")])
+def test_a_run_killed_within_a_stage_resumes_to_the_uninterrupted_result(calls, where, target, reference, tmp_path):
+    kill_and_resume(target, tmp_path, calls, where, reference)
+
+
+def sweep_config():
+    """Two sweep rounds of 3 trials drawn from 6; on :func:`sweep_target` each round changes a category."""
+    return config(frame_every=1, sweep_iters=4, sweep_max=3, sweep_rounds=2, seed=1)
+
+
+@pytest.fixture(scope="module")
+def sweep_target() -> torch.Tensor:
+    g = tiny_graph()
+    g.set_param("cells", "scale", 6)
+    g.set_param("cells", "style", "edges")
+    g.set_param("color", "color_4", (0.9, 0.5, 0.2))
+    with torch.no_grad():
+        return render(g.evaluate(RES))
+
+
+@pytest.fixture(scope="module")
+def sweep_reference(sweep_target, tmp_path_factory):
+    """An uninterrupted run whose sweep changes a category in each of its two rounds (so Stage II loses
+    the cells proxy, whose style is pinned): its result and its progression frames."""
+    out = tmp_path_factory.mktemp("sweep_ref")
+    run = new_run(sweep_target, out, cfg=sweep_config())
+    trials = watch_sweep(run)
+    result = run.run()
+    assert [r.note for r in result.records if r.name == "sweep"] == ["6 trials; changed cells.style=edges, cells.distance=manhattan"]
+    return result, frames_of(out), trials
+
+
+def watch_sweep(run: Optimization) -> list[tuple[str, str]]:
+    """The (style, distance) of each graph the run's sweep re-fits, in order (filled as the run goes)."""
+    seen: list[tuple[str, str]] = []
+    fit = run.fit_filters
+
+    def watched(graph, iters, lr, desc, *args, **kw):
+        if desc == "Category sweep (re-fit)":
+            seen.append((graph.value("cells.style"), graph.value("cells.distance")))
+        return fit(graph, iters, lr, desc, *args, **kw)
+
+    run.fit_filters = watched
+    return seen
+
+
+@pytest.mark.parametrize("calls,where,step", [(25, "sweep", 2), (33, "sweep", 4), (45, "search", 2), (62, "search", 4)])
+def test_a_run_killed_within_the_sweep_or_the_search_resumes_to_the_uninterrupted_result(
+        calls, where, step, sweep_target, sweep_reference, tmp_path):
+    """The sweep saves before a trial (here in its first round and in its second, whose graph has the first
+    round's change) and goes on with the trials the uninterrupted run drew; the search saves before a batch
+    (here before its filter re-fits, and before the scores from the initial filters, after them)."""
+    seen: list[list[tuple[str, str]]] = []
+    partial = kill_and_resume(sweep_target, tmp_path, calls, where, sweep_reference[:2], cfg=sweep_config(),
+                              watch=lambda run: seen.append(watch_sweep(run)))
+    assert partial["it"] == step
+    if where == "sweep":
+        assert (partial["round"], partial["trial"]) == divmod(step, 3)
+        trials = sweep_reference[2]  # the current choices' re-fit, then 3 trials a round
+        assert len(trials) == 7 and seen[0] == trials[1 + step:]
+    else:
+        assert len(partial["search"]["done"]) == step and seen == [[]]
+
+
+@pytest.fixture(scope="module")
+def killed(sweep_target, tmp_path_factory) -> dict[str, str]:
+    """The checkpoint texts of runs killed within the sweep (second round) and within the search."""
+    out = {}
+    for calls, where in ((33, "sweep"), (45, "search")):
+        folder = tmp_path_factory.mktemp(where)
+        run = new_run(sweep_target, folder, cfg=sweep_config(), checkpoint_every=0)
+        run.loss = StopAfter(run.loss, calls)
+        with pytest.raises(Stop):
+            run.run()
+        out[where] = (folder / "checkpoints" / "state.json").read_text()
+    return out
+
+
+def with_state(folder, text: str):
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    (folder / "checkpoints" / "state.json").write_text(text)
+    return folder
+
+
+def test_a_resumed_search_takes_its_finished_batches_from_the_checkpoint(killed, sweep_target, tmp_path):
+    state = json.loads(killed["search"])
+    done = state["partial"]["search"]["done"]
+    assert len(done) == 2 and len(state["partial"]["search"]["candidates"]["cells.scale"]["tensor"]["shape"]) == 2
+    first = ckpt.decode(done[0]["losses"])
+    done[0]["losses"] = ckpt.encode(torch.tensor([1.0, 0.0] + [1.0] * (len(first) - 2)))
+    logs: list[str] = []
+    new_run(sweep_target, with_state(tmp_path, json.dumps(state)), cfg=sweep_config(), log=logs.append).run()
+    assert any("Stage II search (current filters): best proxy loss 0.0000 (sample 1 of 7;" in line for line in logs)
+
+
+@pytest.mark.parametrize("where", ["sweep", "search"])
+def test_a_checkpoint_within_the_sweep_or_the_search_of_another_run_is_refused(where, killed, sweep_target, target,
+                                                                              tmp_path):
+    folder = with_state(tmp_path, killed[where])
+    for run, match in ((new_run(sweep_target, folder, cfg=replace(sweep_config(), sweep_max=2)),
+                        r"other settings \(sweep_max 3 there, 2 now\)$"),
+                       (new_run(target, folder, cfg=sweep_config()), "another target image$")):
+        with pytest.raises(CheckpointError, match=match):
+            run.load_checkpoint()
+    assert (folder / "checkpoints" / "state.json").read_text() == killed[where]
+
+
+@pytest.mark.parametrize("where,path,value", [
+    ("sweep", "rng", [3, [1, 2], None]),
+    ("sweep", "winner", 9),
+    ("sweep", "round", -1),
+    ("sweep", "before", {"nodes": 3}),
+    ("sweep", "best_filters.lv.nope", "copy"),
+    ("search", "search.candidates", {}),
+    ("search", "search.candidates.cells.nope", "copy"),
+    ("search", "search.done", [{"losses": 0.5}]),
+    ("search", "search.done.0.fits", {"lv.nope": {"tensor": {"dtype": "float32", "shape": [1, 1], "data": "AAAAAA=="}}}),
+])
+def test_a_malformed_sweep_or_search_state_is_refused(where, path, value, killed, sweep_target, tmp_path):
+    state = json.loads(killed[where])
+    node = state["partial"]
+    *head, last = path.split(".")
+    if value == "copy":  # an unknown parameter key with a known one's value
+        head, last = head[:-1], f"{head[-1]}.{last}"
+    for k in head:
+        node = node[int(k)] if isinstance(node, list) else node[k]
+    node[last] = next(iter(node.values())) if value == "copy" else value
+    folder = with_state(tmp_path, json.dumps(state))
+    stage = "stage2" if where == "search" else where
+    with pytest.raises(CheckpointError, match=fr"malformed \(the saved state of {stage} does not fit its graph\)"):
+        new_run(sweep_target, folder, cfg=sweep_config()).load_checkpoint()
 
 
 def test_frames_of_an_earlier_run_without_a_checkpoint_are_removed(target, tmp_path):

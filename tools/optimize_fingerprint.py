@@ -14,8 +14,9 @@ Cases (64 px, tiny settings, the random texture features, shipped proxies):
   off and the polish moving the filters, one with ``rescore=0`` and no Stage II checks,
   one without the sweep (so Stage II keeps its proxy), one without Stage I;
 * one library graph that declares ``free`` parameters;
-* runs killed within Stage I, Stage II, the polish and Stage III (checkpoints at every
-  step) and resumed: each killed run's checkpoint (times zeroed) and the resumed result.
+* runs killed within Stage I, the sweep, Stage II's search and its Adam, the polish and
+  Stage III (checkpoints at every step) and resumed: each killed run's checkpoint (times
+  zeroed) and the resumed result.
 
 Each run records its final graph JSON, each stage's losses, curve and note (full
 float repr), the final loss, a digest of each render and the log (times masked).
@@ -45,7 +46,8 @@ from proxymat.render import render
 
 RES = 64
 FREE_GRAPH = "leather_grain"  # a library graph with free parameters (generator and filter ones)
-KILLS = {"stage1": 5, "stage2": 40, "polish": 46, "stage3": 52}  # loss evaluations before a killed leather run stops, by stage
+KILLS = {"stage1": 5, "sweep": 25, "search": 34, "stage2": 40, "polish": 46, "stage3": 52}
+"""Loss evaluations before a killed leather run stops, by where it stops (a stage, or Stage II's search)."""
 
 
 def base_config() -> OptimizeConfig:
@@ -163,22 +165,23 @@ def _zero_times(data: Any) -> Any:
     return data
 
 
-def resume_case(stage: str) -> dict[str, Any]:
-    """A leather run killed within ``stage`` (a checkpoint at every step), its checkpoint, and the resumed result."""
+def resume_case(where: str) -> dict[str, Any]:
+    """A leather run killed within ``where`` (a checkpoint at every step), its checkpoint, and the resumed result."""
     config = base_config()
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         try:
-            run_case("killed", "leather", config, out, lambda loss: _StopAfter(loss, KILLS[stage]), checkpoint_every=0.0)
+            run_case("killed", "leather", config, out, lambda loss: _StopAfter(loss, KILLS[where]), checkpoint_every=0.0)
         except _Kill:
             pass
         else:
-            raise RuntimeError(f"the run killed in {stage} finished: raise its count in KILLS")
+            raise RuntimeError(f"the run killed in {where} finished: raise its count in KILLS")
         state = json.loads((out / "checkpoints" / "state.json").read_text(encoding="utf-8"))
-        if (state["partial"] or {}).get("stage") != stage:
-            raise RuntimeError(f"the run killed in {stage} was killed elsewhere: change its count in KILLS")
+        partial = state["partial"] or {}
+        if (partial.get("stage"), "search" in partial) != ("stage2" if where == "search" else where, where == "search"):
+            raise RuntimeError(f"the run killed in {where} was killed elsewhere: change its count in KILLS")
         frames = sorted(f.name for f in (out / "frames").glob("*.png"))
-        resumed = run_case(f"resume-{stage}:leather", "leather", config, out)
+        resumed = run_case(f"resume-{where}:leather", "leather", config, out)
     return {**resumed, "killed_checkpoint": _zero_times(state), "killed_frames": frames}
 
 
@@ -188,9 +191,9 @@ def fingerprint(only: str | None = None, resume: bool = True) -> list[dict[str, 
     for name, ref, config in cases(only):
         print(f"{name} ...", file=sys.stderr, flush=True)
         runs.append(run_case(name, ref, config))
-    for stage in KILLS if resume else ():
-        print(f"resume-{stage}:leather ...", file=sys.stderr, flush=True)
-        runs.append(resume_case(stage))
+    for where in KILLS if resume else ():
+        print(f"resume-{where}:leather ...", file=sys.stderr, flush=True)
+        runs.append(resume_case(where))
     return runs
 
 

@@ -259,17 +259,56 @@ def state_json(identity: Mapping[str, Any], graph: Mapping[str, Any], records: l
     return json.dumps(data) + "\n"
 
 
+def _fits(values: Any, want: Mapping[str, torch.Tensor], rows: bool = False) -> bool:
+    """``values`` is a dict of tensors whose keys are among ``want``'s, each of its shape (``rows``: a
+    batch of rows of its size)."""
+    return isinstance(values, dict) and all(
+        k in want and isinstance(v, torch.Tensor)
+        and (v.ndim == 2 and v.shape[1] == want[k].numel() if rows else tuple(v.shape) == tuple(want[k].shape))
+        for k, v in values.items())
+
+
+def _search_fits(s: Any, graph: Any) -> bool:
+    """A Stage II search state (candidates, finished batches) fits ``graph``."""
+    filters = graph.normalized("filters", optimizable_only=True)
+    cands = s["candidates"]
+    return (_fits(cands, graph.normalized("generators"), rows=True) and len({v.shape[0] for v in cands.values()}) == 1
+            and isinstance(s["done"], list)
+            and all(isinstance(d, dict) and isinstance(d["losses"], torch.Tensor) and d["losses"].ndim == 1
+                    and ("fits" not in d or _fits(d["fits"], filters, rows=True)) for d in s["done"]))
+
+
+def _sweep_fits(p: Mapping[str, Any]) -> bool:
+    """A sweep state (see :class:`.sweep.Progress`) is well formed and its filters fit its starting graph."""
+    from ..graph import Graph
+    from .sweep import rng_state
+
+    before = Graph.from_dict(p["before"])
+    rng_state(p["rng"])
+    counts = (p["round"], p["trial"], p["it"])
+    winner = p["winner"]
+    return (_fits(p["best_filters"], before.normalized("filters", optimizable_only=True))
+            and all(isinstance(n, int) and n >= 0 for n in counts) and _number(p["start"]) and _number(p["best_loss"])
+            and (winner is None or (isinstance(winner, int) and 0 <= winner < p["trial"]))
+            and isinstance(p["changes"], list) and all(isinstance(c, str) for c in p["changes"]))
+
+
 def check_partial(state: State, where: str) -> None:
     """Raise :class:`CheckpointError` unless the unfinished stage's saved values fit the saved graph
-    (the filter, and in Stage II generator, values of an Adam loop; the polish's parameter vector)."""
-    from ..graph import Graph
+    (the filter, and in Stage II generator, values of an Adam loop; the polish's parameter vector;
+    the sweep's filters, counts and RNG state; the search's candidates and finished batches)."""
+    from ..graph import Graph, GraphError
 
     p = state.partial
     if p is None:
         return
     graph = Graph.from_dict(state.graph)
     try:
-        if p["stage"] == "polish":
+        if p["stage"] == "sweep":
+            ok = _sweep_fits(p)
+        elif p["stage"] == "stage2" and "search" in p:
+            ok = _search_fits(p["search"], graph)
+        elif p["stage"] == "polish":
             from .gradient_free import Layout
 
             ok = tuple(p["x"].shape) == (Layout.of(graph).dim,) and isinstance(p["rng"], dict) and all(
@@ -285,8 +324,8 @@ def check_partial(state: State, where: str) -> None:
                           for i, st in p["opt"].items()))
         else:
             ok = False
-        ok = ok and all(_number(v) for v in p["curve"])
-    except (KeyError, TypeError, ValueError, AttributeError):
+        ok = ok and ("search" in p or all(_number(v) for v in p["curve"]))
+    except (KeyError, TypeError, ValueError, AttributeError, GraphError):
         ok = False
     if not ok:
         raise CheckpointError(f"{where} is malformed (the saved state of {p['stage']} does not fit its graph)")

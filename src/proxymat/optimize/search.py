@@ -18,12 +18,21 @@ scored 0.064 with the filters of a finished run, whose own cells values scored
 0.043, and 0.011 after a 25-iteration re-fit). If starting from the initial
 filters beats starting from Stage I's, Stage I is discarded (supplemental
 section 3.2) and the log says so.
+
+The search's work is a sequence of batches (proxy losses, real-generator
+rescores, filter re-fits), each a pure function of the candidates and of the
+batches before it. Before a batch, once ``checkpoint_every`` seconds have passed,
+Stage II saves a checkpoint holding the candidates and the results of the
+finished batches (:class:`Batches`); a resumed run takes those results instead
+of computing them again and goes on with the same results.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 
@@ -33,11 +42,55 @@ if TYPE_CHECKING:
     from .stages import Optimization
 
 
+class Batches:
+    """The batches of one search, in order: those a killed run finished are replayed from its checkpoint,
+    the others computed, each after a checkpoint once one is due."""
+
+    def __init__(self, run: Optimization, candidates: Values, done: list[dict[str, Any]] | None = None):
+        self.run, self.candidates = run, candidates
+        self.done = list(done or [])
+        self.next = 0
+
+    def __call__(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The next batch's result: ``compute()`` (a dict of tensors), or the killed run's."""
+        run = self.run
+        if self.replays():
+            out = {k: to_device(v, run.device) for k, v in self.done[self.next].items()}
+        else:
+            if run._checkpoint_due():
+                run.save_checkpoint(self.state())
+            out = compute()
+            self.done.append(out)
+        self.next += 1
+        return out
+
+    def replays(self) -> bool:
+        """True when the next batch is one the killed run finished."""
+        return self.next < len(self.done)
+
+    def state(self) -> dict[str, Any]:
+        """The checkpoint state of Stage II within its search: the candidates and the finished batches."""
+        return {"stage": "stage2", "it": len(self.done), "elapsed": time.perf_counter() - self.run._stage_t0,
+                "search": {"candidates": self.candidates, "done": self.done}}
+
+
+def to_device(value: Any, device: torch.device) -> Any:
+    """A tensor, or a dict of them, on ``device``."""
+    if isinstance(value, dict):
+        return {k: v.to(device) for k, v in value.items()}
+    return value.to(device)
+
+
 class RandomSearch:
     """The search of one run (its RNG is the run's, so resumed runs draw the same candidates)."""
 
     def __init__(self, run: Optimization):
         self.run = run
+        self.batches: Batches | None = None  # the running search's batches (:meth:`choose_start`)
+
+    def batch(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``compute()``, through the running search's :class:`Batches` when there is one."""
+        return compute() if self.batches is None else self.batches(compute)
 
     def sample_generator_values(self, n: int) -> Values:
         """``n`` random normalized generator parameter vectors (B, 1) per key, inside each spec's sampling box."""
@@ -78,11 +131,15 @@ class RandomSearch:
         step = run.config.search_batch
         program = run.graph.compile()
         losses = []
-        with torch.no_grad():
-            for s in range(0, n, step):
-                batch = {k: v[s: s + step] for k, v in candidates.items()}
+
+        def one(s: int) -> dict[str, Any]:
+            batch = {k: v[s: s + step] for k, v in candidates.items()}
+            with torch.no_grad():
                 maps = program.evaluate(run.config.res, {**filters, **batch}, generator_hook=hook, device=run.device)
-                losses.append(run.loss.per_image(run.render_maps(maps)))
+                return {"losses": run.loss.per_image(run.render_maps(maps))}
+
+        for s in range(0, n, step):
+            losses.append(self.batch(partial(one, s))["losses"])
         all_losses = torch.cat(losses)
         return all_losses, int(torch.argmin(all_losses))
 
@@ -105,7 +162,8 @@ class RandomSearch:
         program = run.graph.compile()
         losses, fits = [], []
         bar = run.bars.loop(total=math.ceil(n / step) * max(iters, 1), desc="Stage II search (filter re-fits)", units=step)
-        for s in range(0, n, step):
+
+        def one(s: int) -> dict[str, Any]:
             batch = {k: v[s: s + step].detach() for k, v in candidates.items()}
             b = next(iter(batch.values())).shape[0]
             frozen: dict[str, torch.Tensor] = {}
@@ -137,8 +195,14 @@ class RandomSearch:
                 with torch.no_grad():
                     for k, v in params.items():
                         v.clamp_(*(run.free or {}).get(k, (0.0, 1.0)))
-            losses.append(best)
-            fits.append(best_fit)
+            return {"losses": best, "fits": best_fit}
+
+        for s in range(0, n, step):
+            if self.batches is not None and self.batches.replays():
+                bar.update(max(iters, 1))
+            out = self.batch(partial(one, s))
+            losses.append(out["losses"])
+            fits.append(out["fits"])
         bar.close()
         return torch.cat(losses), {k: torch.cat([f[k] for f in fits]) for k in filters}
 
@@ -157,34 +221,51 @@ class RandomSearch:
                 f"loss {float(refit[j]):.4f} for sample {idx[j]} (rank {rank + 1} of {len(losses)} by its search loss)")
         return float(refit[j]), idx[j], {k: v[j] for k, v in fits.items()}
 
-    def choose_start(self, filters: Values, gen_now: Values) -> tuple[Values, Values, str]:
+    def choose_start(self, filters: Values, gen_now: Values,
+                     resumed: Mapping[str, Any] | None = None) -> tuple[Values, Values, str]:
         """The filters and generator values to start Stage II's joint Adam from, and a note (Stage I
-        discarded); see the module docstring."""
+        discarded); see the module docstring. ``resumed``: the search a killed run saved
+        (:meth:`Batches.state`), which goes on from its candidates and finished batches."""
+        run = self.run
+        note = ""
+        if run.config.random_search and gen_now:
+            if resumed is None:
+                cands = run.search_candidates(gen_now)
+            else:
+                cands = {k: v.to(run.device) for k, v in resumed["candidates"].items()}
+            self.batches = Batches(run, cands, None if resumed is None else resumed["done"])
+            try:
+                filters, idx, note = self.pick(filters, cands)
+            finally:
+                self.batches = None
+            gen_now = {k: v[idx] for k, v in cands.items()}
+        return filters, gen_now, note
+
+    def pick(self, filters: Values, cands: Values) -> tuple[Values, int, str]:
+        """Score the candidates from the current filters (and the initial ones after Stage I): the
+        filters and the candidate to start from, and the note."""
         run = self.run
         config = run.config
         note = ""
-        if config.random_search and gen_now:
-            cands = run.search_candidates(gen_now)
-            options = [("current", filters)]
-            if any(r.name == "stage1" for r in run.records):
-                options.append(("initial", run.movable(run.initial.normalized("filters", optimizable_only=True))))
-            results = []
-            use_real = config.rescore > 0 and bool(run.proxy_nodes)
-            for label, fvals in options:
-                losses, idx = run.search(fvals, cands)
-                run.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
-                        f"(sample {idx} of {len(losses)}; current parameters {float(losses[0]):.4f})")
-                best_loss = float(losses[idx])
-                if use_real:
-                    best_loss, idx = run.rescore(fvals, cands, losses)
-                    run.log(f"Stage II search ({label} filters): real-generator loss {best_loss:.4f} for sample {idx}, "
-                            f"the best of the {min(config.rescore, len(losses))} lowest proxy losses and the current parameters")
-                if label == "current" and config.search_refit > 0:
-                    best_loss, idx, fvals = run.refit_search(fvals, cands, losses, idx)
-                results.append((best_loss, label, fvals, idx))
-            best_loss, label, filters, idx = min(results, key=lambda r: r[0])
-            if label == "initial":
-                note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
-                run.log(note)
-            gen_now = {k: v[idx] for k, v in cands.items()}
-        return filters, gen_now, note
+        options = [("current", filters)]
+        if any(r.name == "stage1" for r in run.records):
+            options.append(("initial", run.movable(run.initial.normalized("filters", optimizable_only=True))))
+        results = []
+        use_real = config.rescore > 0 and bool(run.proxy_nodes)
+        for label, fvals in options:
+            losses, idx = run.search(fvals, cands)
+            run.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
+                    f"(sample {idx} of {len(losses)}; current parameters {float(losses[0]):.4f})")
+            best_loss = float(losses[idx])
+            if use_real:
+                best_loss, idx = run.rescore(fvals, cands, losses)
+                run.log(f"Stage II search ({label} filters): real-generator loss {best_loss:.4f} for sample {idx}, "
+                        f"the best of the {min(config.rescore, len(losses))} lowest proxy losses and the current parameters")
+            if label == "current" and config.search_refit > 0:
+                best_loss, idx, fvals = run.refit_search(fvals, cands, losses, idx)
+            results.append((best_loss, label, fvals, idx))
+        best_loss, label, filters, idx = min(results, key=lambda r: r[0])
+        if label == "initial":
+            note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
+            run.log(note)
+        return filters, idx, note

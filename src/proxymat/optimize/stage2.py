@@ -74,8 +74,9 @@ def stage2(run: Optimization) -> None:
     start = run.real_loss(run.graph)
     gen_now = run.movable(run.graph.normalized("generators"))
     filters = run.movable(run.graph.normalized("filters", optimizable_only=True))
-    if resumed is None:
-        filters, gen_now, note = run.searcher.choose_start(filters, gen_now)
+    if resumed is None or "search" in resumed:  # a killed run's search goes on from its finished batches
+        filters, gen_now, note = run.searcher.choose_start(filters, gen_now, None if resumed is None else resumed["search"])
+        resumed = None
     else:  # the search was done by the killed run: its Adam loop goes on
         note = resumed["note"]
         gen_now = {k: resumed["params"][k] for k in gen_now}

@@ -20,8 +20,9 @@ lowest real-generator loss of all stages.
 A graph that declares ``free`` parameters (see :mod:`.free`) has only those moved, by every stage
 (the filter fits, the sweep, the search, Stage II's Adam, the polish), each within its declared range.
 
-Each stage ends with a checkpoint, and Stages I, II (its Adam part) and III and the polish also save
-one every ``checkpoint_every`` seconds (60 by default), so a killed run loses at most about a minute.
+Each stage ends with a checkpoint, and every stage (Stage I, the sweep, Stage II's search and Adam,
+the polish, Stage III) also saves one every ``checkpoint_every`` seconds (60 by default), between two
+of its iterations, trials or batches, so a killed run loses at most about a minute and one such step.
 A rerun into the same output folder resumes from the checkpoint and gives the same result as an
 uninterrupted run; it refuses (:class:`~.checkpoint.CheckpointError`) a checkpoint made by another
 run: other graph, target, encoding, resolution, settings or proxies (see :mod:`.checkpoint`).

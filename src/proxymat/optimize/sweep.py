@@ -11,13 +11,19 @@ only in their categories. A change that leaves a proxy's pinned category (so
 Stage II loses that proxy) must lower the loss by ``sweep_proxy_margin`` (2 %),
 any other by 0.1 %. Neither the proxies (which pin such parameters) nor the
 polish (filters held) can leave a category whose filters were fit to another.
+
+Before a trial, once ``checkpoint_every`` seconds have passed, the sweep saves a
+checkpoint (:meth:`Progress.state`): the graph it started from, the round and trial,
+the round's RNG state, the lowest loss so far with its filters, the round's winner
+and the changes made; a resumed run goes on from that trial with the same results.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..graph import Graph
 from .records import StageRecord, Values
@@ -48,45 +54,102 @@ def refit_filters(run: Optimization, graph: Graph, iters: int) -> tuple[float, V
     return (min(curve) if curve else run.real_loss(graph)), best
 
 
+def rng_state(data: Any) -> tuple[Any, ...]:
+    """A :meth:`random.Random.getstate` value from its JSON form (lists); ValueError or TypeError when
+    ``data`` is not one."""
+    version, internal, gauss = data
+    state = (version, tuple(internal), gauss)
+    random.Random().setstate(state)  # raises on a malformed state
+    return state
+
+
+@dataclass
+class Progress:
+    """Where a sweep is: the graph it started from and its loss, the lowest loss so far and its filters,
+    the curve, the changes made, the round, the next trial, the round's winner so far (an index into the
+    round's trials) and the number of trials re-fit."""
+
+    before: Graph
+    start: float
+    best_loss: float
+    best_filters: Values
+    curve: list[float]
+    changes: list[str] = field(default_factory=list)
+    round: int = 0
+    trial: int = 0
+    winner: int | None = None
+    tried: int = 0
+
+    def state(self, run: Optimization, round_rng: tuple[Any, ...]) -> dict[str, Any]:
+        """The checkpoint state (``round_rng``: the RNG state at the start of the round)."""
+        return {"stage": "sweep", "it": self.tried, "elapsed": time.perf_counter() - run._stage_t0,
+                "before": self.before.to_dict(), "start": self.start, "best_loss": self.best_loss,
+                "best_filters": self.best_filters, "curve": self.curve, "changes": self.changes,
+                "round": self.round, "trial": self.trial, "winner": self.winner, "rng": list(round_rng)}
+
+    @classmethod
+    def restore(cls, run: Optimization, saved: Mapping[str, Any]) -> Progress:
+        """The progress a killed run saved (:meth:`state`)."""
+        return cls(Graph.from_dict(saved["before"]), float(saved["start"]), float(saved["best_loss"]),
+                   {k: v.to(run.device) for k, v in saved["best_filters"].items()}, list(saved["curve"]),
+                   list(saved["changes"]), int(saved["round"]), int(saved["trial"]), saved["winner"], int(saved["it"]))
+
+
 def sweep(run: Optimization) -> None:
     """The category sweep of the run's graph (see the module docstring)."""
-    t0 = time.perf_counter()
+    t0, resumed = run._stage_begin("sweep")
     config = run.config
-    before = run.graph.copy()
-    start = run.real_loss(run.graph)
-    if not run.category_trials(run.graph):
-        run.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
-                                       "no categorical generator parameters"))
-        return
     rng = random.Random(config.seed)
-    best_loss, best_filters = refit_filters(run, run.graph, config.sweep_iters)
-    curve, tried, changes = [best_loss], 0, []
-    for _ in range(max(config.sweep_rounds, 1)):
+    if resumed is None:
+        before, start = run.graph.copy(), run.real_loss(run.graph)
+        if not run.category_trials(run.graph):
+            run.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
+                                           "no categorical generator parameters"))
+            return
+        best_loss, best_filters = refit_filters(run, run.graph, config.sweep_iters)
+        p = Progress(before, start, best_loss, best_filters, [best_loss])
+    else:  # the run's graph is the saved round's; the proxies are those the sweep started with
+        p = Progress.restore(run, resumed)
+        rng.setstate(rng_state(resumed["rng"]))
+        run.proxy_nodes = run.evaluator.applicable_proxies(p.before, quiet=True)
+    while p.round < max(config.sweep_rounds, 1):
+        round_rng = rng.getstate()
         trials = run.category_trials(run.graph)
         if len(trials) > config.sweep_max:
             trials = rng.sample(trials, config.sweep_max)
-        winner = None
         proxied = set(run.evaluator.applicable_proxies(run.graph, quiet=True))
-        for key, value in trials:
-            graph = run.graph.copy()
-            graph.set_param(*key.split(".", 1), value)
+        while p.trial < len(trials):
+            if run._checkpoint_due():
+                run.save_checkpoint(p.state(run, round_rng))
+            graph = trial_graph(run.graph, trials[p.trial])
             loss, filters = refit_filters(run, graph, config.sweep_iters)
-            tried += 1
             keeps_proxies = proxied <= set(run.evaluator.applicable_proxies(graph, quiet=True))
-            if loss < best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin)):
-                best_loss, best_filters, winner = loss, filters, (key, value, graph)
-        curve.append(best_loss)
-        if winner is None:
+            if loss < p.best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin)):
+                p.best_loss, p.best_filters, p.winner = loss, filters, p.trial
+            p.trial, p.tried = p.trial + 1, p.tried + 1
+        p.curve.append(p.best_loss)
+        if p.winner is None:
             break
-        key, value, run.graph = winner
-        changes.append(f"{key}={value}")
-    run.graph.set_normalized(best_filters)
+        key, value = trials[p.winner]
+        run.graph = trial_graph(run.graph, (key, value))
+        p.changes.append(f"{key}={value}")
+        p.round, p.trial, p.winner = p.round + 1, 0, None
+    run.graph.set_normalized(p.best_filters)
     end, render_end = run.real_eval(run.graph)
-    if end > start:  # cannot happen (each re-fit's first loss is its start's), kept as a guard
-        run.graph, end, changes = before, start, []
+    changes = p.changes
+    if end > p.start:  # cannot happen (each re-fit's first loss is its start's), kept as a guard
+        run.graph, end, changes = p.before, p.start, []
     if changes:  # the report shows the new categories; Stage II uses the proxies that still fit
         run.renders["sweep"] = render_end
         run.proxy_nodes = run.evaluator.applicable_proxies(run.graph)
-    note = f"{tried} trials; " + (f"changed {', '.join(changes)}" if changes else "no category changed")
-    run.records.append(StageRecord("sweep", start, end, curve, time.perf_counter() - t0, note))
-    run.log(f"Category sweep: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
+    note = f"{p.tried} trials; " + (f"changed {', '.join(changes)}" if changes else "no category changed")
+    run.records.append(StageRecord("sweep", p.start, end, p.curve, time.perf_counter() - t0, note))
+    run.log(f"Category sweep: loss {p.start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
+
+
+def trial_graph(graph: Graph, trial: tuple[str, Any]) -> Graph:
+    """A copy of ``graph`` with the trial's ``(key, value)`` set."""
+    out = graph.copy()
+    key, value = trial
+    out.set_param(*key.split(".", 1), value)
+    return out
