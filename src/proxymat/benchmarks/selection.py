@@ -149,7 +149,7 @@ def _square(img: torch.Tensor, res: int) -> torch.Tensor:
 
 
 def real_panel(photos: Path, entries: Sequence[Entry], index: Index, config: Any, plan: Any, *,
-               figures: Path | None = None, hand_figures: Path = Path("docs/figures"), linear: bool = True,
+               figures: Path | None = None, hand_figures: Path = Path("docs/figures"), linear: bool = False,
                names: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
     """Fit each shared photo by selection (:func:`~proxymat.photo_fit.fit_photo`); rows with the chosen
     graph, its final loss and patch-SWD / Lab distance, and the patch-SWD of E3's hand-paired fit (the

@@ -187,7 +187,7 @@ def _run_select(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
         if not photos.is_dir():
             raise CliError(f"--real {photos}: not a folder")
         rows = real_panel(photos, entries, index, pipeline_config(args.quality, res=args.res), plan,
-                          figures=Path(args.figures) if args.figures else None, log=_progress)
+                          figures=Path(args.figures) if args.figures else None, linear=args.linear, log=_progress)
         return rows, real_table(rows)
     rows = bench_select(entries, index, args.per_graph, args.shortlist if args.short_fits else 0, args.seed,
                         short_config(plan.short_res, plan.short_iters), save=save, log=_progress)
@@ -338,6 +338,9 @@ def register(sub: Any) -> None:
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="--real: the fit's preset (as proxymat fit --quality)")
     q.add_argument("--res", type=int, default=None, help="--real: working resolution (default: the preset's)")
+    q.add_argument("--linear", action="store_true",
+                   help="--real: the photos hold linear values (as proxymat fit --linear; default: sRGB, as fit reads "
+                        "8-bit files) and are set beside E3's linear fits (e3_real_*_lin.png)")
 
     q = add("recovery", _run_recovery, "material loss: which loss recovers known parameters (random truths of every "
             "example at held-out seeds, from random starts); parameter error, share closer than the start, patch "
