@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from proxymat.optimize import checkpoint as ckpt
+from proxymat.optimize import sweep as sweep_module
 from proxymat.optimize.checkpoint import CheckpointError, TargetId
 from proxymat.optimize.stages import Optimization
 from proxymat.render import render
@@ -81,7 +82,7 @@ def kill_and_resume(target, out, calls: int, where: str, reference, cfg=None, wa
     stage state."""
     run = new_run(target, out, cfg=cfg, checkpoint_every=0)
     every_other = itertools.cycle([True, False])
-    run._checkpoint_due = lambda: next(every_other)
+    run.checkpoint_due = lambda: next(every_other)
     run.loss = StopAfter(run.loss, calls)
     with pytest.raises(Stop):
         run.run()
@@ -132,35 +133,36 @@ def sweep_reference(sweep_target, tmp_path_factory):
     the cells proxy, whose style is pinned): its result and its progression frames."""
     out = tmp_path_factory.mktemp("sweep_ref")
     run = new_run(sweep_target, out, cfg=sweep_config())
-    trials = watch_sweep(run)
-    result = run.run()
+    with pytest.MonkeyPatch.context() as mp:
+        trials = watch_sweep(mp)
+        result = run.run()
     assert [r.note for r in result.records if r.name == "sweep"] == ["6 trials; changed cells.style=edges, cells.distance=manhattan"]
     return result, frames_of(out), trials
 
 
-def watch_sweep(run: Optimization) -> list[tuple[str, str]]:
-    """The (style, distance) of each graph the run's sweep re-fits, in order (filled as the run goes)."""
+def watch_sweep(mp: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """The (style, distance) of each graph the sweep re-fits, in order (filled as runs go, while ``mp`` holds)."""
     seen: list[tuple[str, str]] = []
-    fit = run.fit_filters
+    fit = sweep_module.fit_filters
 
-    def watched(graph, iters, lr, desc, *args, **kw):
+    def watched(ev, host, graph, iters, lr, desc, *args, **kw):
         if desc == "Category sweep (re-fit)":
             seen.append((graph.value("cells.style"), graph.value("cells.distance")))
-        return fit(graph, iters, lr, desc, *args, **kw)
+        return fit(ev, host, graph, iters, lr, desc, *args, **kw)
 
-    run.fit_filters = watched
+    mp.setattr(sweep_module, "fit_filters", watched)
     return seen
 
 
 @pytest.mark.parametrize("calls,where,step", [(25, "sweep", 2), (33, "sweep", 4), (45, "search", 2), (62, "search", 4)])
 def test_a_run_killed_within_the_sweep_or_the_search_resumes_to_the_uninterrupted_result(
-        calls, where, step, sweep_target, sweep_reference, tmp_path):
+        calls, where, step, sweep_target, sweep_reference, tmp_path, monkeypatch):
     """The sweep saves before a trial (here in its first round and in its second, whose graph has the first
     round's change) and goes on with the trials the uninterrupted run drew; the search saves before a batch
     (here before its filter re-fits, and before the scores from the initial filters, after them)."""
     seen: list[list[tuple[str, str]]] = []
     partial = kill_and_resume(sweep_target, tmp_path, calls, where, sweep_reference[:2], cfg=sweep_config(),
-                              watch=lambda run: seen.append(watch_sweep(run)))
+                              watch=lambda run: seen.append(watch_sweep(monkeypatch)))
     assert partial["it"] == step
     if where == "sweep":
         assert (partial["round"], partial["trial"]) == divmod(step, 3)

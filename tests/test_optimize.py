@@ -11,7 +11,9 @@ import torch
 from proxymat.graph import Graph
 from proxymat.nodes.generators import get_generator
 from proxymat.optimize.checkpoint import CheckpointError
+from proxymat.optimize.filters import fit_filters
 from proxymat.optimize.loss import LossConfig, MaterialLoss
+from proxymat.optimize.search import RandomSearch
 from proxymat.optimize.stages import STAGE2_MIN_GAIN, Optimization, OptimizeConfig, RealCheck
 from proxymat.proxy.model import ProxyConfig, build_proxy
 from proxymat.proxy.weights import Proxy, param_table
@@ -19,6 +21,11 @@ from proxymat.render import render
 from proxymat.report import write_report
 
 RES = 64
+
+
+def searcher(run: Optimization) -> RandomSearch:
+    """The random search of ``run`` (over its evaluator; draws from the run's search RNG)."""
+    return RandomSearch(run.evaluator, run)
 
 
 def tiny_graph() -> Graph:
@@ -82,7 +89,7 @@ def finished(target, tmp_path_factory):
     run.stage2()
     run.save_checkpoint()
     calls_after_stage2 = proxy.calls
-    after_stage2 = ({k: v.clone() for k, v in run.graph.normalized("generators").items()}, run.generator_bounds())
+    after_stage2 = ({k: v.clone() for k, v in run.graph.normalized("generators").items()}, run.evaluator.generator_bounds())
     run.polish()
     run.save_checkpoint()
     run.stage3()
@@ -107,19 +114,19 @@ def test_stage2_goes_through_the_proxy_and_stage3_does_not(finished):
     run, proxy, calls_after_stage2, *_ = finished
     assert calls_after_stage2 >= config().iters2  # search batches + every Adam step
     assert proxy.calls == calls_after_stage2  # neither the polish nor Stage III called the proxy
-    assert torch.equal(run.renders["stage3"], run.real_render(run.graph))
+    assert torch.equal(run.renders["stage3"], run.evaluator.real_render(run.graph))
 
 
 def test_random_search_picks_the_lowest_loss(target):
     run = Optimization(tiny_graph(), target, config(), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     filters = run.graph.normalized("filters", optimizable_only=True)
-    cands = run.sample_generator_values(7)
-    losses, idx = run.search(filters, cands)
+    cands = searcher(run).sample_generator_values(7)
+    losses, idx = searcher(run).losses(filters, cands)
     assert losses.shape == (7,)
     expected = []
     for k in range(7):
         one = {key: v[k: k + 1] for key, v in cands.items()}
-        maps = run.graph.evaluate(RES, {**filters, **one}, generator_hook=run.proxy_hook)
+        maps = run.graph.evaluate(RES, {**filters, **one}, generator_hook=run.evaluator.proxy_hook)
         expected.append(float(run.loss(render(maps))))
     assert idx == min(range(7), key=lambda k: expected[k])
     assert torch.allclose(losses, torch.tensor(expected), rtol=1e-4, atol=1e-6)
@@ -129,10 +136,10 @@ def test_rescore_keeps_the_lowest_real_loss_among_the_proxy_favourites_and_candi
     run = Optimization(tiny_graph(), target, config(rescore=3), proxies={"cells": CountingProxy()}, progress=False,
                        log=lambda s: None)
     filters = run.graph.normalized("filters", optimizable_only=True)
-    cands = run.sample_generator_values(9)
-    proxy_losses, _ = run.search(filters, cands)
-    real_losses, _ = run.search(filters, cands, real=True)
-    best, idx = run.rescore(filters, cands, proxy_losses)
+    cands = searcher(run).sample_generator_values(9)
+    proxy_losses, _ = searcher(run).losses(filters, cands)
+    real_losses, _ = searcher(run).losses(filters, cands, real=True)
+    best, idx = searcher(run).rescore(filters, cands, proxy_losses)
     allowed = {0, *torch.argsort(proxy_losses)[:3].tolist()}
     assert idx in allowed
     assert best == pytest.approx(min(float(real_losses[i]) for i in allowed), rel=1e-5)
@@ -140,14 +147,14 @@ def test_rescore_keeps_the_lowest_real_loss_among_the_proxy_favourites_and_candi
     graph = run.graph.copy()
     graph.set_normalized(one)
     graph.set_normalized(filters)
-    assert run.real_loss(graph) == pytest.approx(best, rel=1e-4)
+    assert run.evaluator.real_loss(graph) == pytest.approx(best, rel=1e-4)
 
 
 def test_stage2_start_is_never_worse_than_the_current_parameters_with_rescoring(target):
     logs: list[str] = []
     run = Optimization(tiny_graph(), target, config(iters2=1, samples=12), proxies={"cells": CountingProxy()},
                        progress=False, log=logs.append)
-    start = run.real_loss(run.graph)
+    start = run.evaluator.real_loss(run.graph)
     run.stage2()
     assert any("real-generator loss" in line for line in logs)
     chosen = [line for line in logs if "real-generator loss" in line]
@@ -162,8 +169,8 @@ def test_search_candidates_start_with_current_then_local_then_global(target):
     run = Optimization(tiny_graph(), target, config(samples=10, local_fraction=0.3, local_radius=0.05), progress=False,
                        log=lambda s: None)
     current = run.graph.normalized("generators")
-    cands = run.search_candidates(current)
-    bounds = run.generator_bounds()
+    cands = searcher(run).candidates(current)
+    bounds = run.evaluator.generator_bounds()
     for key, v in cands.items():
         assert v.shape == (11, 1)
         assert torch.equal(v[0], current[key].reshape(-1)[:1])
@@ -173,13 +180,14 @@ def test_search_candidates_start_with_current_then_local_then_global(target):
     scale = cands["cells.scale"]
     assert (scale[4:] - scale[0]).abs().max() > 0.05  # the global samples leave the neighbourhood
     none_local = Optimization(tiny_graph(), target, config(samples=4, local_fraction=0.0), progress=False,
-                              log=lambda s: None).search_candidates(current)
+                              log=lambda s: None)
+    none_local = searcher(none_local).candidates(current)
     assert all(v.shape == (5, 1) for v in none_local.values())
 
 
 def test_sampled_generator_values_respect_the_sampling_box(target):
     run = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None)
-    cands = run.sample_generator_values(200)
+    cands = searcher(run).sample_generator_values(200)
     spec = get_generator("cells")
     for key, u in cands.items():
         p = spec.param(key.split(".")[1])
@@ -253,13 +261,13 @@ def test_a_run_renders_each_distinct_graph_once(target, monkeypatch):
     """Stage starts reuse the previous stage's end render; the final render reuses the last stage's."""
     run = Optimization(tiny_graph(), target, config(), proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     seen: list[str] = []
-    real_render = run.real_render
+    real_render = run.evaluator.real_render
 
     def counting(graph):
         seen.append(json.dumps(graph.to_dict(), sort_keys=True))
         return real_render(graph)
 
-    monkeypatch.setattr(run, "real_render", counting)
+    monkeypatch.setattr(run.evaluator, "real_render", counting)
     result = run.run()
     assert len(seen) == len(set(seen))  # never the same graph twice
     # The initial graph, each stage's end and Stage II's real-generator checks (before iteration 0 and after the last).
@@ -285,7 +293,7 @@ def test_polish_lowers_the_loss_by_moving_generator_parameters_only():
     assert rec.name == "polish" and rec.loss_end < rec.loss_start - 1e-3
     assert rec.curve == sorted(rec.curve, reverse=True)  # only improvements are kept
     assert len(rec.curve) == 1 + 48 // 4
-    assert rec.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
+    assert rec.loss_end == pytest.approx(run.evaluator.real_loss(run.graph), abs=1e-6)
     after = run.graph.normalized("filters")
     assert all(torch.equal(filters_before[k], after[k]) for k in after)
     assert isinstance(run.graph.value("cells.scale"), int)  # discrete parameters stay on their grid
@@ -407,7 +415,7 @@ def test_stage2_stops_when_the_real_loss_stops_falling(target):
     run = Optimization(tiny_graph(), target, config(iters2=40, stage2_check=5, stage2_patience=2),
                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     run.stage1()
-    run.values_loss = lambda values: 0.25  # the real generators never improve
+    run.evaluator.values_loss = lambda values: 0.25  # the real generators never improve
     run.stage2()
     record = run.records[-1]
     assert len(record.curve) == 10  # checks at 0 (the best so far), 5 and 10 (no gain twice): stop
@@ -419,25 +427,25 @@ def test_stage2_keeps_the_values_with_the_lowest_real_loss(target):
                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     run.stage1()
     seen: list[float] = []
-    real_values_loss = run.values_loss
+    real_values_loss = run.evaluator.values_loss
 
     def recording(values):
         seen.append(real_values_loss(values))
         return seen[-1]
 
-    run.values_loss = recording
+    run.evaluator.values_loss = recording
     run.stage2()
     record = run.records[-1]
     assert len(seen) == 5 and len(record.curve) == 12  # checks at 0, 3, 6, 9 and after 12; no early stop
     assert record.loss_end <= min(seen) + 1e-7
-    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-7)
+    assert record.loss_end == pytest.approx(run.evaluator.real_loss(run.graph), abs=1e-7)
 
 
 def test_stage2_without_checks_runs_every_iteration(target):
     run = Optimization(tiny_graph(), target, config(iters2=10, stage2_check=0),
                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     run.stage1()
-    run.values_loss = lambda values: pytest.fail("no real-generator checks with stage2_check=0")
+    run.evaluator.values_loss = lambda values: pytest.fail("no real-generator checks with stage2_check=0")
     run.stage2()
     assert len(run.records[-1].curve) == 10
 
@@ -470,8 +478,8 @@ def test_sweep_finds_the_target_category_and_drops_a_proxy_that_no_longer_fits(t
     record = run.records[-1]
     assert run.graph.value("cells.style") == "f1"
     assert record.name == "sweep" and record.loss_end < 0.5 * record.loss_start
-    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
-    assert torch.equal(run.renders["sweep"], run.real_render(run.graph))  # the report shows the new category
+    assert record.loss_end == pytest.approx(run.evaluator.real_loss(run.graph), abs=1e-6)
+    assert torch.equal(run.renders["sweep"], run.evaluator.real_render(run.graph))  # the report shows the new category
     assert "changed cells.style=f1" in record.note and record.note.startswith("12 trials")  # a second round too
     assert run.proxy_nodes == {}  # the proxy pins style=f2_minus_f1
     assert any("uses the real generator" in m for m in messages)
@@ -491,15 +499,15 @@ def test_sweep_keeps_the_right_category_and_never_raises_the_loss():
     assert record.note == "3 trials; no category changed"  # one round of sweep_max trials, no gain: stop
     assert "sweep" not in run.renders
     assert record.loss_end <= record.loss_start + 1e-7
-    assert record.loss_end == pytest.approx(run.real_loss(run.graph), abs=1e-6)
+    assert record.loss_end == pytest.approx(run.evaluator.real_loss(run.graph), abs=1e-6)
 
 
-def test_sweep_costs_nothing_without_categorical_generator_parameters(target):
+def test_sweep_costs_nothing_without_categorical_generator_parameters(target, monkeypatch):
     from proxymat.examples import resolve_graph
 
     graph = resolve_graph("plaster")  # clouds only: integer and float parameters
     run = Optimization(graph, target, config(sweep_iters=4), progress=False, log=lambda s: None)
-    run.adam = lambda *a, **k: pytest.fail("no filter re-fit without a category to try")
+    monkeypatch.setattr("proxymat.optimize.filters.adam", lambda *a, **k: pytest.fail("no filter re-fit without a category to try"))
     run.sweep()
     record = run.records[-1]
     assert record.note == "no categorical generator parameters" and record.loss_end == record.loss_start
@@ -522,14 +530,14 @@ def test_sweep_gives_up_a_proxy_only_for_a_clear_gain():
 def test_candidate_refits_match_fitting_each_candidate_alone(target):
     run = Optimization(tiny_graph(), target, config(search_batch=3), progress=False, log=lambda s: None)
     filters = run.graph.normalized("filters", optimizable_only=True)
-    cands = run.sample_generator_values(5)  # two batches: 3 + 2
-    losses, fits = run.refit_candidates(filters, cands, iters=4)
+    cands = searcher(run).sample_generator_values(5)  # two batches: 3 + 2
+    losses, fits = searcher(run).refit_candidates(filters, cands, iters=4)
     assert losses.shape == (5,) and all(fits[k].shape == (5, filters[k].numel()) for k in filters)
     for j in range(5):
         graph = run.graph.copy()
         graph.set_normalized({k: v[j] for k, v in cands.items()})
-        unfit = run.real_loss(graph)
-        best, curve = run.fit_filters(graph, 4, run.config.lr1, "alone", record_frames=False)
+        unfit = run.evaluator.real_loss(graph)
+        best, curve = fit_filters(run.evaluator, run, graph, 4, run.config.lr1, "alone", record_frames=False)
         assert curve[0] == pytest.approx(unfit, rel=1e-4)  # the re-fit starts from the filters as given
         assert float(losses[j]) == pytest.approx(min(curve), rel=1e-4)
         assert float(losses[j]) <= unfit + 1e-6
@@ -541,7 +549,7 @@ def test_refit_search_keeps_the_lowest_refit_among_current_chosen_and_the_best_s
     logs: list[str] = []
     run = Optimization(tiny_graph(), target, config(search_refit=2), progress=False, log=logs.append)
     filters = run.graph.normalized("filters", optimizable_only=True)
-    cands = run.sample_generator_values(6)
+    cands = searcher(run).sample_generator_values(6)
     search_losses = torch.tensor([0.5, 0.1, 0.4, 0.2, 0.3, 0.6])
     seen = {}
 
@@ -551,8 +559,9 @@ def test_refit_search_keeps_the_lowest_refit_among_current_chosen_and_the_best_s
         refit = torch.tensor([0.45, 0.05, 0.09, 0.08][:n])
         return refit, {k: torch.full((n, v.numel()), float(i)) for i, (k, v) in enumerate(fvals.items())}
 
-    monkeypatch.setattr(run, "refit_candidates", fake_refit)
-    loss, idx, fit = run.refit_search(filters, cands, search_losses, chosen=5)
+    search = searcher(run)
+    monkeypatch.setattr(search, "refit_candidates", fake_refit)
+    loss, idx, fit = search.refit_search(filters, cands, search_losses, chosen=5)
     # Candidate 0, the chosen one (5), then the two lowest search losses (1 and 3).
     assert torch.equal(seen["subset"]["cells.scale"], cands["cells.scale"][[0, 5, 1, 3]])
     assert seen["iters"] == run.config.search_refit_iters
@@ -566,7 +575,7 @@ def test_stage2_with_refits_starts_no_worse_than_the_current_parameters(target):
     run = Optimization(tiny_graph(), target, config(iters2=1, samples=6, search_refit=3, search_refit_iters=3),
                        proxies={"cells": CountingProxy()}, progress=False, log=logs.append)
     run.stage1()
-    start = run.real_loss(run.graph)
+    start = run.evaluator.real_loss(run.graph)
     run.stage2()
     refits = [line for line in logs if "filters re-fit to" in line]
     assert len(refits) == 1 and "5 candidates" in refits[0]

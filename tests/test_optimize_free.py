@@ -46,9 +46,9 @@ def test_only_free_parameters_move_in_every_stage_and_stay_in_range(target):
     before = values(graph)
     run = Optimization(graph, target, config(sweep_iters=3, search_refit=2, search_refit_iters=2, polish=16),
                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
-    assert run.category_trials(run.graph) == []  # no categorical parameter is free: the sweep changes nothing
-    assert set(run.generator_bounds()) == {"cells.scale", "cells.disorder"}
-    assert run.generator_bounds()["cells.disorder"] == pytest.approx((0.3, 0.45))  # inside the proxy's box
+    assert run.evaluator.category_trials() == []  # no categorical parameter is free: the sweep changes nothing
+    assert set(run.evaluator.generator_bounds()) == {"cells.scale", "cells.disorder"}
+    assert run.evaluator.generator_bounds()["cells.disorder"] == pytest.approx((0.3, 0.45))  # inside the proxy's box
     seen = {}
     for stage in (run.stage1, run.sweep, run.stage2, run.polish, run.stage3):
         stage()
@@ -73,7 +73,7 @@ def test_only_free_parameters_move_in_every_stage_and_stay_in_range(target):
 def test_a_graph_without_free_moves_filters_outside_any_free_range(target):
     run = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None)
     run.stage1()
-    assert set(run.category_trials(run.graph)) >= {("cells.style", "f1"), ("cells.distance", "chebyshev")}
+    assert set(run.evaluator.category_trials()) >= {("cells.style", "f1"), ("cells.distance", "chebyshev")}
     moved = {k for k, v in values(run.graph).items() if v != values(tiny_graph())[k]}
     assert {"lv.in_high", "normal.intensity"} <= moved  # not free in FREE, free here
     torch.testing.assert_close(run.graph.normalized("generators")["cells.scale"], tiny_graph().normalized("generators")["cells.scale"])

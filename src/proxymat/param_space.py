@@ -64,11 +64,6 @@ class Layout:
     def discrete(self) -> np.ndarray:
         return self.steps > 0
 
-    @staticmethod
-    def of(graph: Any) -> "Layout":
-        """The layout of ``graph.space()`` (a :class:`~proxymat.graph.Graph`): see :meth:`ParamSpace.layout`."""
-        return graph.space().layout()
-
 
 @dataclass(frozen=True, eq=False)
 class Box:

@@ -17,18 +17,19 @@ import torch
 from .records import Values
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 
-def adam(run: Optimization, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
+def adam(ev: Evaluator, host: StageHost, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float,
          desc: str, bounds: Mapping[str, tuple[float, float]] | None = None,
          monitor: Callable[[int, Values], bool] | None = None, check_every: int = 0,
          record_frames: bool = True, stage: str | None = None,
          resumed: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
     """Adam in normalized space, clamped to [0, 1] (or ``bounds``); returns the best values seen and the loss curve.
 
-    ``evaluate`` renders the values; ``run`` gives the loss, the bars, the log, the frames and
-    the checkpoints. With ``monitor`` and ``check_every``, ``monitor(it, values)`` runs before
+    ``evaluate`` renders the values; ``ev`` gives the loss, the device and the log, ``host`` the
+    bars, the frames and the checkpoints. With ``monitor`` and ``check_every``, ``monitor(it, values)`` runs before
     iterations 0, ``check_every``, ... and after the last one; it returning True ends the loop early.
     With ``stage``, a checkpoint is saved at the start of an iteration once ``checkpoint_every``
     seconds have passed (the loop's state, the monitor's ``state()`` and ``extra``); ``resumed``
@@ -36,14 +37,14 @@ def adam(run: Optimization, values: Values, evaluate: Callable[[Values], torch.T
     bounds = bounds or {}
     if not values:  # nothing to move (e.g. a graph whose free parameters are all generator parameters)
         return {}, []
-    params = {k: v.detach().clone().to(run.device).requires_grad_(True) for k, v in values.items()}
+    params = {k: v.detach().clone().to(ev.device).requires_grad_(True) for k, v in values.items()}
     opt = torch.optim.Adam(list(params.values()), lr=lr)
     best_loss, best = math.inf, {k: v.detach().clone() for k, v in params.items()}
     curve: list[float] = []
     first = 0
     if resumed is not None:
         first, best_loss, curve = resumed["it"], resumed["best_loss"], list(resumed["curve"])
-        best = {k: v.to(run.device) for k, v in resumed["best"].items()}
+        best = {k: v.to(ev.device) for k, v in resumed["best"].items()}
         with torch.no_grad():
             for k, v in params.items():
                 v.copy_(resumed["params"][k])
@@ -51,26 +52,26 @@ def adam(run: Optimization, values: Values, evaluate: Callable[[Values], torch.T
         opt.load_state_dict({"state": {int(i): st for i, st in resumed["opt"].items()}, "param_groups": groups})
         if resumed.get("monitor") is not None and hasattr(monitor, "restore"):
             monitor.restore(resumed["monitor"])  # type: ignore[union-attr]
-    bar = run.bars.loop(range(first, iters), desc=desc)
+    bar = host.bars.loop(range(first, iters), desc=desc)
     for it in bar:
-        if stage is not None and run._checkpoint_due():
-            run.save_checkpoint({
-                "stage": stage, "it": it, "elapsed": time.perf_counter() - run._stage_t0, "params": params,
+        if stage is not None and host.checkpoint_due():
+            host.save_checkpoint({
+                "stage": stage, "it": it, "elapsed": time.perf_counter() - host.stage_t0, "params": params,
                 "opt": opt.state_dict()["state"], "best_loss": best_loss, "best": best, "curve": curve,
                 "monitor": monitor.state() if hasattr(monitor, "state") else None, **(extra or {})})  # type: ignore[union-attr]
         if monitor is not None and check_every > 0 and it % check_every == 0 and monitor(it, params):
             break
         img = evaluate(params)
-        loss = run.loss(img)
+        loss = ev.loss(img)
         value = loss.item()
         if not math.isfinite(value):
-            run.log(f"{desc}: loss became {value} at iteration {it}; stopping this stage early")
+            ev.log(f"{desc}: loss became {value} at iteration {it}; stopping this stage early")
             break
         curve.append(value)
         if value < best_loss:
             best_loss, best = value, {k: v.detach().clone() for k, v in params.items()}
-        if record_frames and it % run.config.frame_every == 0:
-            run.save_frame(img)
+        if record_frames and it % ev.config.frame_every == 0:
+            host.save_frame(img)
         if not loss.requires_grad:  # no moving parameter reaches the loss (e.g. free ones without a proxy)
             break
         opt.zero_grad(set_to_none=True)

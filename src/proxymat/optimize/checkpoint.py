@@ -309,9 +309,7 @@ def check_partial(state: State, where: str) -> None:
         elif p["stage"] == "stage2" and "search" in p:
             ok = _search_fits(p["search"], graph)
         elif p["stage"] == "polish":
-            from .gradient_free import Layout
-
-            ok = tuple(p["x"].shape) == (Layout.of(graph).dim,) and isinstance(p["rng"], dict) and all(
+            ok = tuple(p["x"].shape) == (graph.space().layout().dim,) and isinstance(p["rng"], dict) and all(
                 _number(p[k]) for k in ("radius", "best_loss", "accepted"))
         elif p["stage"] in ("stage1", "stage2", "stage3"):
             want = graph.normalized("filters", optimizable_only=True)

@@ -1,18 +1,26 @@
-"""The optimizer's evaluator: a graph's loss and render with the real generators or through the proxies.
+"""The optimizer's evaluator: the run's parameter vector, and its loss and render with the real
+generators or through the proxies.
 
-One :class:`Evaluator` serves every stage of a run. It holds the loss against
-the target and the proxies, says which generator nodes of a graph a proxy fits,
-renders graphs with the real generators (remembering the last few, so a stage's
-start, which is the previous stage's end, is rendered once), and gives the
-generator hooks that :meth:`proxymat.program.Program.evaluate` calls: the real
-generators, or each node's proxy where it has one. Graphs are compiled once per
-evaluation (:meth:`proxymat.graph.Graph.compile`); the stages' loops compile
-theirs once per loop.
+One :class:`Evaluator` serves every stage of a run. It owns the parameter
+vector: the current graph (:attr:`Evaluator.graph`), whose normalized values in
+its :class:`~proxymat.param_space.ParamSpace` the stages read
+(:meth:`Evaluator.values`) and write (:meth:`Evaluator.set_values`), with what
+bounds them: the graph's free ranges (:mod:`.free`) and the generators'
+sampling boxes (:meth:`Evaluator.generator_bounds`). It also holds the starting
+graph, the run's search RNG, the loss against the target and the proxies; says
+which generator nodes of a graph a proxy fits; renders graphs with the real
+generators (remembering the last few, so a stage's start, which is the previous
+stage's end, is rendered once) and values through a compiled program
+(:meth:`Evaluator.render_values`); and gives the generator hooks that
+:meth:`proxymat.program.Program.evaluate` calls: the real generators, or each
+node's proxy where it has one. Graphs are compiled once per evaluation
+(:meth:`proxymat.graph.Graph.compile`); the stages' loops compile theirs once
+per loop.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Mapping, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +30,9 @@ from ..nodes.generators.base import GeneratorSpec
 from ..program import Program
 from ..render import render
 from .config import OptimizeConfig
+from .free import allows, free_bounds, intersect, restrict
 from .loss import MaterialLoss
-from .records import Log
+from .records import Log, Values
 
 MEMO_SIZE = 4  # real-generator renders remembered
 
@@ -45,18 +54,76 @@ def graph_key(graph: Graph) -> tuple[Any, ...]:
                                            for k, v in graph.outputs.items()))
 
 
-class Evaluator:
-    """Loss and renders of graphs against one target (see the module docstring)."""
+def category_trials(graph: Graph) -> list[tuple[str, Any]]:
+    """``(key, value)`` for every other choice of every categorical (enum or bool) generator parameter."""
+    out: list[tuple[str, Any]] = []
+    for key, p in graph.param_specs("generators").items():
+        if p.kind == "enum":
+            choices: tuple[Any, ...] = tuple(p.choices)
+        elif p.kind == "bool":
+            choices = (False, True)
+        else:
+            continue
+        now = graph.value(key)
+        out += [(key, c) for c in choices if c != now]
+    return out
 
-    def __init__(self, target: torch.Tensor, config: OptimizeConfig, proxies: Mapping[str, ProxyLike],
+
+class Evaluator:
+    """The parameter vector of a run and its loss and renders against one target (see the module docstring)."""
+
+    def __init__(self, graph: Graph, target: torch.Tensor, config: OptimizeConfig, proxies: Mapping[str, ProxyLike],
                  device: torch.device, log: Log):
+        self.free = free_bounds(graph)  # None: every parameter moves; else only these keys, within their ranges
+        self.graph = graph.copy()  # the current values: the run's parameter vector
+        self.initial = graph.copy()
         self.config = config
         self.device = device
         self.log = log
+        self.target = target
         self.loss: Any = MaterialLoss(target, config.loss)  # a MaterialLoss (or a stand-in with its calls)
         self.proxies = dict(proxies)
-        self.proxy_nodes: dict[str, ProxyLike] = {}
+        self.rng = torch.Generator().manual_seed(config.seed)  # the random search's draws
         self._memo: dict[tuple[Any, ...], tuple[float, torch.Tensor]] = {}
+        self.proxy_nodes: dict[str, ProxyLike] = {}  # generator nodes of the current graph evaluated through a proxy
+        self.refresh_proxies()
+
+    # ------------------------------------------------------------ the parameter vector
+    def values(self, which: str, graph: Graph | None = None) -> Values:
+        """Normalized values of the current graph's (or ``graph``'s) ``"filters"`` or ``"generators"`` that
+        an optimizer moves: the optimizable ones (:attr:`~proxymat.param_space.Entry.optimizable`), only
+        the free ones when the graph declares ``free``."""
+        return restrict((self.graph if graph is None else graph).normalized(which, optimizable_only=True), self.free)
+
+    def set_values(self, values: Mapping[str, torch.Tensor]) -> None:
+        """Write normalized values into the current graph (discrete kinds rounded)."""
+        self.graph.set_normalized(values)
+
+    def with_values(self, values: Mapping[str, torch.Tensor]) -> Graph:
+        """A copy of the current graph with ``values`` written."""
+        graph = self.graph.copy()
+        graph.set_normalized(values)
+        return graph
+
+    def generator_bounds(self) -> dict[str, tuple[float, float]]:
+        """Normalized [lo, hi] of each generator parameter that moves: its sampling box (where proxies are
+        trained; a parameter a proxy pins keeps the node's value), cut to the graph's free range."""
+        space = self.graph.space()
+        out = {}
+        for key in restrict(dict.fromkeys(space.keys("generators")), self.free):
+            box = space.sampling_box(key, self.graph.value(key))
+            out[key] = box if self.free is None else intersect(box, self.free[key])
+        return out
+
+    def category_trials(self, graph: Graph | None = None) -> list[tuple[str, Any]]:
+        """:func:`category_trials` of the current graph (or ``graph``) that its free parameters allow."""
+        graph = self.graph if graph is None else graph
+        specs = graph.param_specs("generators")
+        return [(k, v) for k, v in category_trials(graph) if allows(self.free, k, float(specs[k].normalize(v)[0]))]
+
+    def refresh_proxies(self, quiet: bool = False) -> None:
+        """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`)."""
+        self.proxy_nodes = self.applicable_proxies(self.graph, quiet)
 
     def applicable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
         """Generator nodes of ``graph`` whose proxy fits: the proxy's pinned parameters equal the node's
@@ -78,9 +145,16 @@ class Evaluator:
             out[name] = proxy
         return out
 
-    # ------------------------------------------------------------ real generators
+    # ------------------------------------------------------------ renders and losses
     def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return render(maps, self.config.render)
+
+    def render_values(self, program: Program, values: Mapping[str, torch.Tensor], *, hook: Any = None,
+                      frozen: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """The render of ``program`` with ``values`` (normalized, batched or not) at the run's resolution and
+        device; ``hook``: the generator hook (default the real generators), ``frozen``: fixed generator outputs."""
+        return self.render_maps(program.evaluate(self.config.res, values, generator_hook=hook, frozen=frozen,
+                                                 device=self.device))
 
     def real_outputs(self, program: Program) -> dict[str, torch.Tensor]:
         """Real generator outputs at the program's parameters (frozen inputs)."""
@@ -92,17 +166,26 @@ class Evaluator:
         with torch.no_grad():
             return self.render_maps(program.evaluate(self.config.res, frozen=self.real_outputs(program), device=self.device))
 
-    def real_eval(self, graph: Graph, render_with: Callable[[Graph], torch.Tensor] | None = None) -> tuple[float, torch.Tensor]:
-        """Loss and render of the graph with the real generators (``render_with``: the render function,
-        default :meth:`real_render`), remembered for the last :data:`MEMO_SIZE` graphs."""
+    def real_eval(self, graph: Graph | None = None) -> tuple[float, torch.Tensor]:
+        """Loss and render of ``graph`` (default: the current graph) with the real generators
+        (:meth:`real_render`), remembered for the last :data:`MEMO_SIZE` graphs."""
+        graph = self.graph if graph is None else graph
         key = graph_key(graph)
         if key not in self._memo:
             with torch.no_grad():
-                img = (render_with or self.real_render)(graph)
+                img = self.real_render(graph)
                 self._memo[key] = (float(self.loss(img)), img)
             while len(self._memo) > MEMO_SIZE:
                 self._memo.pop(next(iter(self._memo)))
         return self._memo[key]
+
+    def real_loss(self, graph: Graph | None = None) -> float:
+        """Real-generator loss of ``graph`` (default: the current graph)."""
+        return self.real_eval(graph)[0]
+
+    def values_loss(self, values: Mapping[str, torch.Tensor]) -> float:
+        """Real-generator loss of the current graph with ``values`` (normalized) written."""
+        return self.real_loss(self.with_values(values))
 
     # ------------------------------------------------------------ generator hooks
     @staticmethod

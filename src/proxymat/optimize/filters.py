@@ -15,28 +15,29 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from ..graph import Graph
+from .adam import adam
 from .records import StageRecord, Values
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 
-def fit_filters(run: Optimization, graph: Graph, iters: int, lr: float, desc: str, record_frames: bool = True,
-                stage: str | None = None, resumed: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
+def fit_filters(ev: Evaluator, host: StageHost, graph: Graph, iters: int, lr: float, desc: str,
+                record_frames: bool = True, stage: str | None = None,
+                resumed: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
     """Adam on ``graph``'s optimizable filter parameters (those the graph frees), its generators' real
     outputs held fixed: the best filter values and the loss curve (``stage``, ``resumed``: checkpoints
     within the loop, see :func:`~.adam.adam`)."""
     program = graph.compile()
-    frozen = run.evaluator.real_outputs(program)
-    values = run.movable(graph.normalized("filters", optimizable_only=True))
-    res, device = run.config.res, run.device
-    return run.adam(values, lambda p: run.render_maps(program.evaluate(res, p, frozen=frozen, device=device)),
-                    iters, lr, desc, bounds=run.free, record_frames=record_frames, stage=stage, resumed=resumed)
+    frozen = ev.real_outputs(program)
+    return adam(ev, host, ev.values("filters", graph), lambda p: ev.render_values(program, p, frozen=frozen),
+                iters, lr, desc, bounds=ev.free, record_frames=record_frames, stage=stage, resumed=resumed)
 
 
 @dataclass(frozen=True)
 class FilterStage:
-    """Stage I or III: fit the filters of the run's graph (``iters`` and ``lr`` name config fields)."""
+    """Stage I or III: fit the filters of the evaluator's graph (``iters`` and ``lr`` name config fields)."""
 
     name: str
     title: str
@@ -44,15 +45,15 @@ class FilterStage:
     iters: str
     lr: str
 
-    def __call__(self, run: Optimization) -> None:
-        t0, resumed = run._stage_begin(self.name)
-        start = run.real_loss(run.graph)
-        best, curve = run.fit_filters(run.graph, getattr(run.config, self.iters), getattr(run.config, self.lr),
-                                      self.desc, stage=self.name, resumed=resumed)
-        run.graph.set_normalized(best)
-        end, run.renders[self.name] = run.real_eval(run.graph)
-        run.records.append(StageRecord(self.name, start, end, curve, time.perf_counter() - t0))
-        run.log(f"{self.title}: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+    def __call__(self, ev: Evaluator, host: StageHost) -> None:
+        t0, resumed = host.stage_begin(self.name)
+        start = ev.real_loss()
+        best, curve = fit_filters(ev, host, ev.graph, getattr(ev.config, self.iters), getattr(ev.config, self.lr),
+                                  self.desc, stage=self.name, resumed=resumed)
+        ev.set_values(best)
+        end, host.renders[self.name] = ev.real_eval()
+        host.records.append(StageRecord(self.name, start, end, curve, time.perf_counter() - t0))
+        ev.log(f"{self.title}: loss {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
 
 STAGE1 = FilterStage("stage1", "Stage I", "Stage I (filters)", "iters1", "lr1")

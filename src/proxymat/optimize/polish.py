@@ -29,7 +29,8 @@ from .progress import NO_GRAD
 from .records import StageRecord
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 POLISH_SHRINK = 0.7  # radius factor after a polish round without gain
 POLISH_RADIUS_RANGE = (0.01, 0.5)
@@ -42,28 +43,29 @@ def next_radius(radius: float, improved: bool, grow: float) -> float:
     return min(max(radius * (grow if improved else POLISH_SHRINK), low), high)
 
 
-def polish(run: Optimization) -> None:
-    """The polish of the run's graph (see the module docstring)."""
-    config = run.config
-    t0, resumed = run._stage_begin("polish")
-    start = run.real_loss(run.graph)
-    if run.best is not None and run.best["loss"] < start:  # e.g. a coarse proxy led Stage II astray
-        run.log(f"Polish: starting from {run.best['stage']} (real-generator loss {run.best['loss']:.4f}), "
-                f"below the current {start:.4f}")
-        run.graph = Graph.from_dict(run.best["graph"])
-        start = run.real_loss(run.graph)
-    obj = Objective(run.graph, run.target, run.loss, res=config.res, settings=config.render,
-                    batch_size=config.search_batch, device=run.device)
-    generators = set(run.graph.param_specs("generators"))
-    free = run.free or {}
+def polish(ev: Evaluator, host: StageHost) -> None:
+    """The polish of the evaluator's graph (see the module docstring)."""
+    config = ev.config
+    t0, resumed = host.stage_begin("polish")
+    start = ev.real_loss()
+    best = host.best
+    if best is not None and best["loss"] < start:  # e.g. a coarse proxy led Stage II astray
+        ev.log(f"Polish: starting from {best['stage']} (real-generator loss {best['loss']:.4f}), "
+               f"below the current {start:.4f}")
+        ev.graph = Graph.from_dict(best["graph"])
+        start = ev.real_loss()
+    obj = Objective(ev.graph, ev.target, ev.loss, res=config.res, settings=config.render,
+                    batch_size=config.search_batch, device=ev.device)
+    generators = set(ev.graph.param_specs("generators"))
+    free = ev.free or {}
     layout = obj.layout
     movable = np.concatenate([np.full(s.stop - s.start, (config.polish_filters or key in generators)
-                                      and (run.free is None or key in free))
+                                      and (ev.free is None or key in free))
                               for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0, bool)])
     lo, hi = (np.concatenate([np.full(s.stop - s.start, free.get(key, (0.0, 1.0))[j])
                               for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0)]) for j in (0, 1))
     if not movable.any():
-        run.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
+        host.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
         return
     steps = layout.steps[movable]
     x = obj.x0.copy()
@@ -74,15 +76,15 @@ def polish(run: Optimization) -> None:
     if resumed is not None:
         first, radius, best_loss, accepted = resumed["it"], resumed["radius"], resumed["best_loss"], resumed["accepted"]
         x, curve, rng.bit_generator.state = resumed["x"].numpy().copy(), list(resumed["curve"]), resumed["rng"]
-    for it in run.bars.loop(range(first, rounds), desc="Polish (real generators)", units=config.search_batch * NO_GRAD):
-        if run._checkpoint_due():
-            run.save_checkpoint({"stage": "polish", "it": it, "elapsed": time.perf_counter() - t0,
+    for it in host.bars.loop(range(first, rounds), desc="Polish (real generators)", units=config.search_batch * NO_GRAD):
+        if host.checkpoint_due():
+            host.save_checkpoint({"stage": "polish", "it": it, "elapsed": time.perf_counter() - t0,
                                  "x": torch.from_numpy(x.copy()), "radius": radius, "best_loss": best_loss,
                                  "curve": curve, "accepted": accepted, "rng": rng.bit_generator.state})
         batch = np.repeat(x[None], config.search_batch, axis=0)
         for row in batch:
             row[movable] = perturb(x[movable], steps, rng, config.polish_prob, radius)
-            if run.free is not None:
+            if ev.free is not None:
                 row[:] = np.clip(row, lo, hi)
         losses = obj.f_batch(batch)
         i = int(np.argmin(losses))
@@ -91,9 +93,9 @@ def polish(run: Optimization) -> None:
             best_loss, x, accepted = float(losses[i]), obj.snap(batch[i]), accepted + 1
         radius = next_radius(radius, improved, config.polish_grow)
         curve.append(best_loss)
-    obj.apply(run.graph, x)
-    end, run.renders["polish"] = run.real_eval(run.graph)
-    run.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
-                                   f"{accepted} of {rounds} rounds improved"))
-    run.log(f"Polish: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s "
-            f"({accepted} of {rounds} rounds improved)")
+    obj.apply(ev.graph, x)
+    end, host.renders["polish"] = ev.real_eval()
+    host.records.append(StageRecord("polish", start, end, curve, time.perf_counter() - t0,
+                                    f"{accepted} of {rounds} rounds improved"))
+    ev.log(f"Polish: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s "
+           f"({accepted} of {rounds} rounds improved)")

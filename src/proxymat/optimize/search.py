@@ -39,26 +39,27 @@ import torch
 from .records import Values
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 
 class Batches:
     """The batches of one search, in order: those a killed run finished are replayed from its checkpoint,
-    the others computed, each after a checkpoint once one is due."""
+    the others computed, each after a checkpoint (through ``host``) once one is due."""
 
-    def __init__(self, run: Optimization, candidates: Values, done: list[dict[str, Any]] | None = None):
-        self.run, self.candidates = run, candidates
+    def __init__(self, host: StageHost, device: torch.device, candidates: Values,
+                 done: list[dict[str, Any]] | None = None):
+        self.host, self.device, self.candidates = host, device, candidates
         self.done = list(done or [])
         self.next = 0
 
     def __call__(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The next batch's result: ``compute()`` (a dict of tensors), or the killed run's."""
-        run = self.run
         if self.replays():
-            out = {k: to_device(v, run.device) for k, v in self.done[self.next].items()}
+            out = {k: to_device(v, self.device) for k, v in self.done[self.next].items()}
         else:
-            if run._checkpoint_due():
-                run.save_checkpoint(self.state())
+            if self.host.checkpoint_due():
+                self.host.save_checkpoint(self.state())
             out = compute()
             self.done.append(out)
         self.next += 1
@@ -70,7 +71,7 @@ class Batches:
 
     def state(self) -> dict[str, Any]:
         """The checkpoint state of Stage II within its search: the candidates and the finished batches."""
-        return {"stage": "stage2", "it": len(self.done), "elapsed": time.perf_counter() - self.run._stage_t0,
+        return {"stage": "stage2", "it": len(self.done), "elapsed": time.perf_counter() - self.host.stage_t0,
                 "search": {"candidates": self.candidates, "done": self.done}}
 
 
@@ -82,10 +83,12 @@ def to_device(value: Any, device: torch.device) -> Any:
 
 
 class RandomSearch:
-    """The search of one run (its RNG is the run's, so resumed runs draw the same candidates)."""
+    """The search of one run over its evaluator's parameter vector (its RNG is the evaluator's, so resumed
+    runs draw the same candidates); ``host`` gives the progress bars and the checkpoints."""
 
-    def __init__(self, run: Optimization):
-        self.run = run
+    def __init__(self, ev: Evaluator, host: StageHost):
+        self.ev = ev
+        self.host = host
         self.batches: Batches | None = None  # the running search's batches (:meth:`choose_start`)
 
     def batch(self, compute: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -94,26 +97,24 @@ class RandomSearch:
 
     def sample_generator_values(self, n: int) -> Values:
         """``n`` random normalized generator parameter vectors (B, 1) per key, inside each spec's sampling box."""
-        run = self.run
-        out: Values = {}
-        for key, (u_lo, u_hi) in run.generator_bounds().items():
-            out[key] = (u_lo + (u_hi - u_lo) * torch.rand(n, 1, generator=run._gen)).to(run.device)
-        return out
+        ev = self.ev
+        drawn = ev.graph.space().uniform(ev.generator_bounds(), n, ev.rng)
+        return {k: v.to(ev.device) for k, v in drawn.items()}
 
     def sample_local_values(self, current: Values, n: int) -> Values:
         """``n`` perturbations of ``current`` (uniform, +-``local_radius`` normalized), clipped to the sampling box."""
-        run = self.run
+        ev = self.ev
         out: Values = {}
-        r = run.config.local_radius
-        for key, (u_lo, u_hi) in run.generator_bounds().items():
-            noise = (torch.rand(n, 1, generator=run._gen) * 2 - 1) * r
+        r = ev.config.local_radius
+        for key, (u_lo, u_hi) in ev.generator_bounds().items():
+            noise = (torch.rand(n, 1, generator=ev.rng) * 2 - 1) * r
             centre = current[key].detach().reshape(1, -1)[:, :1].cpu()
-            out[key] = (centre + noise).clamp(min(u_lo, u_hi), max(u_lo, u_hi)).to(run.device)
+            out[key] = (centre + noise).clamp(min(u_lo, u_hi), max(u_lo, u_hi)).to(ev.device)
         return out
 
     def candidates(self, current: Values) -> Values:
         """Candidate 0 = ``current``, then local perturbations of it, then samples over the whole box."""
-        config, device = self.run.config, self.run.device
+        config, device = self.ev.config, self.ev.device
         n = max(config.samples, 1)
         n_local = min(n, max(0, round(n * config.local_fraction)))
         parts = [{k: v.reshape(1, -1).to(device) for k, v in current.items()}]
@@ -125,18 +126,17 @@ class RandomSearch:
 
     def losses(self, filters: Values, candidates: Values, real: bool = False) -> tuple[torch.Tensor, int]:
         """Loss of each candidate through the proxies (``real``: the real generators); returns (losses, best index)."""
-        run = self.run
+        ev = self.ev
         n = next(iter(candidates.values())).shape[0] if candidates else 1
-        hook = run.evaluator.real_hook if real else run.proxy_hook
-        step = run.config.search_batch
-        program = run.graph.compile()
+        hook = ev.real_hook if real else ev.proxy_hook
+        step = ev.config.search_batch
+        program = ev.graph.compile()
         losses = []
 
         def one(s: int) -> dict[str, Any]:
             batch = {k: v[s: s + step] for k, v in candidates.items()}
             with torch.no_grad():
-                maps = program.evaluate(run.config.res, {**filters, **batch}, generator_hook=hook, device=run.device)
-                return {"losses": run.loss.per_image(run.render_maps(maps))}
+                return {"losses": ev.loss.per_image(ev.render_values(program, {**filters, **batch}, hook=hook))}
 
         for s in range(0, n, step):
             losses.append(self.batch(partial(one, s))["losses"])
@@ -145,23 +145,23 @@ class RandomSearch:
 
     def rescore(self, filters: Values, candidates: Values, proxy_losses: torch.Tensor) -> tuple[float, int]:
         """Real-generator loss of candidate 0 and the ``config.rescore`` best by proxy loss: (lowest, its index)."""
-        k = min(self.run.config.rescore, proxy_losses.numel())
+        k = min(self.ev.config.rescore, proxy_losses.numel())
         top = torch.argsort(proxy_losses)[:k].tolist()
         idx = [0] + [i for i in top if i != 0]
         subset = {key: v[idx] for key, v in candidates.items()}
-        losses, best = self.run.search(filters, subset, real=True)
+        losses, best = self.losses(filters, subset, real=True)
         return float(losses[best]), idx[best]
 
     def refit_candidates(self, filters: Values, candidates: Values, iters: int) -> tuple[torch.Tensor, Values]:
         """Re-fit the filters to each candidate's real generator outputs: ``iters`` Adam iterations, one
         independent fit per candidate, ``search_batch`` at a time. Returns each candidate's lowest loss
         (first iteration included, i.e. ``filters`` as given) and the filter values that gave it (B, size)."""
-        run = self.run
+        ev = self.ev
         n = next(iter(candidates.values())).shape[0]
-        step = max(run.config.search_batch, 1)
-        program = run.graph.compile()
+        step = max(ev.config.search_batch, 1)
+        program = ev.graph.compile()
         losses, fits = [], []
-        bar = run.bars.loop(total=math.ceil(n / step) * max(iters, 1), desc="Stage II search (filter re-fits)", units=step)
+        bar = self.host.bars.loop(total=math.ceil(n / step) * max(iters, 1), desc="Stage II search (filter re-fits)", units=step)
 
         def one(s: int) -> dict[str, Any]:
             batch = {k: v[s: s + step].detach() for k, v in candidates.items()}
@@ -170,17 +170,16 @@ class RandomSearch:
 
             def real_once(name, spec, real, norm, res, seed):  # noqa: ANN001, ANN202 - a generator hook
                 if name not in frozen:  # the batch's real outputs, rendered at the first iteration and kept
-                    frozen[name] = run.evaluator.real_hook(name, spec, real, norm, res, seed)
+                    frozen[name] = ev.real_hook(name, spec, real, norm, res, seed)
                 return frozen[name]
 
-            params = {k: v.detach().reshape(1, -1).expand(b, -1).clone().to(run.device).requires_grad_(True)
+            params = {k: v.detach().reshape(1, -1).expand(b, -1).clone().to(ev.device).requires_grad_(True)
                       for k, v in filters.items()}
-            opt = torch.optim.Adam(list(params.values()), lr=run.config.lr1) if params else None
+            opt = torch.optim.Adam(list(params.values()), lr=ev.config.lr1) if params else None
             best = torch.full((b,), math.inf)
             best_fit = {k: v.detach().clone() for k, v in params.items()}
             for it in range(max(iters, 1)):
-                per = run.loss.per_image(run.render_maps(
-                    program.evaluate(run.config.res, {**params, **batch}, generator_hook=real_once, device=run.device)))
+                per = ev.loss.per_image(ev.render_values(program, {**params, **batch}, hook=real_once))
                 now = per.detach().cpu()
                 better = now < best
                 best = torch.where(better, now, best)
@@ -194,7 +193,7 @@ class RandomSearch:
                 opt.step()
                 with torch.no_grad():
                     for k, v in params.items():
-                        v.clamp_(*(run.free or {}).get(k, (0.0, 1.0)))
+                        v.clamp_(*(ev.free or {}).get(k, (0.0, 1.0)))
             return {"losses": best, "fits": best_fit}
 
         for s in range(0, n, step):
@@ -210,14 +209,14 @@ class RandomSearch:
                      chosen: int) -> tuple[float, int, Values]:
         """Re-fit the filters to candidate 0, ``chosen`` and the ``search_refit`` lowest-loss candidates
         (``search_refit_iters`` each) and keep the lowest: (its loss, its index, its filters)."""
-        run = self.run
+        ev = self.ev
         order = [0, chosen] + torch.argsort(losses).tolist()
-        idx = list(dict.fromkeys(order))[: run.config.search_refit + 2]
+        idx = list(dict.fromkeys(order))[: ev.config.search_refit + 2]
         subset = {k: v[idx] for k, v in candidates.items()}
-        refit, fits = run.refit_candidates(filters, subset, run.config.search_refit_iters)
+        refit, fits = self.refit_candidates(filters, subset, ev.config.search_refit_iters)
         j = int(torch.argmin(refit))
         rank = int((losses < losses[idx[j]]).sum())
-        run.log(f"Stage II search: filters re-fit to {len(idx)} candidates ({run.config.search_refit_iters} iterations each): "
+        ev.log(f"Stage II search: filters re-fit to {len(idx)} candidates ({ev.config.search_refit_iters} iterations each): "
                 f"loss {float(refit[j]):.4f} for sample {idx[j]} (rank {rank + 1} of {len(losses)} by its search loss)")
         return float(refit[j]), idx[j], {k: v[j] for k, v in fits.items()}
 
@@ -226,14 +225,14 @@ class RandomSearch:
         """The filters and generator values to start Stage II's joint Adam from, and a note (Stage I
         discarded); see the module docstring. ``resumed``: the search a killed run saved
         (:meth:`Batches.state`), which goes on from its candidates and finished batches."""
-        run = self.run
+        ev = self.ev
         note = ""
-        if run.config.random_search and gen_now:
+        if ev.config.random_search and gen_now:
             if resumed is None:
-                cands = run.search_candidates(gen_now)
+                cands = self.candidates(gen_now)
             else:
-                cands = {k: v.to(run.device) for k, v in resumed["candidates"].items()}
-            self.batches = Batches(run, cands, None if resumed is None else resumed["done"])
+                cands = {k: v.to(ev.device) for k, v in resumed["candidates"].items()}
+            self.batches = Batches(self.host, ev.device, cands, None if resumed is None else resumed["done"])
             try:
                 filters, idx, note = self.pick(filters, cands)
             finally:
@@ -244,28 +243,28 @@ class RandomSearch:
     def pick(self, filters: Values, cands: Values) -> tuple[Values, int, str]:
         """Score the candidates from the current filters (and the initial ones after Stage I): the
         filters and the candidate to start from, and the note."""
-        run = self.run
-        config = run.config
+        ev = self.ev
+        config = ev.config
         note = ""
         options = [("current", filters)]
-        if any(r.name == "stage1" for r in run.records):
-            options.append(("initial", run.movable(run.initial.normalized("filters", optimizable_only=True))))
+        if any(r.name == "stage1" for r in self.host.records):
+            options.append(("initial", ev.values("filters", ev.initial)))
         results = []
-        use_real = config.rescore > 0 and bool(run.proxy_nodes)
+        use_real = config.rescore > 0 and bool(ev.proxy_nodes)
         for label, fvals in options:
-            losses, idx = run.search(fvals, cands)
-            run.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
+            losses, idx = self.losses(fvals, cands)
+            ev.log(f"Stage II search ({label} filters): best proxy loss {float(losses[idx]):.4f} "
                     f"(sample {idx} of {len(losses)}; current parameters {float(losses[0]):.4f})")
             best_loss = float(losses[idx])
             if use_real:
-                best_loss, idx = run.rescore(fvals, cands, losses)
-                run.log(f"Stage II search ({label} filters): real-generator loss {best_loss:.4f} for sample {idx}, "
+                best_loss, idx = self.rescore(fvals, cands, losses)
+                ev.log(f"Stage II search ({label} filters): real-generator loss {best_loss:.4f} for sample {idx}, "
                         f"the best of the {min(config.rescore, len(losses))} lowest proxy losses and the current parameters")
             if label == "current" and config.search_refit > 0:
-                best_loss, idx, fvals = run.refit_search(fvals, cands, losses, idx)
+                best_loss, idx, fvals = self.refit_search(fvals, cands, losses, idx)
             results.append((best_loss, label, fvals, idx))
         best_loss, label, filters, idx = min(results, key=lambda r: r[0])
         if label == "initial":
             note = "Stage I discarded: starting Stage II from the initial filters gave a lower loss (supplemental 3.2)"
-            run.log(note)
+            ev.log(note)
         return filters, idx, note

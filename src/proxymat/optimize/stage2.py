@@ -15,10 +15,13 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from .adam import adam
 from .records import StageRecord, Values
+from .search import RandomSearch
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 STAGE2_MIN_GAIN = 1e-3  # relative drop of the real loss that counts as a gain at a Stage II check
 
@@ -67,48 +70,48 @@ class RealCheck:
         self.losses = [(int(i), float(v)) for i, v in state["losses"]]
 
 
-def stage2(run: Optimization) -> None:
-    """Stage II of the run's graph (see the module docstring)."""
-    config = run.config
-    t0, resumed = run._stage_begin("stage2")
-    start = run.real_loss(run.graph)
-    gen_now = run.movable(run.graph.normalized("generators"))
-    filters = run.movable(run.graph.normalized("filters", optimizable_only=True))
+def stage2(ev: Evaluator, host: StageHost) -> None:
+    """Stage II of the evaluator's graph (see the module docstring)."""
+    config = ev.config
+    t0, resumed = host.stage_begin("stage2")
+    start = ev.real_loss()
+    gen_now = ev.values("generators")
+    filters = ev.values("filters")
     if resumed is None or "search" in resumed:  # a killed run's search goes on from its finished batches
-        filters, gen_now, note = run.searcher.choose_start(filters, gen_now, None if resumed is None else resumed["search"])
+        search = RandomSearch(ev, host)
+        filters, gen_now, note = search.choose_start(filters, gen_now, None if resumed is None else resumed["search"])
         resumed = None
     else:  # the search was done by the killed run: its Adam loop goes on
         note = resumed["note"]
         gen_now = {k: resumed["params"][k] for k in gen_now}
     # Proxy-driven parameters stay inside the sampling box the proxy was trained on.
-    bounds = {**(run.free or {}),
-              **{k: b for k, b in run.generator_bounds().items() if k.split(".")[0] in run.proxy_nodes}}
+    bounds = {**(ev.free or {}),
+              **{k: b for k, b in ev.generator_bounds().items() if k.split(".")[0] in ev.proxy_nodes}}
     values = {**filters, **gen_now}
-    check = RealCheck(run.values_loss, config.stage2_patience) if config.stage2_check > 0 else None
-    program = run.graph.compile()
-    best, curve = run.adam(values, lambda p: run.render_maps(program.evaluate(config.res, p, generator_hook=run.proxy_hook,
-                                                                              device=run.device)),
-                           config.iters2, config.lr2, "Stage II (joint, proxies)", bounds=bounds,
-                           monitor=check, check_every=config.stage2_check, stage="stage2", resumed=resumed,
-                           extra={"note": note})
-    run.graph.set_normalized(best)
-    end, run.renders["stage2"] = run.real_eval(run.graph)
+    check = RealCheck(ev.values_loss, config.stage2_patience) if config.stage2_check > 0 else None
+    program = ev.graph.compile()
+    best, curve = adam(ev, host, values, lambda p: ev.render_values(program, p, hook=ev.proxy_hook),
+                       config.iters2, config.lr2, "Stage II (joint, proxies)", bounds=bounds,
+                       monitor=check, check_every=config.stage2_check, stage="stage2", resumed=resumed,
+                       extra={"note": note})
+    ev.set_values(best)
+    end, host.renders["stage2"] = ev.real_eval()
     if check is not None:
-        note = "; ".join(filter(None, [note, check_note(run, check, len(curve), end)]))
+        note = "; ".join(filter(None, [note, check_note(ev, check, len(curve), end)]))
         if check.best_values is not None and check.best_loss < end:
-            run.graph.set_normalized(check.best_values)
-            end, run.renders["stage2"] = run.real_eval(run.graph)
-    run.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
-    missing = sorted({k.split(".")[0] for k in gen_now} - set(run.proxy_nodes))
+            ev.set_values(check.best_values)
+            end, host.renders["stage2"] = ev.real_eval()
+    host.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
+    missing = sorted({k.split(".")[0] for k in gen_now} - set(ev.proxy_nodes))
     if missing:
-        run.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
-                + (" and the polish" if config.polish > 0 else ""))
-    run.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
+        ev.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
+               + (" and the polish" if config.polish > 0 else ""))
+    ev.log(f"Stage II: loss (real generators) {start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s")
 
 
-def check_note(run: Optimization, check: RealCheck, iters_run: int, proxy_best_loss: float) -> str:
+def check_note(ev: Evaluator, check: RealCheck, iters_run: int, proxy_best_loss: float) -> str:
     """What the real-generator checks decided, for the log and the stage record."""
-    iters2 = run.config.iters2
+    iters2 = ev.config.iters2
     parts = []
     if check.exhausted and iters_run < iters2:
         parts.append(f"stopped after {iters_run} of {iters2} iterations: no real-generator gain "
@@ -118,5 +121,5 @@ def check_note(run: Optimization, check: RealCheck, iters_run: int, proxy_best_l
                      f"against {proxy_best_loss:.4f} at the lowest proxy loss)")
     text = "; ".join(parts)
     if text:
-        run.log(f"Stage II: {text}")
+        ev.log(f"Stage II: {text}")
     return text

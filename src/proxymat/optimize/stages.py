@@ -1,5 +1,5 @@
 """An optimization run: Stages I-III of Hu et al. 2022 (after MATch), with a category sweep, a random
-search and a polish, over one :class:`~.evaluator.Evaluator`.
+search and a polish, over one :class:`~.evaluator.Evaluator` that owns the parameter vector.
 
 The stages run in this order, each a small object or function of its own module:
 
@@ -12,10 +12,11 @@ The stages run in this order, each a small object or function of its own module:
 * Stage III (:mod:`.filters`): real generators back in (discrete parameters rounded), filters
   refined with a smaller learning rate.
 
-:class:`Optimization` holds what the stages share: the current graph (written at the end of each
-stage), the records, renders and the lowest-loss graph so far, the evaluator (loss, proxies, real
-renders), the run's RNG, progress bars and checkpoints. The final result is the graph with the
-lowest real-generator loss of all stages.
+Each stage takes the evaluator (the current graph, whose normalized values are the parameter vector
+that the stages read and write, its free ranges and sampling boxes, the search RNG, the loss, the
+proxies and the renders) and a :class:`~.host.StageHost`: :class:`Optimization`, which runs the stages
+in order and keeps the records, renders and the lowest-loss graph so far, progress bars, frames and
+checkpoints. The final result is the graph with the lowest real-generator loss of all stages.
 
 A graph that declares ``free`` parameters (see :mod:`.free`) has only those moved, by every stage
 (the filter fits, the sweep, the search, Stage II's Adam, the polish), each within its declared range.
@@ -35,33 +36,30 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 
 from ..atomic import atomic_write_text
 from ..graph import Graph
-from ..nodes.generators.base import GeneratorSpec
 from . import checkpoint as ckpt
-from .adam import adam
 from .config import OptimizeConfig
-from .evaluator import Evaluator, ProxyLike
-from .filters import STAGE1, STAGE3, fit_filters
-from .free import allows, free_bounds, intersect, restrict
+from .evaluator import Evaluator, ProxyLike, category_trials
+from .filters import STAGE1, STAGE3
 from .polish import POLISH_RADIUS_RANGE, POLISH_SHRINK, next_radius, polish
 from .progress import RunProgress, planned_work
 from .records import Log, OptimizeResult, StageRecord, Values
-from .search import RandomSearch
 from .stage2 import STAGE2_MIN_GAIN, RealCheck, stage2
-from .sweep import category_trials, sweep
+from .sweep import sweep
 
 __all__ = ["Optimization", "OptimizeConfig", "OptimizeResult", "StageRecord", "ProxyLike", "RealCheck",
            "STAGE2_MIN_GAIN", "POLISH_RADIUS_RANGE", "POLISH_SHRINK", "next_radius", "category_trials", "Values"]
 
 
 class Optimization:
-    """One optimization run: holds the target, the evaluator, the current graph and the progress records."""
+    """One optimization run: runs the stages over its :class:`~.evaluator.Evaluator` (which owns the
+    parameter vector) and is their :class:`~.host.StageHost` (records, renders, bars, frames, checkpoints)."""
 
     def __init__(self, graph: Graph, target: torch.Tensor, config: OptimizeConfig = OptimizeConfig(),
                  proxies: Mapping[str, ProxyLike] | None = None, out_dir: Path | None = None,
@@ -70,14 +68,9 @@ class Optimization:
         """``target_id`` names the target in the run's identity (default: a digest of ``target``);
         ``checkpoint_every``: seconds between the checkpoints saved within a stage (with ``out_dir``)."""
         self.device = torch.device(device)
-        self.free = free_bounds(graph)  # None: every parameter moves; else only these keys, within their ranges
-        self.graph = graph.copy()
-        self.initial = graph.copy()
         self.config = config
         self.target = target.to(self.device)
-        self.evaluator = Evaluator(self.target, config, proxies or {}, self.device, log)
-        self.proxies = self.evaluator.proxies
-        self.searcher = RandomSearch(self)
+        self.evaluator = Evaluator(graph, self.target, config, proxies or {}, self.device, log)
         self.out_dir = Path(out_dir) if out_dir else None
         self.log = log
         self.progress = progress
@@ -85,8 +78,6 @@ class Optimization:
         self.records: list[StageRecord] = []
         self.renders: dict[str, torch.Tensor] = {}
         self.best: dict[str, Any] | None = None  # {"stage", "loss", "graph"}: lowest real loss seen
-        self._gen = torch.Generator().manual_seed(config.seed)
-        self.proxy_nodes = self.evaluator.applicable_proxies(self.graph)
         self.target_id = target_id or ckpt.TargetId(ckpt.digest_pixels(self.target))
         self.checkpoint_every = float(checkpoint_every)
         self._identity: dict[str, Any] | None = None
@@ -94,9 +85,31 @@ class Optimization:
         self._partial: dict[str, Any] | None = None  # the unfinished stage of a resumed run
         self._frames = 0  # progression frames written so far
         self._saved_at = time.monotonic()
-        self._stage_t0 = time.perf_counter()
+        self.stage_t0 = time.perf_counter()
 
-    # ------------------------------------------------------------ the evaluator
+    # ------------------------------------------------------------ the evaluator's state
+    @property
+    def graph(self) -> Graph:
+        """The current graph: the evaluator's parameter vector."""
+        return self.evaluator.graph
+
+    @graph.setter
+    def graph(self, value: Graph) -> None:
+        self.evaluator.graph = value
+
+    @property
+    def initial(self) -> Graph:
+        return self.evaluator.initial
+
+    @property
+    def proxies(self) -> dict[str, ProxyLike]:
+        return self.evaluator.proxies
+
+    @property
+    def proxy_nodes(self) -> dict[str, ProxyLike]:
+        """Generator nodes of the current graph that Stage II evaluates through their proxy."""
+        return self.evaluator.proxy_nodes
+
     @property
     def loss(self) -> Any:
         """The material loss against the target (the evaluator's; assigning replaces it for every stage)."""
@@ -106,90 +119,7 @@ class Optimization:
     def loss(self, value: Any) -> None:
         self.evaluator.loss = value
 
-    @property
-    def proxy_nodes(self) -> dict[str, ProxyLike]:
-        """Generator nodes of the current graph that Stage II evaluates through their proxy."""
-        return self.evaluator.proxy_nodes
-
-    @proxy_nodes.setter
-    def proxy_nodes(self, value: dict[str, ProxyLike]) -> None:
-        self.evaluator.proxy_nodes = value
-
-    def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return self.evaluator.render_maps(maps)
-
-    def real_render(self, graph: Graph) -> torch.Tensor:
-        return self.evaluator.real_render(graph)
-
-    def real_eval(self, graph: Graph) -> tuple[float, torch.Tensor]:
-        """Loss and render of the graph with the real generators (see :meth:`.evaluator.Evaluator.real_eval`)."""
-        return self.evaluator.real_eval(graph, self.real_render)
-
-    def real_loss(self, graph: Graph) -> float:
-        return self.real_eval(graph)[0]
-
-    def values_loss(self, values: Values) -> float:
-        """Real-generator loss of the graph with ``values`` (normalized) set."""
-        graph = self.graph.copy()
-        graph.set_normalized(values)
-        return self.real_loss(graph)
-
-    def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
-                   res: int, seed: int) -> torch.Tensor:
-        """Generator hook that runs the node's proxy, or the real generator where it has none."""
-        return self.evaluator.proxy_hook(name, spec, real, norm, res, seed)
-
-    # ------------------------------------------------------------ the parameter space
-    def generator_bounds(self) -> dict[str, tuple[float, float]]:
-        """Normalized [lo, hi] of each generator parameter that moves: its sampling box (where proxies are
-        trained; a parameter a proxy pins keeps the node's value), cut to the graph's free range."""
-        space = self.graph.space()
-        out = {}
-        for key in restrict(dict.fromkeys(space.keys("generators")), self.free):
-            box = space.sampling_box(key, self.graph.value(key))
-            out[key] = box if self.free is None else intersect(box, self.free[key])
-        return out
-
-    def movable(self, values: Mapping[str, torch.Tensor]) -> Values:
-        """The entries of ``values`` the optimizer may move (all, unless the graph declares ``free``)."""
-        return restrict(values, self.free)
-
-    def category_trials(self, graph: Graph) -> list[tuple[str, Any]]:
-        """:func:`.sweep.category_trials` of ``graph`` that its free parameters allow."""
-        specs = graph.param_specs("generators")
-        return [(k, v) for k, v in category_trials(graph)
-                if allows(self.free, k, float(specs[k].normalize(v)[0]))]
-
-    # ------------------------------------------------------------ loops and the search
-    def adam(self, values: Values, evaluate: Callable[[Values], torch.Tensor], iters: int, lr: float, desc: str,
-             **kw: Any) -> tuple[Values, list[float]]:
-        """:func:`.adam.adam` in this run."""
-        return adam(self, values, evaluate, iters, lr, desc, **kw)
-
-    def fit_filters(self, graph: Graph, iters: int, lr: float, desc: str, record_frames: bool = True,
-                    stage: str | None = None, resumed: Mapping[str, Any] | None = None) -> tuple[Values, list[float]]:
-        """:func:`.filters.fit_filters` in this run."""
-        return fit_filters(self, graph, iters, lr, desc, record_frames, stage, resumed)
-
-    def sample_generator_values(self, n: int) -> Values:
-        return self.searcher.sample_generator_values(n)
-
-    def search_candidates(self, current: Values) -> Values:
-        return self.searcher.candidates(current)
-
-    def search(self, filters: Values, candidates: Values, real: bool = False) -> tuple[torch.Tensor, int]:
-        return self.searcher.losses(filters, candidates, real)
-
-    def rescore(self, filters: Values, candidates: Values, proxy_losses: torch.Tensor) -> tuple[float, int]:
-        return self.searcher.rescore(filters, candidates, proxy_losses)
-
-    def refit_candidates(self, filters: Values, candidates: Values, iters: int) -> tuple[torch.Tensor, Values]:
-        return self.searcher.refit_candidates(filters, candidates, iters)
-
-    def refit_search(self, filters: Values, candidates: Values, losses: torch.Tensor,
-                     chosen: int) -> tuple[float, int, Values]:
-        return self.searcher.refit_search(filters, candidates, losses, chosen)
-
+    # ------------------------------------------------------------ the host
     def save_frame(self, img: torch.Tensor) -> None:
         """Write the next progression frame (``frames/NNNNN.png``, 128 px)."""
         if self.out_dir is None:
@@ -204,25 +134,25 @@ class Optimization:
 
     # ------------------------------------------------------------ the stages
     def stage1(self) -> None:
-        STAGE1(self)
+        STAGE1(self.evaluator, self)
 
     def sweep(self) -> None:
-        sweep(self)
+        sweep(self.evaluator, self)
 
     def stage2(self) -> None:
-        stage2(self)
+        stage2(self.evaluator, self)
 
     def polish(self) -> None:
-        polish(self)
+        polish(self.evaluator, self)
 
     def stage3(self) -> None:
-        STAGE3(self)
+        STAGE3(self.evaluator, self)
 
-    def _stage_begin(self, stage: str) -> tuple[float, dict[str, Any] | None]:
+    def stage_begin(self, stage: str) -> tuple[float, dict[str, Any] | None]:
         """(the stage's start time, counting the time a killed run spent in it; its saved state or None)."""
         resumed, self._partial = (self._partial, None) if self._partial and self._partial["stage"] == stage else (None, self._partial)
-        self._stage_t0 = time.perf_counter() - (resumed["elapsed"] if resumed else 0.0)
-        return self._stage_t0, resumed
+        self.stage_t0 = time.perf_counter() - (resumed["elapsed"] if resumed else 0.0)
+        return self.stage_t0, resumed
 
     # ------------------------------------------------------------ checkpoint
     def _ckpt_path(self) -> Path | None:
@@ -235,7 +165,7 @@ class Optimization:
                                                self.proxies)
         return self._identity
 
-    def _checkpoint_due(self) -> bool:
+    def checkpoint_due(self) -> bool:
         return self.out_dir is not None and time.monotonic() - self._saved_at >= self.checkpoint_every
 
     def save_checkpoint(self, partial: Mapping[str, Any] | None = None) -> None:
@@ -245,7 +175,7 @@ class Optimization:
         if path is None:
             return
         text = ckpt.state_json(self.identity(), self.graph.to_dict(), [asdict(r) for r in self.records], self.best,
-                               self._frames, self._gen.get_state(), partial)
+                               self._frames, self.evaluator.rng.get_state(), partial)
         atomic_write_text(path, text)
         self._saved_at = time.monotonic()
 
@@ -276,11 +206,11 @@ class Optimization:
         if state is None:
             return False
         self.graph = Graph.from_dict(state.graph)
-        self.proxy_nodes = self.evaluator.applicable_proxies(self.graph, quiet=True)  # a sweep may have changed them
+        self.evaluator.refresh_proxies(quiet=True)  # a sweep may have changed them
         self.records = [StageRecord(**r) for r in state.records]
         self.best, self._frames, self._partial = state.best, state.frames, state.partial
         if state.rng is not None:
-            self._gen.set_state(state.rng)
+            self.evaluator.rng.set_state(state.rng)
         where = f"{self._partial['stage']} at step {self._partial['it']}" if self._partial else "the finished stages"
         self.log(f"resuming from {path}: after {', '.join(r.name for r in self.records) or 'start'}"
                  + (f", within {where}" if self._partial else ""))
@@ -304,7 +234,8 @@ class Optimization:
         t0 = time.perf_counter()
         if not self._opened:
             self.load_checkpoint()
-        init_loss, self.renders["init"] = self.real_eval(self.initial)
+        ev = self.evaluator
+        init_loss, self.renders["init"] = ev.real_eval(ev.initial)
         if self.best is None:
             self.note_best("initial", init_loss)
         done = {r.name for r in self.records}
@@ -312,7 +243,7 @@ class Optimization:
         plan = [("stage1", c.stage1, self.stage1), ("sweep", c.stage2 and c.sweep_iters > 0, self.sweep),
                 ("stage2", c.stage2, self.stage2), ("polish", c.stage2 and c.polish > 0, self.polish),
                 ("stage3", c.stage3, self.stage3)]
-        self.bars = RunProgress(planned_work(c, len(self.category_trials(self.graph))), self.progress)
+        self.bars = RunProgress(planned_work(c, len(ev.category_trials())), self.progress)
         for name in done:
             self.bars.finish_stage(name)
         for name, enabled, fn in plan:
@@ -322,10 +253,10 @@ class Optimization:
             self.bars.finish_stage(name)
             self.note_best(name, self.records[-1].loss_end)
             self.save_checkpoint()
-        if self.best is not None and self.best["loss"] < self.real_loss(self.graph):
+        if self.best is not None and self.best["loss"] < ev.real_loss():
             self.log(f"final result taken from {self.best['stage']} (real-generator loss {self.best['loss']:.4f}), "
                      "the lowest of all stages")
             self.graph = Graph.from_dict(self.best["graph"])
-        loss_final, self.renders["final"] = self.real_eval(self.graph)
+        loss_final, self.renders["final"] = ev.real_eval()
         self.bars.close()
         return OptimizeResult(self.graph, self.records, self.renders, loss_final, time.perf_counter() - t0)

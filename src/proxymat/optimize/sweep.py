@@ -25,33 +25,22 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
+import torch
+
 from ..graph import Graph
+from .filters import fit_filters
 from .records import StageRecord, Values
 from .stage2 import STAGE2_MIN_GAIN
 
 if TYPE_CHECKING:
-    from .stages import Optimization
+    from .evaluator import Evaluator
+    from .host import StageHost
 
 
-def category_trials(graph: Graph) -> list[tuple[str, Any]]:
-    """``(key, value)`` for every other choice of every categorical (enum or bool) generator parameter."""
-    out: list[tuple[str, Any]] = []
-    for key, p in graph.param_specs("generators").items():
-        if p.kind == "enum":
-            choices: tuple[Any, ...] = tuple(p.choices)
-        elif p.kind == "bool":
-            choices = (False, True)
-        else:
-            continue
-        now = graph.value(key)
-        out += [(key, c) for c in choices if c != now]
-    return out
-
-
-def refit_filters(run: Optimization, graph: Graph, iters: int) -> tuple[float, Values]:
+def refit_filters(ev: Evaluator, host: StageHost, graph: Graph, iters: int) -> tuple[float, Values]:
     """The sweep's short re-fit of ``graph``'s filters: (lowest loss, its filter values)."""
-    best, curve = run.fit_filters(graph, iters, run.config.lr1, "Category sweep (re-fit)", record_frames=False)
-    return (min(curve) if curve else run.real_loss(graph)), best
+    best, curve = fit_filters(ev, host, graph, iters, ev.config.lr1, "Category sweep (re-fit)", record_frames=False)
+    return (min(curve) if curve else ev.real_loss(graph)), best
 
 
 def rng_state(data: Any) -> tuple[Any, ...]:
@@ -80,50 +69,50 @@ class Progress:
     winner: int | None = None
     tried: int = 0
 
-    def state(self, run: Optimization, round_rng: tuple[Any, ...]) -> dict[str, Any]:
+    def state(self, host: StageHost, round_rng: tuple[Any, ...]) -> dict[str, Any]:
         """The checkpoint state (``round_rng``: the RNG state at the start of the round)."""
-        return {"stage": "sweep", "it": self.tried, "elapsed": time.perf_counter() - run._stage_t0,
+        return {"stage": "sweep", "it": self.tried, "elapsed": time.perf_counter() - host.stage_t0,
                 "before": self.before.to_dict(), "start": self.start, "best_loss": self.best_loss,
                 "best_filters": self.best_filters, "curve": self.curve, "changes": self.changes,
                 "round": self.round, "trial": self.trial, "winner": self.winner, "rng": list(round_rng)}
 
     @classmethod
-    def restore(cls, run: Optimization, saved: Mapping[str, Any]) -> Progress:
-        """The progress a killed run saved (:meth:`state`)."""
+    def restore(cls, device: torch.device, saved: Mapping[str, Any]) -> Progress:
+        """The progress a killed run saved (:meth:`state`), its filters on ``device``."""
         return cls(Graph.from_dict(saved["before"]), float(saved["start"]), float(saved["best_loss"]),
-                   {k: v.to(run.device) for k, v in saved["best_filters"].items()}, list(saved["curve"]),
+                   {k: v.to(device) for k, v in saved["best_filters"].items()}, list(saved["curve"]),
                    list(saved["changes"]), int(saved["round"]), int(saved["trial"]), saved["winner"], int(saved["it"]))
 
 
-def sweep(run: Optimization) -> None:
-    """The category sweep of the run's graph (see the module docstring)."""
-    t0, resumed = run._stage_begin("sweep")
-    config = run.config
+def sweep(ev: Evaluator, host: StageHost) -> None:
+    """The category sweep of the evaluator's graph (see the module docstring)."""
+    t0, resumed = host.stage_begin("sweep")
+    config = ev.config
     rng = random.Random(config.seed)
     if resumed is None:
-        before, start = run.graph.copy(), run.real_loss(run.graph)
-        if not run.category_trials(run.graph):
-            run.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
-                                           "no categorical generator parameters"))
+        before, start = ev.graph.copy(), ev.real_loss()
+        if not ev.category_trials():
+            host.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
+                                            "no categorical generator parameters"))
             return
-        best_loss, best_filters = refit_filters(run, run.graph, config.sweep_iters)
+        best_loss, best_filters = refit_filters(ev, host, ev.graph, config.sweep_iters)
         p = Progress(before, start, best_loss, best_filters, [best_loss])
-    else:  # the run's graph is the saved round's; the proxies are those the sweep started with
-        p = Progress.restore(run, resumed)
+    else:  # the evaluator's graph is the saved round's; the proxies are those the sweep started with
+        p = Progress.restore(ev.device, resumed)
         rng.setstate(rng_state(resumed["rng"]))
-        run.proxy_nodes = run.evaluator.applicable_proxies(p.before, quiet=True)
+        ev.proxy_nodes = ev.applicable_proxies(p.before, quiet=True)
     while p.round < max(config.sweep_rounds, 1):
         round_rng = rng.getstate()
-        trials = run.category_trials(run.graph)
+        trials = ev.category_trials()
         if len(trials) > config.sweep_max:
             trials = rng.sample(trials, config.sweep_max)
-        proxied = set(run.evaluator.applicable_proxies(run.graph, quiet=True))
+        proxied = set(ev.applicable_proxies(ev.graph, quiet=True))
         while p.trial < len(trials):
-            if run._checkpoint_due():
-                run.save_checkpoint(p.state(run, round_rng))
-            graph = trial_graph(run.graph, trials[p.trial])
-            loss, filters = refit_filters(run, graph, config.sweep_iters)
-            keeps_proxies = proxied <= set(run.evaluator.applicable_proxies(graph, quiet=True))
+            if host.checkpoint_due():
+                host.save_checkpoint(p.state(host, round_rng))
+            graph = trial_graph(ev.graph, trials[p.trial])
+            loss, filters = refit_filters(ev, host, graph, config.sweep_iters)
+            keeps_proxies = proxied <= set(ev.applicable_proxies(graph, quiet=True))
             if loss < p.best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin)):
                 p.best_loss, p.best_filters, p.winner = loss, filters, p.trial
             p.trial, p.tried = p.trial + 1, p.tried + 1
@@ -131,20 +120,20 @@ def sweep(run: Optimization) -> None:
         if p.winner is None:
             break
         key, value = trials[p.winner]
-        run.graph = trial_graph(run.graph, (key, value))
+        ev.graph = trial_graph(ev.graph, (key, value))
         p.changes.append(f"{key}={value}")
         p.round, p.trial, p.winner = p.round + 1, 0, None
-    run.graph.set_normalized(p.best_filters)
-    end, render_end = run.real_eval(run.graph)
+    ev.set_values(p.best_filters)
+    end, render_end = ev.real_eval()
     changes = p.changes
     if end > p.start:  # cannot happen (each re-fit's first loss is its start's), kept as a guard
-        run.graph, end, changes = p.before, p.start, []
+        ev.graph, end, changes = p.before, p.start, []
     if changes:  # the report shows the new categories; Stage II uses the proxies that still fit
-        run.renders["sweep"] = render_end
-        run.proxy_nodes = run.evaluator.applicable_proxies(run.graph)
+        host.renders["sweep"] = render_end
+        ev.refresh_proxies()
     note = f"{p.tried} trials; " + (f"changed {', '.join(changes)}" if changes else "no category changed")
-    run.records.append(StageRecord("sweep", p.start, end, p.curve, time.perf_counter() - t0, note))
-    run.log(f"Category sweep: loss {p.start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
+    host.records.append(StageRecord("sweep", p.start, end, p.curve, time.perf_counter() - t0, note))
+    ev.log(f"Category sweep: loss {p.start:.4f} -> {end:.4f} in {time.perf_counter() - t0:.1f}s ({note})")
 
 
 def trial_graph(graph: Graph, trial: tuple[str, Any]) -> Graph:
