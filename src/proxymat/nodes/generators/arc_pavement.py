@@ -164,5 +164,7 @@ SPECS: tuple[GeneratorSpec, ...] = (
             "pattern_height_decrease": (0.0, 0.5),
             "color_random": (0.0, 1.0),
         },
+        direct=("pattern_scale", "pattern_width", "pattern_height", "pattern_width_random", "pattern_height_random",
+                "global_pattern_width_random", "pattern_height_decrease", "color_random"),
     ),
 )

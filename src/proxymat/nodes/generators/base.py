@@ -33,6 +33,9 @@ class GeneratorSpec:
     not listed use their full range. ``fixed`` pins parameters to a value
     during proxy training (they are then not proxy inputs). ``stochastic``
     marks generators whose layouts are very random (adversarial proxy loss).
+    ``direct`` names the continuous parameters whose gradient autograd through
+    ``fn`` gives exactly (checked against finite differences): the optimizer
+    can move them through the real generator instead of a proxy.
     """
 
     name: str
@@ -42,6 +45,7 @@ class GeneratorSpec:
     sample_box: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     fixed: Mapping[str, float] = field(default_factory=dict)
     stochastic: bool = False
+    direct: tuple[str, ...] = ()
 
     def param(self, name: str) -> ParamSpec:
         for p in self.params:
@@ -56,8 +60,9 @@ class GeneratorSpec:
             for p in self.params
         }
 
-    def __call__(self, params: Mapping[str, torch.Tensor], res: int, seed: int = 0) -> torch.Tensor:
-        """Evaluate with missing parameters filled from the defaults; values are clamped and rounded."""
+    def __call__(self, params: Mapping[str, torch.Tensor], res: int, seed: int = 0, grad: bool = False) -> torch.Tensor:
+        """Evaluate with missing parameters filled from the defaults; values are clamped and rounded.
+        ``grad``: keep the autograd graph (gradients reach the :attr:`direct` parameters)."""
         batch = next((int(v.reshape(-1).shape[0]) for v in params.values()), 1)
         device = next((v.device for v in params.values()), torch.device("cpu"))
         unknown = set(params) - {p.name for p in self.params}
@@ -72,6 +77,6 @@ class GeneratorSpec:
                 full[p.name] = torch.round(v) if p.discrete else v
             else:
                 full[p.name] = torch.full((batch,), p.to_numbers(p.default)[0], dtype=torch.float32, device=device)
-        with torch.no_grad():
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             out = self.fn(full, int(res), int(seed))
         return out.clamp(0.0, 1.0)

@@ -100,5 +100,6 @@ SPECS: tuple[GeneratorSpec, ...] = (
         ),
         doc="Running-bond bricks with analytic bevels, gaps at 0.",
         sample_box={"bricks_x": (1, 16), "bricks_y": (2, 32), "gap_x": (0.0, 0.3), "gap_y": (0.0, 0.3)},
+        direct=("gap_x", "gap_y", "bevel", "bevel_smoothness", "height_random"),
     ),
 )

@@ -95,6 +95,35 @@ def worley(
     return f1, f2, best
 
 
+def cell_lookup(values: torch.Tensor, best: torch.Tensor, n: torch.Tensor, disorder: torch.Tensor, res: int,
+                seed: int, metric: int) -> torch.Tensor:
+    """``values`` (a flat per-cell table) at each pixel's nearest cell ``best``.
+
+    The value jumps where the border between two cells lies, and the border
+    moves with ``disorder``, which a plain lookup does not tell autograd. When
+    ``disorder`` needs a gradient, the lookup's gradient is therefore taken
+    from a softmax over the 3x3 neighbour cells' distances at a temperature of
+    one pixel (in cell units) while its value stays the hard lookup's.
+    """
+    hard = values.take(best)
+    if not (torch.is_grad_enabled() and disorder.requires_grad):
+        return hard
+    size = int(n.max().item())
+    ix, fx, iy, fy = lattice_coords(n, res)
+    jx, jy = (batch_table(t, n.shape[0]) for t in feature_points(size, disorder, seed))
+    dist, near = [], []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            idx = flat_index(ix + dx, iy + dy, n, size)
+            d = _distance(jx.take(idx) + (dx - fx), jy.take(idx) + (dy - fy), metric)
+            dist.append(d.clamp_min(1e-12).sqrt() if metric == _EUCLIDEAN else d)
+            near.append(values.take(idx))
+    tau = (n.to(torch.float32) / res).reshape(-1, 1, 1)
+    weights = torch.softmax(-torch.stack(dist) / tau, dim=0)
+    soft = (weights * torch.stack(near)).sum(dim=0)
+    return hard + (soft - soft.detach())
+
+
 def _style_value(f1: torch.Tensor, f2: torch.Tensor, style: int, metric: int, edge_width: torch.Tensor) -> torch.Tensor:
     """Map F1/F2 to the output of a distance style."""
     if style == _F1:
@@ -116,12 +145,13 @@ def _cells_group(p: Params, key: tuple[int, ...], res: int, seed: int) -> torch.
     need_id = style == _CELL_RANDOM or bool((lum > 0).any())
     f1, f2, best = worley(n, p["disorder"], res, seed, metric, need_id)
     size = int(n.max().item())
+    lookup = partial(cell_lookup, best=best, n=n, disorder=p["disorder"], res=res, seed=seed, metric=metric)
     if style == _CELL_RANDOM:
-        out = batch_table(cell_table(size, seed, _S_RANDOM, n.device), batch).take(best)
+        out = lookup(batch_table(cell_table(size, seed, _S_RANDOM, n.device), batch))
     else:
         out = _style_value(f1, f2, style, metric, p["edge_width"])
     if best is not None:
-        out = out * (1.0 - lum * batch_table(cell_table(size, seed, _S_LUM, n.device), batch).take(best))
+        out = out * (1.0 - lum * lookup(batch_table(cell_table(size, seed, _S_LUM, n.device), batch)))
     return out.clamp(0.0, 1.0).unsqueeze(1)
 
 
@@ -153,5 +183,6 @@ SPECS: tuple[GeneratorSpec, ...] = (
         sample_box={"scale": (4, 16), "disorder": (0.3, 1.0)},
         fixed={"distance": 0.0, "style": 2.0, "edge_width": 0.1, "luminance_random": 0.0},
         stochastic=True,
+        direct=("disorder", "edge_width", "luminance_random"),
     ),
 )

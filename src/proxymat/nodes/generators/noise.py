@@ -123,6 +123,7 @@ SPECS: tuple[GeneratorSpec, ...] = (
         doc="Tileable Perlin gradient noise, 0.5 at lattice points.",
         sample_box={"scale": (1, 32)},
         stochastic=True,
+        direct=("disorder",),
     ),
     GeneratorSpec(
         name="clouds",
@@ -136,5 +137,6 @@ SPECS: tuple[GeneratorSpec, ...] = (
         doc="Fractal sum of tileable Perlin octaves, normalized to the contrast of one octave.",
         sample_box={"scale": (2, 8), "octaves": (3, 8)},
         stochastic=True,
+        direct=("roughness", "disorder"),
     ),
 )

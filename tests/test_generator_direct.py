@@ -1,0 +1,79 @@
+"""Direct gradients: every parameter a generator declares ``direct`` gets from autograd the gradient that
+finite differences give, at random points of its range, and only with ``grad=True``."""
+
+import pytest
+import torch
+
+from proxymat.nodes.registry import generator_specs
+
+DIRECT = sorted(name for name, spec in generator_specs().items() if spec.direct)
+RES = 64
+
+
+def _point(spec, gen: torch.Generator) -> dict[str, torch.Tensor]:
+    """Random values inside each parameter's sampling box (or range), enums at a random choice."""
+    out = {}
+    for p in spec.params:
+        lo, hi = spec.sample_box.get(p.name, (p.low, p.high))
+        v = lo + (hi - lo) * float(torch.rand((), generator=gen))
+        out[p.name] = torch.tensor([round(v) if p.discrete else v], dtype=torch.float32)
+    return out
+
+
+def test_the_generators_with_direct_gradients():
+    assert DIRECT == ["arc_pavement", "brick_generator", "cells", "clouds", "perlin_noise"]
+    for name in DIRECT:
+        spec = generator_specs()[name]
+        assert set(spec.direct) <= {p.name for p in spec.params if not p.discrete}, name
+
+
+@pytest.mark.parametrize("name", DIRECT)
+def test_direct_gradients_match_finite_differences(name):
+    spec = generator_specs()[name]
+    gen = torch.Generator().manual_seed(7)
+    checked = 0
+    for trial in range(3):
+        point = _point(spec, gen)
+        if name == "cells":  # every style but cell_random (whose values only jump), no per-cell darkening (below)
+            point["style"] = torch.tensor([(0.0, 2.0, 3.0)[trial]])
+            point["luminance_random"] = torch.tensor([0.0])
+        weight = torch.rand(1, 1, RES, RES, generator=gen)
+        for key in spec.direct:
+            p = spec.param(key)
+            lo, hi = spec.sample_box.get(key, (p.low, p.high))
+            x = point[key].clamp(lo + 0.02 * (hi - lo), hi - 0.02 * (hi - lo)).requires_grad_(True)
+            out = spec({**point, key: x}, RES, seed=3, grad=True)
+            g = torch.autograd.grad((out * weight).sum(), x)[0] if out.requires_grad else 0.0  # no effect here
+            h = 1e-3 * (p.high - p.low)
+            with torch.no_grad():
+                up = (spec({**point, key: x + h}, RES, seed=3) * weight).sum()
+                down = (spec({**point, key: x - h}, RES, seed=3) * weight).sum()
+            fd = float(up - down) / (2 * h)
+            assert float(g) == pytest.approx(fd, rel=0.05, abs=0.5), (name, key, trial, float(g), fd)
+            checked += abs(fd) > 0.5
+    assert checked >= len(spec.direct)  # most checks compare gradients that are not both ~0
+
+
+@pytest.mark.parametrize("style", [0.0, 2.0, 3.0])
+def test_cells_borders_moving_between_darkened_cells_get_their_gradient(style):
+    """With per-cell darkening the value jumps at the borders that ``disorder`` moves: a hard lookup's
+    gradient misses that; the softmax lookup gives the derivative of the pixel-averaged image (finite
+    differences over a step that moves borders by a few pixels)."""
+    spec = generator_specs()["cells"]
+    point = {"scale": torch.tensor([8.0]), "style": torch.tensor([style]), "luminance_random": torch.tensor([0.5]),
+             "edge_width": torch.tensor([0.2])}
+    weight = torch.rand(1, 1, 256, 256, generator=torch.Generator().manual_seed(1))
+    x = torch.tensor([0.6], requires_grad=True)
+    (g,) = torch.autograd.grad((spec({**point, "disorder": x}, 256, seed=3, grad=True) * weight).sum(), x)
+    with torch.no_grad():
+        up, down = (float((spec({**point, "disorder": x + d}, 256, seed=3) * weight).sum()) for d in (0.01, -0.01))
+    assert float(g) == pytest.approx((up - down) / 0.02, rel=0.05)
+
+
+def test_without_grad_the_generator_keeps_no_graph():
+    spec = generator_specs()["cells"]
+    x = torch.tensor([0.5], requires_grad=True)
+    assert not spec({"disorder": x}, RES, seed=1).requires_grad
+    assert spec({"disorder": x}, RES, seed=1, grad=True).requires_grad
+    with torch.no_grad():
+        assert not spec({"disorder": x}, RES, seed=1, grad=True).requires_grad
