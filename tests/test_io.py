@@ -68,6 +68,72 @@ def test_png16_decoder_every_filter(samples, filter_type):
     assert np.array_equal(decode_png16(encode_png(a, filter_type)), a)
 
 
+def _rechunked(data: bytes, size: int) -> bytes:
+    """The PNG ``data`` with its image data split into IDAT chunks of ``size`` bytes."""
+    from proxymat.png import PNG_SIGNATURE, png_chunks
+
+    chunks = png_chunks(data)
+    idat = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    parts = [(b"IDAT", idat[i: i + size]) for i in range(0, len(idat), size)]
+    out = [c for c in chunks if c[0] == b"IHDR"] + parts + [(b"IEND", b"")]
+    return PNG_SIGNATURE + b"".join(struct.pack(">I", len(body)) + kind + body
+                                    + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF) for kind, body in out)
+
+
+@pytest.mark.parametrize("samples", [1, 2, 3, 4])
+@pytest.mark.parametrize("filter_type", [0, 1, 2, 3, 4, None])
+def test_png16_bands_join_to_the_image_across_band_and_chunk_boundaries(samples, filter_type):
+    """Bands of 2-3 rows (each row's filter refers to the row above, which may end the previous band),
+    read from IDAT chunks of 100 bytes and from one chunk in parts."""
+    import io as _io
+
+    from proxymat.png import png16_bands, read_png16_header
+
+    a = np.random.default_rng(samples).integers(0, 65536, size=(23, 9, samples)).astype(np.uint16)
+    for data in (encode_png(a, filter_type), _rechunked(encode_png(a, filter_type), 100)):
+        fh = _io.BytesIO(data)
+        w, h, _, ctype, _ = read_png16_header(fh)
+        bands = list(png16_bands(fh, w, h, ctype, band_bytes=(1 + 9 * samples * 2) * 5 // 2))
+        assert len(bands) == 12 and np.array_equal(np.concatenate(bands), a)
+        assert np.array_equal(decode_png16(data), a)
+
+
+def _box_means(a: np.ndarray, f: int) -> np.ndarray:
+    """Means of f x f blocks in float64, the remainder rows and columns left out evenly on both sides."""
+    h, w = a.shape[0] // f, a.shape[1] // f
+    top, left = (a.shape[0] - h * f) // 2, (a.shape[1] - w * f) // 2
+    return a[top: top + h * f, left: left + w * f].astype(np.float64).reshape(h, f, w, f, -1).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize("samples", [1, 2, 3, 4])
+def test_a_large_16bit_png_is_reduced_band_by_band_to_its_box_means(samples, tmp_path, monkeypatch):
+    """Bands of 5 rows against 12-row blocks that start 3 rows down, so bands end inside blocks;
+    what the reading allocates at once (numpy arrays and bytes, traced) stays far below the image's samples."""
+    import tracemalloc
+
+    monkeypatch.setattr(pio, "LARGE_PIXELS", 10_000)
+    w = 3000 // samples  # about 3.7 MB of samples
+    y, x = np.mgrid[0:619, 0:w]
+    smooth = 30000 + 20000 * np.sin(x / 17.0)[..., None] * np.cos(y / 23.0)[..., None]
+    noise = np.random.default_rng(0).integers(-900, 900, size=(619, w, samples))
+    a = np.clip(smooth + noise, 0, 65535).astype(np.uint16)
+    path = tmp_path / "big16.png"
+    path.write_bytes(encode_png(a, filter_type=4))
+    monkeypatch.setattr("proxymat.png.BAND_BYTES", 1 << 15)
+    pio.read_image_info(path, min_side=48)  # imports done: the peak below is the reading's
+    tracemalloc.start()
+    try:
+        img, info = pio.read_image_info(path, min_side=48)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    keep = 1 if samples <= 2 else 3
+    assert info.reduced == 12 and img.shape == (1, keep, 51, w // 12)
+    ref = _box_means(a[..., :keep], 12) / 65535
+    assert np.abs(img[0].permute(1, 2, 0).numpy() - ref).max() < 1e-6
+    assert peak < a.nbytes / 3  # neither the image's samples nor the file were in memory at once
+
+
 def test_our_8bit_png_matches_pillow_decoder():
     a = np.random.default_rng(3).integers(0, 256, size=(5, 6, 3)).astype(np.uint8)
     import io as _io

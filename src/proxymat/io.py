@@ -8,9 +8,10 @@ Reading (:func:`read_image`):
   type), JPEG (EXIF orientation applied), and whatever else Pillow can open,
   are scaled to [0, 1]. Alpha channels are dropped; palette images become RGB.
 - 16-bit PNGs keep all 16 bits (Pillow's own reading truncates 16-bit RGB to
-  8 bits): :func:`decode_png16` runs Pillow's C decoder on the raw data and
-  joins the bytes (about 0.5 s for a 2048x2048 RGB file, any filter); Adam7
-  interlacing is not supported at 16 bits.
+  8 bits): :func:`~proxymat.png.png16_bands` inflates the file a band of rows
+  at a time, runs Pillow's C decoder on each band and joins the bytes, and each
+  band is reduced (when the image is) before the next is read; Adam7 interlacing
+  is not supported at 16 bits.
 - EXR values are kept as they are (linear, may exceed 1 or be negative). The
   R, G, B channels are read, or Y, or the only channel of a one-channel file.
 - Images up to :func:`pixel_limit` pixels (Pillow's decompression-bomb bound,
@@ -29,14 +30,14 @@ import os
 import secrets
 import warnings
 from pathlib import Path
-from typing import Callable, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .png import PNG_SIGNATURE, decode_png16, encode_png, png_header
+from .png import PNG_SIGNATURE, decode_png16, encode_png, png16_bands, png_header, read_png16_header
 
 __all__ = ["decode_png16", "encode_png"]  # the PNG codec, re-exported
 
@@ -196,17 +197,40 @@ def _read_exr(path: Path) -> np.ndarray:
     return np.stack([np.asarray(p, dtype=np.float32) for p in planes], axis=-1)
 
 
-def _read_png(path: Path, data: bytes, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
-    w, h, depth, _, _ = png_header(data)
-    if w == 0 or h == 0:
-        raise ImageError(f"cannot read image {path}: zero-size image ({w}x{h})")
-    if depth != 16:
-        return _read_pil(path, min_side)
-    _check_pixels(path, w, h)
-    samples = decode_png16(data)
-    factor = _reduce_factor(w, h, min_side)
-    color = samples[..., :1] if samples.shape[-1] <= 2 else samples[..., :3]
-    return _block_mean(color, factor) / 65535.0, ImageInfo(w, h, False, factor)
+def _read_png(path: Path, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
+    with open(path, "rb") as fh:
+        w, h, depth, _, _ = png_header(fh.read(33))
+        if w == 0 or h == 0:
+            raise ImageError(f"cannot read image {path}: zero-size image ({w}x{h})")
+        if depth != 16:
+            return _read_pil(path, min_side)
+        _check_pixels(path, w, h)
+        fh.seek(0)
+        _, _, _, ctype, _ = read_png16_header(fh)
+        factor = _reduce_factor(w, h, min_side)
+        keep = 1 if ctype in (0, 4) else 3  # gray or RGB; alpha is dropped
+        bands = (band[..., :keep] for band in png16_bands(fh, w, h, ctype))
+        arr = _block_mean_rows(bands, h, w, keep, factor)
+    arr /= 65535.0  # in place: a full-size image is not copied
+    return arr, ImageInfo(w, h, False, factor)
+
+
+def _block_mean_rows(bands: Iterable[np.ndarray], h: int, w: int, c: int, factor: int) -> np.ndarray:
+    """:func:`_block_mean` of an (h, w, c) image given as bands of rows, top to bottom: each band is
+    reduced as it comes, so only the reduced image and a band are in memory at once."""
+    oh, ow = h // factor, w // factor
+    top, left = (h - oh * factor) // 2, (w - ow * factor) // 2
+    out = np.empty((oh, ow, c), np.float32)
+    y, done, held = 0, 0, np.zeros((0, ow * factor, c), np.uint16)  # rows read; output rows; rows not yet reduced
+    for band in bands:
+        rows = band[max(top - y, 0): max(top + oh * factor - y, 0), left: left + ow * factor]
+        y += len(band)
+        held = np.concatenate([held, rows]) if len(held) else rows
+        whole = len(held) // factor
+        if whole:
+            out[done: done + whole] = _block_mean(held[: whole * factor], factor)
+            done, held = done + whole, held[whole * factor:]
+    return out
 
 
 def _decode(path: Path, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
@@ -215,7 +239,7 @@ def _decode(path: Path, min_side: int | None) -> tuple[np.ndarray, ImageInfo]:
     if not head:
         raise ImageError(f"cannot read image {path}: the file is empty")
     if head.startswith(PNG_SIGNATURE):
-        return _read_png(path, path.read_bytes(), min_side)
+        return _read_png(path, min_side)
     if head.startswith(_EXR_MAGIC):
         arr = _read_exr(path)
         factor = _reduce_factor(arr.shape[1], arr.shape[0], min_side)
