@@ -3,9 +3,11 @@
 - ``python`` blocks are executed in a temporary folder, made small by the
   substitutions in ``SHRINK`` (each must be used, so the table cannot rot);
 - ``json`` blocks are parsed; graph documents are validated and evaluated;
+- ``toml`` blocks are parsed; an entry point table names the plugin group;
 - ``bash`` blocks: each ``proxymat`` command (also ``python -m proxymat.cli``
   under torchrun) is parsed by the CLI parser, the cheap listing commands are
-  run, generator names are checked; other programs must be in ``SETUP``.
+  run (from the repository root), generator names are checked (a command's
+  ``--plugin`` files count); other programs must be in ``SETUP``.
 
 A block that cannot run here opts out with ``<!-- docs-test: skip REASON -->``
 on the line before its fence; the opt-outs are counted (``OPT_OUTS``).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from proxymat.cli import build_parser, main
 from proxymat.examples import example_target_path
 from proxymat.graph import Graph
 from proxymat.nodes.generators import generator_specs
+from proxymat.plugin_loader import GROUP, using_plugins
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -41,6 +45,7 @@ SHRINK: list[tuple[str, str]] = [
     ("steps=6000", "steps=2, val_size=4, checkpoint_every=1"),
     ("ProxyConfig(n_params=len(proxy_inputs(spec)), res=64)", "ProxyConfig(n_params=len(proxy_inputs(spec)), res=16)"),
     ('"photo.png"', repr(str(example_target_path("leather")))),
+    ('"docs/examples/', '"' + str(ROOT / "docs" / "examples") + "/"),
 ]
 """Literal replacements applied to python blocks, in order, so they run in a second or two."""
 
@@ -89,7 +94,7 @@ def _of(lang: str) -> list[Block]:
 
 def test_blocks_are_known_and_opt_outs_counted():
     assert len(ALL) >= 11
-    unknown = [f"{b} ({b.lang or 'no language'})" for b in ALL if b.lang not in ("python", "json", "bash")]
+    unknown = [f"{b} ({b.lang or 'no language'})" for b in ALL if b.lang not in ("python", "json", "bash", "toml")]
     assert unknown == [], "give each block a language this test runs, or a docs-test: skip marker"
     assert sum(b.skip is not None for b in ALL) == OPT_OUTS
 
@@ -131,6 +136,13 @@ def test_json_block_is_a_valid_graph(block):
     assert all(torch.isfinite(m).all() for m in maps.values())
 
 
+@pytest.mark.parametrize("block", _of("toml"))
+def test_toml_block_parses(block):
+    data = tomllib.loads(block.text)
+    groups = data.get("project", {}).get("entry-points", {})
+    assert groups and set(groups) <= {GROUP}, "toml blocks are plugin entry point tables"
+
+
 def _commands(text: str) -> list[list[str]]:
     """Each simple command of a shell block as argv (continuations joined, comments and VAR=x dropped)."""
     commands = []
@@ -155,7 +167,8 @@ def _proxymat_args(argv: list[str]) -> list[str] | None:
 
 
 @pytest.mark.parametrize("block", _of("bash"))
-def test_bash_block_commands_parse(block, capsys):
+def test_bash_block_commands_parse(block, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
     parser = build_parser()
     commands = _commands(block.text)
     assert commands
@@ -172,7 +185,9 @@ def test_bash_block_commands_parse(block, capsys):
             pytest.fail(f"{block}: `proxymat {shlex.join(args)}` does not parse: {capsys.readouterr().err.strip()}")
         if ns.command in CHEAP:
             assert main(args) == 0, f"{block}: `proxymat {shlex.join(args)}` failed"
+        with using_plugins(getattr(ns, "plugin", None) or (), entry_points=False):
+            known = set(generator_specs())
         for key in ("name", "generator"):
             name = getattr(ns, key, None)
             if ns.command in ("proxy", "gallery") and isinstance(name, str):
-                assert name in generator_specs(), f"{block}: unknown generator {name!r}"
+                assert name in known, f"{block}: unknown generator {name!r}"

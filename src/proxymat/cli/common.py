@@ -6,7 +6,8 @@ Nothing here imports torch at import time, so building the parser stays fast.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable
+from contextlib import nullcontext
+from typing import Any, Callable, ContextManager
 
 from ..resolution import MAP_RES, ResolutionRule
 
@@ -20,9 +21,42 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     from ..graph import GraphError
     from ..io import ImageError
     from ..params import ParamError
+    from ..plugin import PluginError
     from ..proxy.weights import ProxyWeightsError
 
-    return (CliError, GraphError, ImageError, ParamError, OSError, MemoryError, ProxyWeightsError)
+    return (CliError, GraphError, ImageError, ParamError, OSError, MemoryError, ProxyWeightsError, PluginError)
+
+
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    """Give a command ``--plugin FILE.py`` (repeatable): generators of the user's own (docs/plugins.md)."""
+    parser.add_argument("--plugin", action="append", metavar="FILE.py",
+                        help="load the generators this plugin file defines (repeatable; installed plugin packages, "
+                             "entry point group proxymat.generators, load without it): docs/plugins.md")
+
+
+def plugin_scope(args: argparse.Namespace) -> ContextManager[None]:
+    """For a command with ``--plugin``: a block in which its plugin files' and the installed plugins' generators
+    exist, loaded at the first generator lookup (after the command has chosen its threads and imported torch)."""
+    if not hasattr(args, "plugin"):
+        return nullcontext()
+    from ..nodes.plugin_scope import plugin_generators
+
+    files = tuple(args.plugin or ())
+
+    def load() -> Any:
+        from ..plugin_loader import load_plugins
+
+        return load_plugins(files)
+
+    return plugin_generators(load)
+
+
+def proxy_files(items: list[str] | None) -> dict[str, str]:
+    """``--proxy GENERATOR=FILE`` options as ``{generator: file}``; CliError for any other form."""
+    bad = [item for item in items or [] if item.count("=") != 1 or item.startswith("=") or item.endswith("=")]
+    if bad:
+        raise CliError(f"--proxy expects GENERATOR=FILE, got {bad[0]!r}")
+    return dict(item.split("=", 1) for item in items or [])
 
 
 def torch_device(name: str) -> Any:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import load_graph, map_res, torch_device
+from .common import add_plugin_argument, load_graph, map_res, torch_device
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -46,4 +46,5 @@ def register(sub: Any) -> None:
                    help="add a MaterialX displacement of (height - 0.5) * UNITS")
     p.add_argument("--device", default="cpu", help="device that evaluates the graph")
     p.add_argument("--name", default=None, help="document base name (default: the graph's name)")
+    add_plugin_argument(p)
     p.set_defaults(func=run_export)

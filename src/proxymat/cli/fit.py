@@ -12,7 +12,7 @@ from typing import Any
 
 from ..optimize.config import QUALITY
 from ..resolution import OPTIMIZE_RES
-from .common import CliError, non_negative_int, positive_int, torch_device
+from .common import CliError, add_plugin_argument, non_negative_int, positive_int, proxy_files, torch_device
 
 QUALITY_USE = {"fast": "one short pipeline run on the nearest graph",
                "default": "one full fit of the nearest graph (within 10 min at 256 px on 2 cores)",
@@ -45,6 +45,9 @@ def run_fit(args: argparse.Namespace) -> int:
     from ..select_index import default_index_path, library_entries
 
     t0 = time.perf_counter()
+    extra = proxy_files(args.proxy)
+    if extra and not args.graph:
+        raise CliError("--proxy needs --graph (the library graphs use the shipped proxies)")
     device = torch_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -60,7 +63,7 @@ def run_fit(args: argparse.Namespace) -> int:
     bars = not args.quiet and sys.stderr.isatty()  # no bars in logs and pipes
 
     def proxies_for(graph: Any) -> dict:
-        return load_graph_proxies(graph, {}, device=device, log=lambda s: None)
+        return load_graph_proxies(graph, extra, device=device, log=lambda s: None)
 
     if args.graph:
         graph = find_graph(args.graph, entries)
@@ -107,9 +110,12 @@ def register(sub: Any) -> None:
                    help="graphs that get the full pipeline, the lowest final loss kept (default: the preset's, 1 for default)")
     p.add_argument("--shortlist", type=positive_int, default=None, metavar="N",
                    help="graphs nearest by descriptor that get a short low-resolution fit (default: the preset's, 3)")
+    p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE",
+                   help="with --graph: use this proxy weights file for a generator (e.g. one trained for a plugin)")
     p.add_argument("--index", metavar="FILE", help="selection index file (default: the one shipped with the library)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the optimizer's random draws (default 0)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads (default: torch's own choice)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_plugin_argument(p)
     p.set_defaults(func=run_fit)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import CliError, map_res, non_negative_int, positive_int
+from .common import CliError, add_plugin_argument, map_res, non_negative_int, positive_int
 
 
 def run_gallery(args: argparse.Namespace) -> int:
@@ -32,4 +32,5 @@ def register(sub: Any) -> None:
     p.add_argument("--res", type=map_res, default=128, help="resolution of each sample in pixels (default 128)")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the random parameters and of the generator's layout (default 0)")
+    add_plugin_argument(p)
     p.set_defaults(func=run_gallery)

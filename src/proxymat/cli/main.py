@@ -12,7 +12,7 @@ import sys
 from typing import Callable, Sequence
 
 from . import bench, examples, export, fit, gallery, library, nodes, optimize, proxy, render
-from .common import expected_errors
+from .common import expected_errors, plugin_scope
 
 COMMANDS = (render, nodes, gallery, examples, library, fit, optimize, proxy, export, bench)
 """The command modules, in the order ``--help`` lists them; each has ``register(sub)``."""
@@ -47,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a command, mapping expected failures to a one-line error and exit 2."""
     try:
-        return func(args)
+        with plugin_scope(args):
+            return func(args)
     except KeyboardInterrupt:
         print("proxymat: interrupted", file=sys.stderr)
         return 130

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import CliError
+from .common import CliError, add_plugin_argument
 
 
 def run_nodes(args: argparse.Namespace) -> int:
@@ -70,9 +70,11 @@ def register(sub: Any) -> None:
     p.add_argument("type", nargs="?", help="show one node type")
     p.add_argument("--all", action="store_true", help="include generators")
     p.add_argument("--json", action="store_true", help="print one JSON list of rows")
+    add_plugin_argument(p)
     p.set_defaults(func=run_nodes)
 
     p = sub.add_parser("generators", help="list generators and their parameters")
     p.add_argument("name", nargs="?", help="show one generator")
     p.add_argument("--json", action="store_true", help="print one JSON list of rows")
+    add_plugin_argument(p)
     p.set_defaults(func=run_generators)

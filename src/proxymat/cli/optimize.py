@@ -13,7 +13,7 @@ from typing import Any
 from ..optimize.config import QUALITY, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
-from .common import CliError, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
+from .common import CliError, add_plugin_argument, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
 
 
 def _target_path(args: argparse.Namespace) -> Path:
@@ -216,4 +216,5 @@ def register(sub: Any) -> None:
     p.add_argument("--threads", type=positive_int, default=None,
                    help="torch CPU threads (default: the CPUs not busy with other work, at least 1; OMP_NUM_THREADS also sets it). Unless OMP_WAIT_POLICY is set, proxymat sets it to PASSIVE so that idle threads sleep instead of spinning on busy cores")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_plugin_argument(p)
     p.set_defaults(func=run_optimize)

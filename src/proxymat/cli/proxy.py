@@ -11,7 +11,7 @@ from typing import Any
 
 from ..proxy.train_config import TrainConfig
 from ..resolution import PROXY_RES
-from .common import CliError, choose_threads, non_negative_int, positive_int, resolution_type, torch_device
+from .common import CliError, add_plugin_argument, choose_threads, non_negative_int, positive_int, resolution_type, torch_device
 
 
 def _spec(name: str) -> Any:
@@ -182,6 +182,7 @@ def register(sub: Any) -> None:
     t.add_argument("--unpin", action="store_true",
                    help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
     t.add_argument("--quiet", action="store_true", help="no progress output")
+    add_plugin_argument(t)
     t.set_defaults(func=run_train)
 
     e = psub.add_parser("eval", help="fidelity of a proxy against its real generator on held-out parameters")
@@ -197,6 +198,7 @@ def register(sub: Any) -> None:
     e.add_argument("--record", action="store_true",
                    help="store the results in the weights file's metrics (optimize reads them to skip a proxy "
                         "that is no better than a flat image)")
+    add_plugin_argument(e)
     e.set_defaults(func=run_eval)
 
     ls = psub.add_parser("list", help="list the shipped proxies with their recorded fidelity")

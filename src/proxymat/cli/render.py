@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .common import load_graph, map_res, torch_device
+from .common import add_plugin_argument, load_graph, map_res, torch_device
 
 
 def run_render(args: argparse.Namespace) -> int:
@@ -42,4 +42,5 @@ def register(sub: Any) -> None:
     p.add_argument("--normal-format", choices=("gl", "dx"), default="gl",
                    help="convention of the written normal map: gl (OpenGL, +Y up; default) or dx (DirectX)")
     p.add_argument("--model", choices=("match", "cook_torrance"), default="match", help="render model")
+    add_plugin_argument(p)
     p.set_defaults(func=run_render)
