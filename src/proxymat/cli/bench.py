@@ -105,7 +105,7 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     _check_names(args.names, known, "no bundled example named")
     _check_names(args.losses, list(LOSS_NAMES), "unknown loss variant")
     preset = quality_settings(args.quality)
-    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"})
+    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"}, gradients=args.gradients)
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
                         figures=Path(args.figures) if args.figures else None)
@@ -353,6 +353,8 @@ def register(sub: Any) -> None:
                    help="working resolution in pixels (default 128)")
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
+    q.add_argument("--gradients", choices=("proxy", "direct"), default="proxy",
+                   help="Stage II's generator gradients (as optimize --gradients; default proxy)")
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")

@@ -61,6 +61,7 @@ class OptimizeConfig:
     sweep_proxy_margin: float = 0.02
     search_refit: int = 16
     search_refit_iters: int = 10
+    gradients: str = "proxy"  # Stage II's generator gradients: "proxy", or "direct" where a generator declares them
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=_loss_config)

@@ -86,6 +86,7 @@ class Evaluator:
         self.rng = torch.Generator().manual_seed(config.seed)  # the random search's draws
         self._memo: dict[tuple[Any, ...], tuple[float, torch.Tensor]] = {}
         self.proxy_nodes: dict[str, ProxyLike] = {}  # generator nodes of the current graph evaluated through a proxy
+        self.direct_nodes: frozenset[str] = frozenset()  # generator nodes moved by autograd through the real generator
         self.refresh_proxies()
 
     # ------------------------------------------------------------ the parameter vector
@@ -122,8 +123,24 @@ class Evaluator:
         return [(k, v) for k, v in category_trials(graph) if allows(self.free, k, float(specs[k].normalize(v)[0]))]
 
     def refresh_proxies(self, quiet: bool = False) -> None:
-        """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`)."""
-        self.proxy_nodes = self.applicable_proxies(self.graph, quiet)
+        """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`),
+        and :attr:`direct_nodes` to its generator nodes with direct parameters when ``gradients`` is "direct"
+        (those then use no proxy)."""
+        self.direct_nodes = self.direct_generators(self.graph)
+        self.proxy_nodes = self.usable_proxies(self.graph, quiet)
+
+    def usable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
+        """:meth:`applicable_proxies` of ``graph`` but for its direct nodes (:meth:`direct_generators`)."""
+        direct = self.direct_generators(graph)
+        return {k: v for k, v in self.applicable_proxies(graph, quiet).items() if k not in direct}
+
+    def direct_generators(self, graph: Graph) -> frozenset[str]:
+        """Generator nodes of ``graph`` that Stage II moves by direct gradients (``gradients`` "direct" and the
+        generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters)."""
+        if getattr(self.config, "gradients", "proxy") != "direct":
+            return frozenset()
+        return frozenset(name for name in graph.nodes
+                         if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
 
     def applicable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
         """Generator nodes of ``graph`` whose proxy fits: the proxy's pinned parameters equal the node's
@@ -196,7 +213,10 @@ class Evaluator:
 
     def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
                    res: int, seed: int) -> torch.Tensor:
-        """Generator hook that runs the node's proxy, or the real generator where it has none."""
+        """Generator hook that runs the node's proxy, the real generator with gradients for a direct node,
+        or the real generator where it has neither."""
+        if name in self.direct_nodes:
+            return spec(real, res, seed, grad=True)
         proxy = self.proxy_nodes.get(name)
         if proxy is None:
             return self.real_hook(name, spec, real, norm, res, seed)

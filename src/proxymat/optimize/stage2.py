@@ -102,7 +102,9 @@ def stage2(ev: Evaluator, host: StageHost) -> None:
             ev.set_values(check.best_values)
             end, host.renders["stage2"] = ev.real_eval()
     host.records.append(StageRecord("stage2", start, end, curve, time.perf_counter() - t0, note))
-    missing = sorted({k.split(".")[0] for k in gen_now} - set(ev.proxy_nodes))
+    if ev.direct_nodes:
+        ev.log(f"Stage II: direct gradients through the real generator for node(s) {', '.join(sorted(ev.direct_nodes))}")
+    missing = sorted({k.split(".")[0] for k in gen_now} - set(ev.proxy_nodes) - set(ev.direct_nodes))
     if missing:
         ev.log(f"Stage II: no proxy for node(s) {', '.join(missing)}; their parameters only move by random search"
                + (" and the polish" if config.polish > 0 else ""))

@@ -100,19 +100,19 @@ def sweep(ev: Evaluator, host: StageHost) -> None:
     else:  # the evaluator's graph is the saved round's; the proxies are those the sweep started with
         p = Progress.restore(ev.device, resumed)
         rng.setstate(rng_state(resumed["rng"]))
-        ev.proxy_nodes = ev.applicable_proxies(p.before, quiet=True)
+        ev.proxy_nodes = ev.usable_proxies(p.before, quiet=True)
     while p.round < max(config.sweep_rounds, 1):
         round_rng = rng.getstate()
         trials = ev.category_trials()
         if len(trials) > config.sweep_max:
             trials = rng.sample(trials, config.sweep_max)
-        proxied = set(ev.applicable_proxies(ev.graph, quiet=True))
+        proxied = set(ev.usable_proxies(ev.graph, quiet=True))
         while p.trial < len(trials):
             if host.checkpoint_due():
                 host.save_checkpoint(p.state(host, round_rng))
             graph = trial_graph(ev.graph, trials[p.trial])
             loss, filters = refit_filters(ev, host, graph, config.sweep_iters)
-            keeps_proxies = proxied <= set(ev.applicable_proxies(graph, quiet=True))
+            keeps_proxies = proxied <= set(ev.usable_proxies(graph, quiet=True))
             if loss < p.best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin)):
                 p.best_loss, p.best_filters, p.winner = loss, filters, p.trial
             p.trial, p.tried = p.trial + 1, p.tried + 1
