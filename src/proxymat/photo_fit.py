@@ -45,7 +45,7 @@ class FitPlan:
 
 
 FIT_QUALITY: dict[str, dict[str, int]] = {
-    "fast": {"top_k": 1, "shortlist": 1, "short_iters": 25},
+    "fast": {"top_k": 1, "shortlist": 1},
     "default": {},
     "best": {"top_k": 3, "shortlist": 6, "short_res": 128, "short_iters": 60},
 }
