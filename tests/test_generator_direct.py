@@ -21,7 +21,8 @@ def _point(spec, gen: torch.Generator) -> dict[str, torch.Tensor]:
 
 
 def test_the_generators_with_direct_gradients():
-    assert DIRECT == ["arc_pavement", "brick_generator", "cells", "clouds", "perlin_noise"]
+    assert DIRECT == ["arc_pavement", "brick_generator", "cells", "clouds", "perlin_noise", "scratches",
+                      "tile_disc", "tile_generator", "tile_paraboloid", "tile_square"]
     for name in DIRECT:
         spec = generator_specs()[name]
         assert set(spec.direct) <= {p.name for p in spec.params if not p.discrete}, name
@@ -77,3 +78,26 @@ def test_without_grad_the_generator_keeps_no_graph():
     assert spec({"disorder": x}, RES, seed=1, grad=True).requires_grad
     with torch.no_grad():
         assert not spec({"disorder": x}, RES, seed=1, grad=True).requires_grad
+
+
+@pytest.mark.parametrize("pattern", ["disc", "thorn", "cone"])
+def test_tile_shapes_with_a_square_root_have_finite_gradients_at_tile_centres(pattern):
+    """16 tiles over 16 px put every pixel centre exactly on a tile centre (r = 0, where sqrt has no derivative)."""
+    spec = generator_specs()["tile_generator"]
+    point = {"x_amount": torch.tensor([16.0]), "y_amount": torch.tensor([16.0]), "interstice_x": torch.tensor([0.3]),
+             "pattern": torch.tensor([float(spec.param("pattern").choices.index(pattern))])}
+    x = torch.tensor([0.8], requires_grad=True)
+    (g,) = torch.autograd.grad(spec({**point, "scale": x}, 16, seed=1, grad=True).sum(), x)
+    assert torch.isfinite(g).all()
+
+
+def test_tile_background_under_max_blending_moves_the_gaps_over_a_black_background():
+    """Tiles and a black background tie at 0 in the gaps: raising the background brightens every gap pixel."""
+    spec = generator_specs()["tile_square"]
+    point = {"interstice_x": torch.tensor([0.3]), "interstice_y": torch.tensor([0.2]), "blending_mode": torch.tensor([1.0])}
+    x = torch.tensor([0.0], requires_grad=True)
+    (g,) = torch.autograd.grad(spec({**point, "background": x}, RES, seed=1, grad=True).sum(), x)
+    with torch.no_grad():
+        up, at = (float(spec({**point, "background": x + d}, RES, seed=1).sum()) for d in (1e-3, 0.0))
+    assert float(g) == pytest.approx((up - at) / 1e-3, rel=0.01)
+    assert float(g) > 0.1 * RES * RES  # the gap pixels no tile edge reaches

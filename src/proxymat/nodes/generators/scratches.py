@@ -11,6 +11,13 @@ with total stroke length x width, not with pixels x segments.
 Widths are in units of 1/256 UV (1 px at 256x256), so images at different
 resolutions show the same strokes; sub-pixel strokes come out dimmer (their
 pixel coverage), which keeps the output continuous in the width.
+
+Autograd differentiates the splatting (``GeneratorSpec(..., grad=True)``): the
+width, intensity and fade parameters are declared ``direct``. Parameters that
+move strokes (rotation, position, length, wobble) get the per-pixel
+derivative, but a one-pixel-wide stroke's coverage kinks within every pixel it
+crosses and the fade is constant along each half-pixel piece (pieces re-cut as
+lengths change), so finite differences disagree with it: they are not declared.
 """
 
 from __future__ import annotations
@@ -131,7 +138,7 @@ def splat_segments(
         per_chunk = max(1, _MAX_ENTRIES // (2 * r + 1) ** 2)
         for lo in range(0, sel.numel(), per_chunk):
             k = sel[lo : lo + per_chunk]
-            _splat_chunk(canvas, batch[k], p0[k], p1[k], half_width[k], weight[k], int(r), res, pad)
+            canvas = _splat_chunk(canvas, batch[k], p0[k], p1[k], half_width[k], weight[k], int(r), res, pad)
     return _fold_torus(canvas.view(n_batch, side, side), res, pad)[:, None]
 
 
@@ -145,8 +152,11 @@ def _splat_chunk(
     r: int,
     res: int,
     pad: int,
-) -> None:
-    """Splat pieces whose kernels share radius r into the padded flat canvas (in place)."""
+) -> torch.Tensor:
+    """The padded flat canvas with the pieces whose kernels share radius r splatted in (max).
+
+    Out of place, so autograd can differentiate through successive chunks.
+    """
     mid = 0.5 * (p0 + p1)
     shift = torch.floor(mid / res) * res  # move each piece into the base tile
     p0, mid = p0 - shift, mid - shift
@@ -170,21 +180,23 @@ def _splat_chunk(
     b = base.to(torch.int64) + pad
     start = batch * (side * side) + b[:, 1] * side + b[:, 0]
     index = start[:, None] + (dy * side + dx)
-    canvas.scatter_reduce_(0, index.reshape(-1), value.reshape(-1), reduce="amax")
+    return canvas.scatter_reduce(0, index.reshape(-1), value.reshape(-1), reduce="amax")
 
 
 def _fold_torus(canvas: torch.Tensor, res: int, pad: int) -> torch.Tensor:
     """Fold the pad borders of (B, res+2pad, res+2pad) back onto the opposite edges (max)."""
     if pad == 0:
         return canvas
-    c = canvas.clone()
-    core = slice(pad, pad + res)
-    # Columns first (all rows, pads included), then rows on the core columns.
-    c[:, :, pad : 2 * pad] = torch.maximum(c[:, :, pad : 2 * pad], c[:, :, pad + res :])
-    c[:, :, res : res + pad] = torch.maximum(c[:, :, res : res + pad], c[:, :, :pad])
-    c[:, pad : 2 * pad, core] = torch.maximum(c[:, pad : 2 * pad, core], c[:, pad + res :, core])
-    c[:, res : res + pad, core] = torch.maximum(c[:, res : res + pad, core], c[:, :pad, core])
-    return c[:, core, core]
+    # Columns first (all rows, pads included), then rows; out of place (autograd).
+    c = _fold_axis(canvas, res, pad, dim=2)
+    return _fold_axis(c, res, pad, dim=1)
+
+
+def _fold_axis(c: torch.Tensor, res: int, pad: int, dim: int) -> torch.Tensor:
+    """The core ``res`` entries of axis ``dim`` (padded by ``pad`` each side), each pad maxed onto the far edge."""
+    first = torch.maximum(c.narrow(dim, pad, pad), c.narrow(dim, pad + res, pad))
+    last = torch.maximum(c.narrow(dim, res, pad), c.narrow(dim, 0, pad))
+    return torch.cat((first, c.narrow(dim, 2 * pad, res - 2 * pad), last), dim=dim)
 
 
 def _segment_pieces(verts: Tensor, valid: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -282,6 +294,7 @@ SCRATCHES = GeneratorSpec(
         "spline_position_random": (0.5, 1.0),
     },
     stochastic=True,
+    direct=("spline_width", "spline_width_random", "luminance_random", "fade_length"),
 )
 
 SPECS: tuple[GeneratorSpec, ...] = (SCRATCHES,)
