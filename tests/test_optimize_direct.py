@@ -46,6 +46,16 @@ def test_direct_nodes_replace_the_proxy_only_when_asked():
     assert ev.usable_proxies(graph) == {} and set(ev.applicable_proxies(graph)) == {"grain"}
 
 
+def test_direct_hook_differentiates_only_the_declared_parameters():
+    graph = resolve_graph("bricks")  # brick_generator's offset is not direct (rows jump between bricks)
+    node = next(n for n in graph.nodes if graph.node_spec(n).name == "brick_generator")
+    ev = Evaluator(graph, torch.zeros(1, 3, RES, RES), _config("direct"), {}, torch.device("cpu"), lambda s: None)
+    values = {k: v.clone().requires_grad_(True) for k, v in ev.values("generators").items() if k.startswith(node + ".")}
+    out = ev.render_values(graph.compile(), values, hook=ev.proxy_hook).mean()
+    grads = dict(zip(values, torch.autograd.grad(out, list(values.values()), allow_unused=True)))
+    assert grads[f"{node}.offset"] is None and grads[f"{node}.gap_x"] is not None
+
+
 def test_direct_hook_gives_the_generator_parameters_a_gradient():
     graph, target = _target(0.3)
     grads = {}

@@ -215,8 +215,8 @@ class Evaluator:
                    res: int, seed: int) -> torch.Tensor:
         """Generator hook that runs the node's proxy, the real generator with gradients for a direct node,
         or the real generator where it has neither."""
-        if name in self.direct_nodes:
-            return spec(real, res, seed, grad=True)
+        if name in self.direct_nodes:  # gradients reach the declared direct parameters only
+            return spec({k: v if k in spec.direct else v.detach() for k, v in real.items()}, res, seed, grad=True)
         proxy = self.proxy_nodes.get(name)
         if proxy is None:
             return self.real_hook(name, spec, real, norm, res, seed)

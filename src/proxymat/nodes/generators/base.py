@@ -9,7 +9,9 @@ A generator is a plain function ``fn(params, res, seed) -> Tensor(B, 1, H, W)``:
 * ``seed`` is an int; the same (params, res, seed) always gives the same image;
 * output values lie in [0, 1]; the pattern tiles (left/right and top/bottom
   edges continue);
-* generators are not differentiated (their output is detached).
+* the optimizer treats generators as black boxes (their output is detached)
+  except for the parameters a spec declares ``direct``, whose autograd
+  gradient is exact: ``spec(params, res, seed, grad=True)`` keeps the graph.
 """
 
 from __future__ import annotations
