@@ -200,18 +200,8 @@ class Graph:
 
     # ------------------------------------------------------------ parameters
     def param_specs(self, which: str = "all") -> dict[str, ParamSpec]:
-        """``{"node.param": spec}`` for filters, generators or all nodes (graph order)."""
-        if which not in ("all", "filters", "generators"):
-            raise ValueError(f"which must be all, filters or generators, not {which!r}")
-        out: dict[str, ParamSpec] = {}
-        for node in self.nodes.values():
-            spec = self._spec(node)
-            gen = is_generator(spec)
-            if (which == "filters" and gen) or (which == "generators" and not gen):
-                continue
-            for p in _spec_params(spec):
-                out[f"{node.name}.{p.name}"] = p
-        return out
+        """``{"node.param": spec}`` for filters, generators or all nodes (graph order; :meth:`space`)."""
+        return self.space().specs(which)
 
     def value(self, key: str) -> Any:
         """Real value of ``"node.param"`` (the stored one or the default)."""
@@ -229,19 +219,11 @@ class Graph:
         raise GraphError(f"unknown parameter in key {key!r}")
 
     def normalized(self, which: str = "all", optimizable_only: bool = False) -> dict[str, torch.Tensor]:
-        """Current values as normalized float32 tensors ``(size,)`` keyed ``"node.param"``.
-
-        With ``optimizable_only`` filter parameters that gradient descent cannot
-        change (discrete kinds) are left out; generator parameters are all kept,
-        since proxies treat discrete ones as continuous.
-        """
-        out = {}
-        for key, p in self.param_specs(which).items():
-            gen = is_generator(self._spec(self.nodes[key.split(".")[0]]))
-            if optimizable_only and not gen and not p.differentiable:
-                continue
-            out[key] = p.normalize(self.value(key))
-        return out
+        """Current values as normalized float32 tensors ``(size,)`` keyed ``"node.param"``, for the keys
+        :meth:`~proxymat.param_space.ParamSpace.keys` of :meth:`space` gives (``optimizable_only``: the
+        generator parameters and the differentiable filter parameters)."""
+        space = self.space()
+        return {k: space.entries[k].spec.normalize(self.value(k)) for k in space.keys(which, optimizable_only)}
 
     def set_normalized(self, values: Mapping[str, torch.Tensor]) -> None:
         """Write normalized values back as real values (discrete kinds rounded)."""
