@@ -47,6 +47,8 @@ def test_only_free_parameters_move_in_every_stage_and_stay_in_range(target):
     run = Optimization(graph, target, config(sweep_iters=3, search_refit=2, search_refit_iters=2, polish=16),
                        proxies={"cells": CountingProxy()}, progress=False, log=lambda s: None)
     assert run.evaluator.category_trials() == []  # no categorical parameter is free: the sweep changes nothing
+    assert run.evaluator.keys("generators") == ["cells.scale", "cells.disorder"]
+    assert run.evaluator.keys("all") == [k for k in graph.param_specs() if k in FREE] == list(run.evaluator.values("all"))
     assert set(run.evaluator.generator_bounds()) == {"cells.scale", "cells.disorder"}
     assert run.evaluator.generator_bounds()["cells.disorder"] == pytest.approx((0.3, 0.45))  # inside the proxy's box
     seen = {}

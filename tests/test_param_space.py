@@ -114,3 +114,16 @@ def test_the_layout_of_a_graph_is_its_optimizable_parameters_in_order():
     assert layout.keys == tuple(values) and layout.dim == sum(v.numel() for v in values.values())
     assert np.array_equal(layout.discrete, layout.steps > 0)
     assert [s.stop - s.start for s in layout.slices] == [v.numel() for v in values.values()]
+
+
+def test_a_layout_spreads_keys_and_ranges_over_their_coordinates():
+    layout = tiny_graph().space().layout()
+    wide = next(k for k, s in zip(layout.keys, layout.slices) if s.stop - s.start > 1)
+    one = next(k for k, s in zip(layout.keys, layout.slices) if s.stop - s.start == 1)
+    mask = layout.mask({wide, one})
+    lo, hi = layout.bounds({wide: (0.2, 0.7)})
+    for key, s in zip(layout.keys, layout.slices):
+        assert mask[s].tolist() == [key in (wide, one)] * (s.stop - s.start)
+        want = (0.2, 0.7) if key == wide else (0.0, 1.0)
+        assert lo[s].tolist() == [want[0]] * (s.stop - s.start) and hi[s].tolist() == [want[1]] * (s.stop - s.start)
+    assert mask.sum() == layout.slices[layout.keys.index(wide)].stop - layout.slices[layout.keys.index(wide)].start + 1

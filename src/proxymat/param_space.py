@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Container, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -63,6 +63,21 @@ class Layout:
     @property
     def discrete(self) -> np.ndarray:
         return self.steps > 0
+
+    def mask(self, keys: Container[str]) -> np.ndarray:
+        """``(d,)`` bool: True on the coordinates of the parameters in ``keys``."""
+        out = np.zeros(self.dim, dtype=bool)
+        for key, s in zip(self.keys, self.slices):
+            out[s] = key in keys
+        return out
+
+    def bounds(self, ranges: Mapping[str, tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+        """``(d,)`` low and high ends of each coordinate: its parameter's ``(lo, hi)`` in ``ranges``,
+        [0, 1] for a parameter not in it."""
+        lo, hi = np.zeros(self.dim), np.ones(self.dim)
+        for key, s in zip(self.keys, self.slices):
+            lo[s], hi[s] = ranges.get(key, (0.0, 1.0))
+        return lo, hi
 
 
 @dataclass(frozen=True, eq=False)

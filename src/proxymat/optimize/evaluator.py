@@ -96,6 +96,11 @@ class Evaluator:
         the free ones when the graph declares ``free``."""
         return restrict((self.graph if graph is None else graph).normalized(which, optimizable_only=True), self.free)
 
+    def keys(self, which: str) -> list[str]:
+        """The keys of the current graph's :meth:`values` (``which``: ``"filters"``, ``"generators"`` or
+        ``"all"``), in graph order."""
+        return list(restrict(dict.fromkeys(self.graph.space().keys(which, optimizable_only=True)), self.free))
+
     def set_values(self, values: Mapping[str, torch.Tensor]) -> None:
         """Write normalized values into the current graph (discrete kinds rounded)."""
         self.graph.set_normalized(values)
@@ -111,7 +116,7 @@ class Evaluator:
         trained; a parameter a proxy pins keeps the node's value), cut to the graph's free range."""
         space = self.graph.space()
         out = {}
-        for key in restrict(dict.fromkeys(space.keys("generators")), self.free):
+        for key in self.keys("generators"):
             box = space.sampling_box(key, self.graph.value(key))
             out[key] = box if self.free is None else intersect(box, self.free[key])
         return out

@@ -56,18 +56,12 @@ def polish(ev: Evaluator, host: StageHost) -> None:
         start = ev.real_loss()
     obj = Objective(ev.graph, ev.target, ev.loss, res=config.res, settings=config.render,
                     batch_size=config.search_batch, device=ev.device)
-    generators = set(ev.graph.param_specs("generators"))
-    free = ev.free or {}
-    layout = obj.layout
-    movable = np.concatenate([np.full(s.stop - s.start, (config.polish_filters or key in generators)
-                                      and (ev.free is None or key in free))
-                              for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0, bool)])
-    lo, hi = (np.concatenate([np.full(s.stop - s.start, free.get(key, (0.0, 1.0))[j])
-                              for key, s in zip(layout.keys, layout.slices)] or [np.zeros(0)]) for j in (0, 1))
+    movable = obj.layout.mask(ev.keys("all" if config.polish_filters else "generators"))
+    lo, hi = obj.layout.bounds(ev.free or {})
     if not movable.any():
         host.records.append(StageRecord("polish", start, start, [start], time.perf_counter() - t0, "nothing to move"))
         return
-    steps = layout.steps[movable]
+    steps = obj.layout.steps[movable]
     x = obj.x0.copy()
     rng = np.random.default_rng(config.seed)
     radius, best_loss, curve, accepted = config.polish_radius, start, [start], 0
