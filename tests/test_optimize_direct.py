@@ -83,3 +83,35 @@ def test_stage2_moves_disorder_towards_the_target_by_direct_gradients():
             assert any("direct gradients through the real generator for node(s) grain" in s for s in said)
     assert moved["proxy"] == pytest.approx(0.8)  # nothing moves it without a proxy or direct gradients
     assert moved["direct"] < 0.7
+
+
+def test_layout_noise_is_the_largest_relative_loss_difference_between_layouts():
+    from proxymat.optimize.sweep import layout_noise
+
+    graph, target = _target(0.3)
+    ev = Evaluator(graph, target, _config("proxy"), {}, torch.device("cpu"), lambda s: None)
+    filters = ev.values("filters")
+    assert layout_noise(ev, graph, filters, 0) == 0.0
+    own = ev.real_loss(graph)
+    losses = []
+    for k in (1, 2):
+        other = graph.copy()
+        other.seed = graph.seed + k
+        losses.append(ev.real_loss(other))
+    expected = max(abs(x - own) / own for x in losses)
+    assert expected > 0.0 and layout_noise(ev, graph, filters, 2) == pytest.approx(expected)
+
+
+def test_a_sweep_change_must_beat_the_layout_noise():
+    graph, target = _target(0.8)
+    settings = dict(iters1=5, iters2=0, stage3=False, polish=0, sweep_iters=3, sweep_rounds=1, random_search=False,
+                    samples=2, search_refit=0)
+    notes = {}
+    for noise in (0, 3):
+        said = []
+        run = Optimization(graph, target, _config("proxy", sweep_noise=noise, **settings), proxies={}, progress=False,
+                           log=said.append)
+        run.run()
+        notes[noise] = [s for s in said if s.startswith("Category sweep")]
+    assert not any("differs by up to" in s for s in notes[0])
+    assert any("differs by up to" in s and "between 4 layouts" in s for s in notes[3])

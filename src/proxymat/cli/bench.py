@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..benchmarks.records import Rows, record_run, save_rows
+from ..optimize.config import config_default
 from ..optimize.loss_config import LOSS_NAMES
 from .common import CliError, map_res, non_negative_int, positive_float, positive_int
 
@@ -105,7 +106,8 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     _check_names(args.names, known, "no bundled example named")
     _check_names(args.losses, list(LOSS_NAMES), "unknown loss variant")
     preset = quality_settings(args.quality)
-    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"}, gradients=args.gradients)
+    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"}, gradients=args.gradients,
+                          sweep_noise=args.sweep_noise)
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
                         figures=Path(args.figures) if args.figures else None)
@@ -355,6 +357,8 @@ def register(sub: Any) -> None:
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
     q.add_argument("--gradients", choices=("proxy", "direct"), default="proxy",
                    help="Stage II's generator gradients (as optimize --gradients; default proxy)")
+    q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
+                   help="as optimize --sweep-noise (default %(default)s)")
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")

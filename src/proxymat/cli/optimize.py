@@ -55,7 +55,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         **chosen, seed=args.seed, local_fraction=args.local_fraction, polish_filters=args.polish_filters,
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
-        stage3=not args.no_stage3, gradients=args.gradients,
+        stage3=not args.no_stage3, gradients=args.gradients, sweep_noise=args.sweep_noise,
         loss=material_loss_config(chosen["res"], args.features, getattr(args, "loss", None) or "default"),
     )
 
@@ -190,6 +190,9 @@ def register(sub: Any) -> None:
                         "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
     p.add_argument("--search-refit-iters", type=non_negative_int, default=config_default("search_refit_iters"), metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
+    p.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
+                   help="the category sweep keeps a change only when it lowers the loss by more than the loss differs "
+                        "between the current graph's layout and N other layout seeds (0: off; default %(default)s)")
     p.add_argument("--gradients", choices=("proxy", "direct"), default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy), or by autograd "
                         "through the real generator where it declares direct parameters (direct: cells, clouds, "

@@ -9,7 +9,11 @@ trying one more change on top of the last winner, while a round finds a gain;
 every re-fit starts from the filters the sweep started with, so trials differ
 only in their categories. A change that leaves a proxy's pinned category (so
 Stage II loses that proxy) must lower the loss by ``sweep_proxy_margin`` (2 %),
-any other by 0.1 %. Neither the proxies (which pin such parameters) nor the
+any other by 0.1 %; with ``sweep_noise`` N > 0, every change must also lower it
+by more than the loss varies between layouts: the largest relative difference
+between the current graph's loss (after its re-fit) and its loss at N other
+layout seeds (:func:`layout_noise`), as two layouts of one material differ
+by that much without any change. Neither the proxies (which pin such parameters) nor the
 polish (filters held) can leave a category whose filters were fit to another.
 
 Before a trial, once ``checkpoint_every`` seconds have passed, the sweep saves a
@@ -41,6 +45,22 @@ def refit_filters(ev: Evaluator, host: StageHost, graph: Graph, iters: int) -> t
     """The sweep's short re-fit of ``graph``'s filters: (lowest loss, its filter values)."""
     best, curve = fit_filters(ev, host, graph, iters, ev.config.lr1, "Category sweep (re-fit)", record_frames=False)
     return (min(curve) if curve else ev.real_loss(graph)), best
+
+
+def layout_noise(ev: Evaluator, graph: Graph, filters: Values, seeds: int) -> float:
+    """The largest relative difference between the loss of ``graph`` with ``filters`` at its own layout seed
+    and at each of the ``seeds`` next ones (0 when ``seeds`` is 0)."""
+    if seeds <= 0:
+        return 0.0
+    fitted = graph.copy()
+    fitted.set_normalized(filters)
+    own = ev.real_loss(fitted)
+    spread = 0.0
+    for k in range(1, seeds + 1):
+        other = fitted.copy()
+        other.seed = fitted.seed + k
+        spread = max(spread, abs(ev.real_loss(other) - own) / max(own, 1e-12))
+    return spread
 
 
 def rng_state(data: Any) -> tuple[Any, ...]:
@@ -107,13 +127,18 @@ def sweep(ev: Evaluator, host: StageHost) -> None:
         if len(trials) > config.sweep_max:
             trials = rng.sample(trials, config.sweep_max)
         proxied = set(ev.usable_proxies(ev.graph, quiet=True))
+        noise = layout_noise(ev, ev.graph, p.best_filters, config.sweep_noise)
+        if config.sweep_noise > 0:
+            ev.log(f"Category sweep: the loss differs by up to {noise:.1%} between {config.sweep_noise + 1} layouts; "
+                   f"a change must lower it by more")
         while p.trial < len(trials):
             if host.checkpoint_due():
                 host.save_checkpoint(p.state(host, round_rng))
             graph = trial_graph(ev.graph, trials[p.trial])
             loss, filters = refit_filters(ev, host, graph, config.sweep_iters)
             keeps_proxies = proxied <= set(ev.usable_proxies(graph, quiet=True))
-            if loss < p.best_loss * (1.0 - (STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin)):
+            margin = max(STAGE2_MIN_GAIN if keeps_proxies else config.sweep_proxy_margin, noise)
+            if loss < p.best_loss * (1.0 - margin):
                 p.best_loss, p.best_filters, p.winner = loss, filters, p.trial
             p.trial, p.tried = p.trial + 1, p.tried + 1
         p.curve.append(p.best_loss)
