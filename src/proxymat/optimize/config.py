@@ -59,7 +59,7 @@ class OptimizeConfig:
     sweep_max: int = 12
     sweep_rounds: int = 2
     sweep_proxy_margin: float = 0.02
-    sweep_noise: int = 0  # other layout seeds whose loss spread a category change must beat (0: off)
+    sweep_noise: int = 2  # other layout seeds whose loss spread a category change must beat (0: off)
     search_refit: int = 16
     search_refit_iters: int = 10
     gradients: str = "proxy"  # Stage II's generator gradients: "proxy", or "direct" where a generator declares them
