@@ -8,12 +8,11 @@ the graphs (:func:`proxymat.select.select`), runs the full pipeline
 (:class:`~proxymat.optimize.stages.Optimization`) on the ``top_k`` best,
 each starting from its short fit, and keeps the lowest final loss.
 
-Time: one full ``default`` pipeline on a library graph at 256 px took 457 s
-of wall time (424 s of CPU) on a 2-core machine shared with other jobs
-(plaster_stucco on the plaster photo), so ``--quality default`` fits the
-graph ranked first only (``top_k`` 1, after short fits of the 3 nearest
-at 64 px, a few seconds each; of the 12 nearest when the photo is
-unfamiliar, see :mod:`proxymat.select`): within 10 minutes per photo.
+Time: ``--quality default`` fits the graph ranked first only (``top_k`` 1,
+after short fits of the 3 nearest at 64 px, a few seconds each; of the 12
+nearest when the photo is unfamiliar, see :mod:`proxymat.select`). On an idle
+2-core machine at 256 px a whole ``fit`` took 56-104 s per photo, the largest
+library graph included (docs/RESULTS.md, Selection).
 ``best`` fits 3 graphs fully and keeps the lowest final loss.
 """
 
