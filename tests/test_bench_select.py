@@ -1,31 +1,14 @@
 """The selection benchmark's rows and table (`proxymat bench select`) on a two-graph library."""
 
-import json
 import math
 
 import pytest
 
+from test_select import index, library  # noqa: F401  (the two-graph library and its index)
+
 from proxymat.benchmarks.selection import score_target, select_table
-from proxymat.examples import example_graph_text
 from proxymat.select import short_config
-from proxymat.select_index import Entry, build_index, sample_graph
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lib")
-    entries = []
-    for name, category in (("bricks", "masonry"), ("fabric", "fabric")):
-        data = json.loads(example_graph_text(name))
-        data["res"] = 64
-        (folder / f"{name}.json").write_text(json.dumps(data))
-        entries.append(Entry(name, category, folder / f"{name}.json"))
-    return entries
-
-
-@pytest.fixture(scope="module")
-def index(library):
-    return build_index(library, samples=4, seed=0)
+from proxymat.select_index import sample_graph
 
 
 def test_rule_rows_follow_the_descriptor_when_familiar_and_the_fits_when_not(library, index):
