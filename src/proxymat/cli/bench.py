@@ -106,8 +106,10 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     _check_names(args.names, known, "no bundled example named")
     _check_names(args.losses, list(LOSS_NAMES), "unknown loss variant")
     preset = quality_settings(args.quality)
-    base = OptimizeConfig(**{k: v for k, v in preset.items() if k != "res"}, gradients=args.gradients,
-                          sweep_noise=args.sweep_noise)
+    chosen = {k: v for k, v in preset.items() if k != "res"}
+    chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep))
+                   if v is not None})
+    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise)
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
                         figures=Path(args.figures) if args.figures else None)
@@ -359,6 +361,10 @@ def register(sub: Any) -> None:
                    help="Stage II's generator gradients (as optimize --gradients; default proxy)")
     q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
                    help="as optimize --sweep-noise (default %(default)s)")
+    q.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",
+                   help="as optimize --stage2-patience (default: the --quality preset's)")
+    q.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",
+                   help="as optimize --sweep (default: the --quality preset's)")
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")
