@@ -60,10 +60,11 @@ queue_n() {  # the shipped mask proxy fine-tuned on the coarse family (zoom 3-5)
     --init pptbf_mask_cellular --steps 3250 --res 64 --no-gan --threads 1 --quiet \
     --out runs/proxies/pptbf_mask_cellular_coarse.safetensors
 }
-queue_p() {  # cells over all 6 parameters (distance and style as inputs) at 128 px, one thread, in progress:
-  # stopped at step 1500 (val L1 0.19, about 1 CPU-h); its weight average is bench/weights/cells_all128_1500.safetensors
-  # (log: bench/weights/cells_all128.log). The optimizer state was not kept, so a later run continues with --init:
-  #   proxy train cells --unpin --init bench/weights/cells_all128_1500.safetensors --steps 12000 --res 128 ...
+queue_p() {  # cells over all 6 parameters (distance and style as inputs) at 128 px, one thread; not shipped:
+  # stopped at step 5250 (3.9 CPU-h, resumed from its checkpoint across two sessions) and finished with --steps 5250;
+  # held-out L1 0.174 / SSIM 0.14 against a flat image's 0.169 / 0.14: no better than flat (blurred mean maps).
+  # Weights bench/weights/cells_all128_5250.safetensors, log bench/weights/cells_all128.log,
+  # grid docs/figures/e1_cells_all128_not_shipped.png (proxy eval cells --weights ... --record --grid ...).
   $P proxy train cells --unpin --steps 12000 --res 128 --no-gan --threads 1 --quiet --out runs/proxies/cells_all128.safetensors
 }
 queue_a > runs/proxies/queue_a.log 2>&1 &
@@ -82,4 +83,4 @@ wait
 record_all
 # queue_m  # both cores, not shipped
 # queue_n  # both cores, not shipped
-# queue_p  # one core, unfinished
+# queue_p  # one core, stopped at 5250 steps (no better than flat)

@@ -301,6 +301,21 @@ def test_mismatched_generator_and_params_errors(tmp_path):
         save_proxy(tmp_path / "q.safetensors", build_proxy(MODEL), toy_spec(fixed={"x": 0.0}))
 
 
+def test_a_proxy_carries_what_it_pins(tmp_path):
+    """A proxy trained with other pinned parameters (e.g. ``--unpin``: none) loads against the generator's spec
+    and reports its own pins; one that pins a parameter the generator lacks is refused."""
+    pinned = toy_spec(fixed={"x": 0.5})
+    path = save_proxy(tmp_path / "pinned.safetensors", build_proxy(ProxyConfig(n_params=2, res=16, w_dim=16, map_depth=2,
+                                                                                channels=(16, 8, 8))), pinned)
+    proxy = load_proxy(path, spec=toy_spec())  # the spec pins nothing; the file pins x
+    assert proxy.fixed == {"x": 0.5} and proxy.param_names == ("size", "count")
+    unpinned = load_proxy(save_proxy(tmp_path / "all.safetensors", build_proxy(MODEL), toy_spec()), spec=pinned)
+    assert unpinned.fixed == {} and unpinned.param_names == ("x", "size", "count")
+    stray = GeneratorSpec("toy_blobs", _blobs, (f("size", 0.15, 0.05, 0.3), i("count", 2, 1, 4)))
+    with pytest.raises(ProxyWeightsError, match=r"pins parameter\(s\) \['x'\] that generator 'toy_blobs' does not have"):
+        load_proxy(path, spec=stray)
+
+
 def test_corrupt_missing_and_foreign_files(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}")

@@ -92,6 +92,8 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     proxy = load_proxy_for(spec, args.weights, device=device)
+    if not isinstance(proxy, QuantileMaskProxy):  # held-out draws pin what the proxy pins (--unpin: nothing)
+        spec = replace(spec, fixed=proxy.fixed)
     if args.record and isinstance(proxy, QuantileMaskProxy):
         raise CliError(f"--record stores a proxy's own fidelity; {args.weights} is a proxy of {proxy.source!r}, "
                        f"not of {spec.name!r}")

@@ -15,6 +15,8 @@ Names without a path resolve to ``proxymat/weights/<name>.safetensors``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import os
 from importlib import resources
@@ -180,10 +182,16 @@ def param_signature(rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, float,
 
 
 def check_matches(meta: Mapping[str, Any], spec: GeneratorSpec, where: str) -> None:
-    """Raise :class:`ProxyWeightsError` if a proxy's metadata does not fit ``spec``."""
+    """Raise :class:`ProxyWeightsError` if a proxy's metadata does not fit ``spec``: the same generator, and as
+    inputs the parameters the proxy's own ``fixed`` leaves free (a proxy trained with ``--unpin`` takes them
+    all; the optimizer then uses it only where the node's values equal what it pins)."""
     if meta["generator"] != spec.name:
         raise ProxyWeightsError(f"{where}: proxy is for generator {meta['generator']!r}, not {spec.name!r}")
-    want, got = param_signature(param_table(spec)), param_signature(meta["params"])
+    unknown = sorted(set(meta.get("fixed", {})) - {p.name for p in spec.params})
+    if unknown:
+        raise ProxyWeightsError(f"{where}: proxy pins parameter(s) {unknown} that generator {spec.name!r} does not have")
+    pinned = replace(spec, fixed=dict(meta.get("fixed", {})))
+    want, got = param_signature(param_table(pinned)), param_signature(meta["params"])
     if want != got:
         raise ProxyWeightsError(f"{where}: proxy parameters {got} differ from generator {spec.name!r} parameters {want}")
 
