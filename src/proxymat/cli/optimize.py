@@ -191,8 +191,9 @@ def register(sub: Any) -> None:
     p.add_argument("--search-refit-iters", type=non_negative_int, default=config_default("search_refit_iters"), metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
     p.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
-                   help="the category sweep keeps a change only when it lowers the loss by more than the loss differs "
-                        "between the current graph's layout and N other layout seeds (0: off; default %(default)s)")
+                   help="the category sweep keeps a change only when it lowers the loss by more than half of what the "
+                        "loss differs between the current graph's layout and N other layout seeds (0: off; default "
+                        "%(default)s)")
     p.add_argument("--gradients", choices=("proxy", "direct"), default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy), or by autograd "
                         "through the real generator where it declares direct parameters (direct: cells, clouds, "

@@ -137,7 +137,7 @@ def sweep(ev: Evaluator, host: StageHost) -> None:
         noise = layout_noise(ev, ev.graph, p.best_filters, config.sweep_noise)
         if config.sweep_noise > 0:
             ev.log(f"Category sweep: the loss differs by up to {noise:.1%} between {config.sweep_noise + 1} layouts; "
-                   f"a change must lower it by more")
+                   f"a change must lower it by more than {NOISE_SHARE:.0%} of that")
         while p.trial < len(trials):
             if host.checkpoint_due():
                 host.save_checkpoint(p.state(host, round_rng))
