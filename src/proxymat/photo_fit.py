@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .graph import Graph, GraphError
-from .select import Candidate, select, short_config, start_graph
+from .select import WIDE_SHORTLIST, Candidate, select, short_config, start_graph
 from .select_index import Entry, Index, SelectIndexError, build_index, check_index, load_index, refresh_index
 
 Log = Callable[[str], None]
@@ -37,7 +37,7 @@ class FitPlan:
 
     top_k: int = 1  # graphs that get the full pipeline
     shortlist: int = 3  # graphs that get a short fit
-    wide: int = 12  # graphs short-fitted and ranked by the fit when the photo is unfamiliar (0: never)
+    wide: int = WIDE_SHORTLIST  # graphs short-fitted and ranked by the fit when the photo is unfamiliar (0: never)
     short_res: int = 64
     short_iters: int = 40
     samples: int = 64  # per graph, when the index must be built here

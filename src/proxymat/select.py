@@ -104,6 +104,12 @@ def familiar_limit(index: Index, entries: Sequence[Entry], quantile: float = FAM
     return float(torch.quantile(best, quantile)) if best.numel() else math.inf
 
 
+def unfamiliar(ranked: Sequence[Candidate], limit: float) -> bool:
+    """Whether a photo ranked ``ranked`` (nearest first, by :func:`rank`) lies outside the index's samples:
+    its best score above ``limit`` (:func:`familiar_limit`)."""
+    return bool(ranked) and ranked[0].descriptor_score > limit
+
+
 def start_graph(entry: Entry, index: Index, sample: int) -> Graph:
     """The entry's graph set to one of its index samples (parameters and seed)."""
     graph = entry.load()
@@ -146,12 +152,12 @@ def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlis
     ranked by their loss, ahead of the rest in descriptor order (``wide`` 0: never)."""
     ranked = rank(photo, index, entries)
     by_name = {e.name: e for e in entries}
-    unfamiliar = False
+    outside = False
     if wide > 0 and ranked:
         limit = familiar_limit(index, entries) if limit is None else limit
-        unfamiliar = ranked[0].descriptor_score > limit
-    n = max(shortlist, wide) if unfamiliar else shortlist
-    if unfamiliar:
+        outside = unfamiliar(ranked, limit)
+    n = max(shortlist, wide) if outside else shortlist
+    if outside:
         log(f"the photo lies outside the library's samples (descriptor distance {ranked[0].descriptor_score:.2f} > "
             f"{limit:.2f}, where {FAMILIAR_QUANTILE:.0%} of them lie): ranking the {min(n, len(ranked))} nearest "
             f"by the loss of a short fit")
@@ -159,6 +165,6 @@ def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlis
     for c in head:
         c.short_loss, c.graph, c.render = short_fit(start_graph(by_name[c.name], index, c.sample), photo, config, features)
         log(f"short fit {c.name}: descriptor distance {c.descriptor_score:.3f}, loss {c.short_loss:.4f}")
-    if unfamiliar:
+    if outside:
         head.sort(key=lambda c: c.short_loss)
     return head + tail

@@ -17,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from ..select import WIDE_SHORTLIST, Candidate, familiar_limit, rank, select, short_fit, start_graph
+from ..select import (WIDE_SHORTLIST, Candidate, familiar_limit, rank, select, short_fit, start_graph,
+                      unfamiliar)
 from ..select_index import Entry, Index, sample_graph
 
 HELD_OUT_SEED = 1_000_003
@@ -60,7 +61,7 @@ def score_target(target: torch.Tensor, truth: str, index: Index, entries: Sequen
     row: dict[str, Any] = {"truth": truth, "descriptor_rank": d_rank, "descriptor_top1": ranked[0].name == truth,
                            "descriptor_top3": d_rank <= 3, "chosen_by_descriptor": ranked[0].name}
     if limit is not None:
-        row["unfamiliar"] = ranked[0].descriptor_score > limit
+        row["unfamiliar"] = unfamiliar(ranked, limit)
         order = select(target, index, entries, 0, config, wide=wide, limit=limit) if row["unfamiliar"] else ranked
         names = [c.name for c in order]
         row.update(rule_top1=names[0] == truth, rule_top3=truth in names[:3], chosen_by_rule=names[0])

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..benchmarks.records import Rows, record_run, save_rows
-from ..optimize.config import config_default
+from ..optimize.config import GRADIENTS, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from .common import CliError, map_res, non_negative_int, positive_float, positive_int
 
@@ -357,8 +357,8 @@ def register(sub: Any) -> None:
                    help="working resolution in pixels (default 128)")
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
-    q.add_argument("--gradients", choices=("proxy", "direct"), default="proxy",
-                   help="Stage II's generator gradients (as optimize --gradients; default proxy)")
+    q.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
+                   help="Stage II's generator gradients (as optimize --gradients; default %(default)s)")
     q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
                    help="as optimize --sweep-noise (default %(default)s)")
     q.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",

@@ -10,7 +10,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from ..optimize.config import QUALITY, config_default
+from ..optimize.config import GRADIENTS, QUALITY, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, add_plugin_argument, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
@@ -194,7 +194,7 @@ def register(sub: Any) -> None:
                    help="the category sweep keeps a change only when it lowers the loss by more than half of what the "
                         "loss differs between the current graph's layout and N other layout seeds (0: off; default "
                         "%(default)s)")
-    p.add_argument("--gradients", choices=("proxy", "direct"), default=config_default("gradients"),
+    p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy), or by autograd "
                         "through the real generator where it declares direct parameters (direct: cells, clouds, "
                         "perlin_noise, brick_generator, arc_pavement), proxies for the rest (default: %(default)s)")

@@ -28,6 +28,11 @@ def _render_settings() -> RenderSettings:
     return RenderSettings()
 
 
+GRADIENTS: tuple[str, ...] = ("proxy", "direct")
+"""How Stage II moves generator parameters (``OptimizeConfig.gradients``): through their proxies, or by autograd
+through the real generator where it declares direct parameters."""
+
+
 @dataclass(frozen=True)
 class OptimizeConfig:
     """Settings of one optimization run (Stages I-III, sweep, search, polish); see :mod:`.stages`."""

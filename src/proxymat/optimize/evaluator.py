@@ -142,7 +142,7 @@ class Evaluator:
     def direct_generators(self, graph: Graph) -> frozenset[str]:
         """Generator nodes of ``graph`` that Stage II moves by direct gradients (``gradients`` "direct" and the
         generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters)."""
-        if getattr(self.config, "gradients", "proxy") != "direct":
+        if self.config.gradients != "direct":
             return frozenset()
         return frozenset(name for name in graph.nodes
                          if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)

@@ -13,8 +13,9 @@ any other by 0.1 %; with ``sweep_noise`` N > 0, every change must also lower it
 by more than :data:`NOISE_SHARE` of what the loss varies between layouts: the
 largest relative difference between the current graph's loss (after its
 re-fit) and its loss at N other layout seeds (:func:`layout_noise`), as two
-layouts of one material differ by that much without any change. Neither the proxies (which pin such parameters) nor the
-polish (filters held) can leave a category whose filters were fit to another.
+layouts of one material differ by that much without any change. Neither the
+proxies (which pin such parameters) nor the polish (filters held) can leave a
+category whose filters were fit to another.
 
 Before a trial, once ``checkpoint_every`` seconds have passed, the sweep saves a
 checkpoint (:meth:`Progress.state`): the graph it started from, the round and trial,
