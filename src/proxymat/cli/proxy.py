@@ -41,17 +41,11 @@ def run_train(args: argparse.Namespace) -> int:
         raise CliError(str(err)) from None
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
     try:
-        mcfg = _init_config(args.init) if args.init else ProxyConfig(
-            n_params=len(proxy_inputs(spec)), res=args.res, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()))
+        mcfg = _init_config(args) if args.init else ProxyConfig(
+            n_params=len(proxy_inputs(spec)), res=args.res or 128, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()))
     except ValueError as err:
         raise CliError(str(err)) from None
-    if args.init:
-        for flag, asked, has in (("--res", args.res, mcfg.res), ("--w-dim", args.w_dim, mcfg.w_dim),
-                                 ("--channels", tuple(args.channels) if args.channels else None, mcfg.channels)):
-            if asked is not None and asked != has:
-                raise CliError(f"{flag} {asked} differs from the model of --init {args.init} ({has}); "
-                               f"a fine-tune keeps the source's model")
-    tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=args.res, device=str(device), num_threads=args.threads,
+    tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=mcfg.res, device=str(device), num_threads=args.threads,
                        checkpoint_every=args.checkpoint_every, val_every=args.val_every, features=args.features,
                        seed=args.seed, cache_dir=args.cache_dir, ema_halflife=args.ema_halflife,
                        init_from=str(args.init) if args.init else None)
@@ -72,13 +66,28 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _init_config(source: str) -> Any:
-    """The model config of the proxy file that ``--init`` names (a path or a shipped name)."""
+def _init_config(args: argparse.Namespace) -> Any:
+    """The model config of a run that starts from the proxy file ``--init`` names (a path or a shipped
+    name): the source's own, or, with a larger ``--res``, the source grown to it (progressive
+    resolution; ``--channels`` then lists the added levels' channels only)."""
+    from ..proxy.grow import grown_config
     from ..proxy.weights import load_proxy, resolve_weights
 
+    source = args.init
     if not resolve_weights(source).is_file():
         raise CliError(f"--init {source}: no such proxy file ({resolve_weights(source)})")
-    return load_proxy(source).config
+    cfg = load_proxy(source).config
+    if args.w_dim is not None and args.w_dim != cfg.w_dim:
+        raise CliError(f"--w-dim {args.w_dim} differs from the model of --init {source} ({cfg.w_dim}); "
+                       f"a fine-tune keeps the source's model")
+    if args.res is not None and args.res != cfg.res:
+        if args.res < cfg.res:
+            raise CliError(f"--res {args.res} is below the {cfg.res} px of --init {source}; a proxy can only grow")
+        return grown_config(cfg, args.res, tuple(args.channels or ()))
+    if args.channels and tuple(args.channels) != cfg.channels:
+        raise CliError(f"--channels {tuple(args.channels)} differs from the model of --init {source} ({cfg.channels}); "
+                       f"a fine-tune keeps the source's model")
+    return cfg
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -152,7 +161,9 @@ def register(sub: Any) -> None:
                         "data-parallel under torchrun)")
     t.add_argument("generator", help="generator name (proxymat generators lists them)")
     t.add_argument("--steps", type=positive_int, default=TrainConfig.steps, help="total training steps (default %(default)s)")
-    t.add_argument("--res", type=resolution_type(PROXY_RES), default=128, help="output resolution of the proxy in pixels (default 128)")
+    t.add_argument("--res", type=resolution_type(PROXY_RES), default=None,
+                   help="output resolution of the proxy in pixels (default 128; with --init the source's, and a larger "
+                        "one grows the source: progressive resolution)")
     t.add_argument("--batch", type=positive_int, default=TrainConfig.batch, help="parameter sets per step, per process (default %(default)s)")
     t.add_argument("--w-dim", type=positive_int, default=None, help="style vector size (default 256)")
     t.add_argument("--channels", type=positive_int, nargs="*", help="channels per resolution 4, 8, ..., res")

@@ -18,6 +18,7 @@ from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
 from .discriminator import Discriminator
+from .grow import grow_into, grows_from
 from .model import ProxyConfig, ProxyNet, build_proxy
 from .train_config import TrainConfig
 from .weights import ProxyWeightsError, load_proxy, param_signature, param_table
@@ -100,19 +101,23 @@ def init_from_weights(st: TrainState, source: str | Path, spec: GeneratorSpec, m
     """Start ``st`` (model and weight average) from a trained proxy file, for fine-tuning on another sample box.
 
     The file must take the same inputs as ``spec`` (names and normalization ranges) and have the model
-    config ``mcfg``; its generator may differ (e.g. a narrower family of the same generator). The optimizer
+    config ``mcfg``, or one that ``mcfg`` grows from (progressive resolution, :mod:`.grow`); its generator may differ (e.g. a narrower family of the same generator). The optimizer
     starts fresh. ``st.seconds`` becomes the source's training time, so ``seconds_total`` stays cumulative.
     Returns what the weights file records about the start (``training.init``)."""
     proxy = load_proxy(source)
     want, got = param_signature(param_table(spec)), param_signature(proxy.param_table)
     if want != got:
         raise ProxyWeightsError(f"{source}: proxy inputs {got} differ from generator {spec.name!r} inputs {want}")
-    if proxy.config != mcfg:
-        raise ProxyWeightsError(f"{source}: model config {proxy.config.to_dict()} differs from {mcfg.to_dict()}")
     state = proxy.net.state_dict()
-    st.model.load_state_dict(state)
+    if proxy.config == mcfg:
+        st.model.load_state_dict(state)
+    elif grows_from(proxy.config, mcfg):
+        grow_into(st.model, state, proxy.config)
+    else:
+        raise ProxyWeightsError(f"{source}: model config {proxy.config.to_dict()} differs from {mcfg.to_dict()} "
+                                f"(and {mcfg.res} px does not grow from it)")
     if st.ema is not None:
-        st.ema.load_state_dict(state)
+        st.ema.load_state_dict(st.model.state_dict())
     info = proxy.training_info
     seconds = float(info.get("seconds_total", 0.0) or 0.0)
     st.seconds = seconds
