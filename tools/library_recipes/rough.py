@@ -50,7 +50,7 @@ def plaster_stucco() -> Graph:
     m.add("height_to_normal", "normal", input=height, intensity=0.25, free={"intensity": (0.05, 1.5)})
     mottle = m.add("clouds", "mottle", scale=5, octaves=5, roughness=0.55, seed=3)
     tone = m.ramp("tone", mottle, ((0.40, 0.33, 0.22), (0.46, 0.38, 0.26), (0.50, 0.42, 0.29), (0.55, 0.46, 0.33)),
-                  free={"color_1": (0.1, 0.9), "color_2": (0.1, 0.9), "color_4": (0.2, 1.0)})
+                  free={"color_1": (0.1, 0.9), "color_2": (0.1, 0.9), "color_3": (0.1, 0.9), "color_4": (0.2, 1.0)})
     ao = m.add("ambient_occlusion", "cavities", input=height, radius=0.01, intensity=1.0, free={"intensity": (0.0, 5.0)})
     color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.4)
     rough = m.add("levels", "roughness", input=height, out_low=0.95, out_high=0.8, free={"out_high": (0.5, 1.0)})

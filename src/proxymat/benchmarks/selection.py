@@ -175,7 +175,8 @@ def real_panel(photos: Path, entries: Sequence[Entry], index: Index, config: Any
         small_target, small_ours = _square(target, res), _square(ours, res)
         row = {"photo": stem, "chosen": fit.winner.name, "category": fit.winner.category,
                "final_loss": fit.result.loss_final, **fit_scores(small_ours, small_target), "hand_paired": hand,
-               "candidates": [c.name for c in fit.candidates[: plan.shortlist]]}
+               "candidates": [c.name for c in fit.candidates[: plan.shortlist]],
+               "full_fits": {c.name: c.final_loss for c in fit.candidates if c.final_loss == c.final_loss}}
         if hand_img is not None:
             hand_img = _square(hand_img, res)
             row["hand_patch_swd"] = fit_scores(hand_img, small_target)["patch_swd"]

@@ -184,7 +184,7 @@ def _run_select(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     from ..select_index import default_index_path, library_entries
 
     entries = library_entries()
-    plan = fit_plan(args.quality, shortlist=args.shortlist)
+    plan = fit_plan(args.quality, shortlist=args.shortlist, top_k=args.top_k)
     index = open_index(entries, Path(args.index) if args.index else default_index_path(), plan, _progress)
     if args.real:
         photos = Path(args.real)
@@ -335,6 +335,9 @@ def register(sub: Any) -> None:
             "seeds; --real: the shared photos fitted by selection beside E3's hand-paired fits", True)
     q.add_argument("--per-graph", type=positive_int, default=4, help="held-out targets per library graph (default 4)")
     q.add_argument("--shortlist", type=positive_int, default=6, help="graphs nearest by descriptor that get a short fit")
+    q.add_argument("--top-k", type=positive_int, default=None, metavar="K",
+                   help="--real: graphs that get the full pipeline, the lowest final loss kept (default: the preset's, "
+                        "as proxymat fit)")
     q.add_argument("--no-short-fits", dest="short_fits", action="store_false", help="rank by descriptor only")
     q.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws (default 0)")
     q.add_argument("--index", metavar="FILE", help="selection index (default: the shipped one)")
