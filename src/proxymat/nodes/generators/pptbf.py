@@ -42,6 +42,17 @@ requested fraction white (ties broken by the un-normalised value, a blurred
 copy, then a hash), with a 1-pixel anti-aliased edge when that keeps the white
 fraction within 0.005.
 
+Gradients (``grad=True``): the window and point-process parameters keep the
+graph through the per-image tables and the per-pixel sums (the closest-cell
+choice is not differentiated: the cellular window is 0 where it changes); the
+mask's gradient flows through its edge ramp, the threshold level moving with
+the white fraction. Zoom, aspect and rotation only choose the integer lattice
+and have none. ``direct`` lists what tests check against finite differences:
+for the soft PPTBF the window parameters that change values, not positions
+(moving points cross the jumps of bombing kernels, box windows and the rare
+candidate misses); for the cellular masks also jitter, distortion and the
+threshold (as slopes over a few pixels of border motion: single pixels flip).
+
 Speed: each image builds small per-cell tables (points, border radii, kernels,
 candidate lists) and is then evaluated in pixel chunks with no per-pixel sort
 or branch; the batch is a loop over images because every image has its own
@@ -108,7 +119,9 @@ def pptbf_mask(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch
     for b in range(batch):
         raw, aux = render_raw(PPTBFParams.from_batch(params, b), res, seed)
         soft = equalize(raw.reshape(1, -1)).view(res, res)
-        out.append(quantile_mask(soft, aux, float(params["threshold"].reshape(-1)[b]), seed))
+        threshold = params["threshold"].reshape(-1)[b]
+        keep = torch.is_grad_enabled() and threshold.requires_grad
+        out.append(quantile_mask(soft, aux, threshold if keep else float(threshold), seed))
     return torch.stack(out)[:, None]
 
 
@@ -209,6 +222,11 @@ _CELLULAR_FIXED: dict[str, float] = {
     "distortion_frequency": 1.0,
 }
 
+# Gradients through the mask's edge ramp (the level moving with the white fraction); zoom and aspect
+# only change the integer tile lattice, so they have none.
+_MASK_DIRECT = ("threshold", "jitter", "distortion_amplitude", "window_larp", "window_norm", "window_smoothness",
+                "window_blend", "window_sigma")
+
 _CELLULAR_MASK = GeneratorSpec(
     name="pptbf_mask_cellular",
     fn=pptbf_mask,
@@ -218,6 +236,7 @@ _CELLULAR_MASK = GeneratorSpec(
     sample_box=_CELLULAR_BOX,
     fixed=_CELLULAR_FIXED,
     stochastic=True,
+    direct=_MASK_DIRECT,
 )
 
 SPECS = (
@@ -229,6 +248,7 @@ SPECS = (
         sample_box=_SAMPLE_BOX,
         fixed=_FIXED,
         stochastic=True,
+        direct=("window_smoothness", "window_blend", "window_sigma"),
     ),
     GeneratorSpec(
         name="pptbf_mask",

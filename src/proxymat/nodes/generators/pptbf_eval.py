@@ -4,13 +4,19 @@
 :func:`render_raw` gives the un-remapped value and the tie-break field of one
 image; the generators of :mod:`.pptbf` remap and threshold it. The model and
 its deliberate differences from the reference shader are described there.
+
+Gradients: the continuous parameters of :data:`GRAD_FIELDS` stay 0-d tensors
+(:meth:`PPTBFParams.from_batch` with autograd on and the batch tensor requiring
+grad), so the per-image tables and the per-pixel sums keep the graph; every
+other parameter is a Python number that only selects tables and code paths.
+With plain numbers the arithmetic is the same, value for value.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Union
 
 import torch
 
@@ -42,6 +48,13 @@ from .pptbf_windows import (
     lp_distance,
 )
 
+Scalar = Union[float, torch.Tensor]  # a Python number, or a 0-d tensor that carries a gradient
+
+# Continuous parameters that may stay tensors (the window and point-process values whose effect
+# on the image is continuous); zoom, aspect and rotation are rounded to the integer lattice.
+GRAD_FIELDS = frozenset({"jitter", "distortion_amplitude", "distortion_gain", "window_larp", "window_norm",
+                         "window_smoothness", "window_blend", "window_sigma"})
+
 _CHUNK_PAIRS = 1 << 17  # (pixel, candidate) pairs per evaluated chunk
 _NOISE_OCTAVES = 4
 
@@ -49,29 +62,33 @@ _NOISE_OCTAVES = 4
 # --------------------------------------------------------------------------- parameters
 @dataclass(frozen=True)
 class PPTBFParams:
-    """Parameters of one image, as Python numbers in shader units."""
+    """Parameters of one image in shader units: Python numbers, except the :data:`GRAD_FIELDS`
+    that carry a gradient (0-d tensors)."""
 
     tiling: int
-    jitter: float
+    jitter: Scalar
     zoom: float
     rotation: float  # in half turns (alpha = rotation * pi)
     aspect: float
-    distortion_amplitude: float
-    distortion_gain: float
+    distortion_amplitude: Scalar
+    distortion_gain: Scalar
     distortion_frequency: float
     window_shape: int
     window_arity: int
-    window_larp: float
-    window_norm: float
-    window_smoothness: float
-    window_blend: float
-    window_sigma: float
+    window_larp: Scalar
+    window_norm: Scalar
+    window_smoothness: Scalar
+    window_blend: Scalar
+    window_sigma: Scalar
     feature: FeatureParams
 
     @classmethod
     def from_batch(cls, params: Mapping[str, torch.Tensor], b: int) -> PPTBFParams:
-        """Item ``b`` of a batch of real-unit parameter tensors (B,)."""
-        v = {k: float(t.reshape(-1)[b]) for k, t in params.items()}
+        """Item ``b`` of a batch of real-unit parameter tensors (B,); a :data:`GRAD_FIELDS` tensor that
+        requires grad, with autograd on, stays a 0-d tensor (the rest become Python numbers)."""
+        keep = torch.is_grad_enabled()
+        v = {k: t.reshape(-1)[b] if keep and k in GRAD_FIELDS and t.requires_grad else float(t.reshape(-1)[b])
+             for k, t in params.items()}
         feature = FeatureParams(
             mixture=int(v["mixture"]),
             norm=v["feature_norm"],
@@ -157,7 +174,8 @@ def distort(uv: torch.Tensor, ip: PPTBFParams, seed: int) -> torch.Tensor:
         if amp == 0.0:
             continue
         freq = ip.distortion_frequency * ip.zoom * 2.0 ** (o - 1)
-        out.add_(periodic_noise(uv, freq, seed, 2 * o), alpha=amp)
+        noise = periodic_noise(uv, freq, seed, 2 * o)
+        out = out + amp * noise if isinstance(amp, torch.Tensor) else out.add_(noise, alpha=amp)
     return out
 
 
@@ -339,6 +357,8 @@ def _ordering(sc: _Scene, cd: _Candidates) -> torch.Tensor:
     t0, t1, t2, t3 = sc.inv_border.index_select(1, cd.cell.reshape(-1)).view(4, n, c).unbind(0)
     ex = torch.maximum(cd.rx * t0, cd.rx * t1)
     ey = torch.maximum(cd.ry * t2, cd.ry * t3)
+    if isinstance(larp, torch.Tensor):
+        return torch.maximum(ex, ey) * larp + d.sqrt() * (1.0 - larp)
     return torch.maximum(ex, ey).mul_(larp).add_(d.sqrt_(), alpha=1.0 - larp)
 
 
@@ -361,7 +381,7 @@ def _windowed(sc: _Scene, cd: _Candidates, k0: torch.Tensor) -> tuple[torch.Tens
     w2 = None
     if ip.window_blend < 1.0:
         w2 = classic_window(lp_distance(cd.rx, cd.ry, ip.window_norm), ip.window_shape, sc.footprint)
-        w2 = w2.mul_(1.0 - ip.window_blend)
+        w2 = w2 * (1.0 - ip.window_blend) if isinstance(ip.window_blend, torch.Tensor) else w2.mul_(1.0 - ip.window_blend)
     wsum = (w2.sum(1) if w2 is not None else 0.0) + (w1 if w1 is not None else 0.0)
     if fp.mixture == 0:
         vv = wsum
@@ -404,7 +424,9 @@ def _eval_chunk(sc: _Scene, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     if sc.ip.feature.mixture >= 3:
         vv = _bombing(sc, cd)
         return vv, vv
-    vv, aux = _windowed(sc, cd, _ordering(sc, cd).argmin(1))
+    with torch.no_grad():  # the closest cell is a choice; the cellular window is 0 where it changes
+        k0 = _ordering(sc, cd).argmin(1)
+    vv, aux = _windowed(sc, cd, k0)
     return vv.clamp_(min=0.0), aux
 
 

@@ -4,6 +4,11 @@ The soft output is remapped piecewise-linearly (min -> 0, mean -> 0.5,
 max -> 1); the mask keeps the requested fraction of pixels white, filling them
 in one total order (value, tie-break field, blurred value, hash), with a
 1-pixel anti-aliased edge; the rank field is each pixel's place in that order.
+
+Gradients of the mask flow through its edge ramp: the threshold level moves
+with the values as the level that keeps the white fraction (the implicit
+derivative of the quantile over the ramp pixels), and a ``fraction`` tensor
+moves it as the ramp's white area requires (:func:`quantile_mask`).
 """
 
 from __future__ import annotations
@@ -74,17 +79,21 @@ def edge_ramp(v: torch.Tensor, level: torch.Tensor | float, eps: float) -> tuple
     return (0.5 + (v - level) / g.clamp(min=eps)).clamp(0.0, 1.0), g
 
 
-def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Tensor, seed: int) -> torch.Tensor:
     """Binary map (H, W) with round(fraction * H * W) white pixels: those with the largest ``v``.
 
     Ties are broken by ``aux``, then a blurred ``v`` (so flat areas fill from
     the bright side), then a hash. Boundary pixels get a 1-pixel linear ramp
     when the threshold separates distinct values and the white fraction moves
     by at most 0.005.
+
+    With a graph (``v`` requiring grad or a ``fraction`` tensor) the values are
+    the same and the ramp pixels carry the gradient, the level moving by
+    :func:`_level_gradient`; the hard pixels have none.
     """
     h, w = v.shape
     n = v.numel()
-    n_white = int(round(fraction * n))
+    n_white = int(round(float(fraction) * n))
     if n_white <= 0 or n_white >= n:
         return torch.full_like(v, 1.0 if n_white >= n else 0.0)
     order = _mask_order(v, aux, seed)
@@ -95,9 +104,26 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float, seed: int
     v_lo, v_hi = float(flat[order[n - n_white - 1]]), float(flat[order[n - n_white]])
     if not v_hi > v_lo:
         return hard
-    ramp, g = edge_ramp(v, 0.5 * (v_lo + v_hi), eps=1e-12)
+    level = 0.5 * (v_lo + v_hi)
+    ramp, g = edge_ramp(v, level, eps=1e-12)
     edge = (hard != torch.roll(hard, 1, 0)) | (hard != torch.roll(hard, -1, 0))
     edge |= (hard != torch.roll(hard, 1, 1)) | (hard != torch.roll(hard, -1, 1))
+    if v.requires_grad or isinstance(fraction, torch.Tensor) and fraction.requires_grad:
+        on_ramp = edge & (g > 1e-12) & (ramp > 0.0) & (ramp < 1.0)
+        ramp, g = edge_ramp(v, level + _level_gradient(v, g.detach(), on_ramp, fraction), eps=1e-12)
     soft = torch.where(edge & (g > 1e-12), ramp, hard)
     return soft if abs(float(soft.mean()) - float(hard.mean())) <= 0.005 else hard
+
+
+def _level_gradient(v: torch.Tensor, g: torch.Tensor, on_ramp: torch.Tensor,
+                    fraction: float | torch.Tensor) -> torch.Tensor:
+    """Zero, with the gradient of the threshold level: the ramp pixels' white area
+    ``sum (0.5 + (v - level) / g)`` stays put as ``v`` moves and grows by ``n`` per unit of
+    ``fraction``, so ``d level = (sum dv / g - n d fraction) / sum 1 / g`` over them."""
+    inv = torch.where(on_ramp, 1.0 / g.clamp(min=1e-12), torch.zeros_like(g))
+    total = inv.sum().clamp(min=1e-12)
+    moved = ((v - v.detach()) * inv).sum()
+    if isinstance(fraction, torch.Tensor):
+        moved = moved - v.numel() * (fraction - fraction.detach())
+    return moved / total
 

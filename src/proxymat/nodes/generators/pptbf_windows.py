@@ -51,9 +51,9 @@ def classic_window(d: torch.Tensor, shape: int, footprint: float) -> torch.Tenso
     return w.clamp(0.0, 1.0)
 
 
-def cellular_weight(cv: torch.Tensor, sigma: float) -> torch.Tensor:
+def cellular_weight(cv: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
     """Map the cellular value cv in [0, 1] to (e^{(cv-1) sigma} - e^{-sigma}) / (1 - e^{-sigma})."""
-    floor = math.exp(-sigma)
+    floor = torch.exp(-sigma) if isinstance(sigma, torch.Tensor) else math.exp(-sigma)
     return (torch.exp((cv - 1.0) * sigma) - floor) / (1.0 - floor)
 
 
@@ -83,7 +83,7 @@ def larp_radius(
     ib0: torch.Tensor,
     ux: torch.Tensor,
     uy: torch.Tensor,
-    larp: float,
+    larp: float | torch.Tensor,
     iters: int = 5,
 ) -> torch.Tensor:
     """Border distance along ``u`` under the ordering distance with norm 2 and ``larp`` > 0.
@@ -96,8 +96,13 @@ def larp_radius(
     competitor's first crossing is the first root of the convex function
     g(s) = dist(p0 + s u, p_j) - kappa s, found by Newton's method from s = 0
     (monotone, never overshoots; no root: s runs off to 1e6); the radius is the
-    smallest crossing.
+    smallest crossing. A tensor ``larp`` (or competitors that carry a gradient) keeps the graph
+    through the iterations (out-of-place arithmetic, same values).
     """
+    if isinstance(larp, torch.Tensor) or q.requires_grad or ibj.requires_grad:
+        from .pptbf_graph import larp_radius_graph
+
+        return larp_radius_graph(q, ibj, ib0, ux, uy, larp, iters)
     ux, uy = ux[..., None], uy[..., None]  # broadcast over competitors
     kappa = (1.0 - larp) + larp * torch.maximum(
         _side_max(ux, ib0[..., None, 0], ib0[..., None, 1]), _side_max(uy, ib0[..., None, 2], ib0[..., None, 3])
@@ -367,6 +372,10 @@ def eval_kernels(
     per cell, (N + 1,)), pairs whose cell has no kernel left are dropped from the
     loop (cells have ``np_min..np_max`` kernels, absent cells none).
     """
+    if x.requires_grad or y.requires_grad or kt.requires_grad:
+        from .pptbf_graph import eval_kernels_graph
+
+        return eval_kernels_graph(kt, cell, x, y, fp)
     if x.shape[0] <= _KERNEL_BLOCK:
         return _eval_block(kt, cell, x, y, fp, counts)
     parts = [
@@ -429,3 +438,4 @@ def _eval_block(
     if best is not None:
         best_full.index_copy_(0, sel, best)
     return acc_full.index_copy_(0, sel, acc), best_full if best is not None else None
+
