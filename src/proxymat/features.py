@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .exact_ops import circular_pad, gram_product
 from .feature_layers import ALL_LAYERS, FEATURE_LAYERS, STYLE_LAYERS  # noqa: F401  (re-exported)
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -98,7 +99,7 @@ class VGG19Features(nn.Module):
     def forward(self, x: torch.Tensor, layers: Sequence[str]) -> dict[str, torch.Tensor]:
         wanted, out = set(layers), {}
         for idx, layer in enumerate(self.features):
-            x = layer(x)
+            x = circular_conv(layer, x) if isinstance(layer, nn.Conv2d) else layer(x)
             name = self.names.get(idx)
             if name in wanted:
                 out[name] = x
@@ -148,12 +149,21 @@ class RandomFeatures(nn.Module):
             if k > 0:
                 x = F.avg_pool2d(x, 2)
             for conv, name in zip(convs, names):
-                x = F.relu(conv(x))
+                x = F.relu(circular_conv(conv, x))
                 if name in wanted:
                     out[name] = x
             if len(out) == len(wanted):
                 break
         return out
+
+
+def circular_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)``, the same values and gradients; a circular padding's backward pass is the cheaper one of
+    :func:`~proxymat.exact_ops.circular_pad`."""
+    pad = conv.padding
+    if conv.padding_mode != "circular" or not isinstance(pad, tuple) or pad[0] != pad[1] or pad[0] < 1:
+        return conv(x)
+    return F.conv2d(circular_pad(x, pad[0]), conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
 def _random_conv(c_in: int, c_out: int, gen: torch.Generator) -> nn.Conv2d:
@@ -392,8 +402,7 @@ def _vgg_from(path: Path) -> VGG19Features:
 def gram(feat: torch.Tensor) -> torch.Tensor:
     """Gram matrix ``F F^T / (h w)`` of (B, C, H, W) features -> (B, C, C)."""
     b, c, h, w = feat.shape
-    f = feat.reshape(b, c, h * w)
-    return f @ f.transpose(1, 2) / (h * w)
+    return gram_product(feat.reshape(b, c, h * w)) / (h * w)
 
 
 def _layer_weights(layers: Sequence[str], weights: Sequence[float] | Mapping[str, float] | None) -> list[float]:

@@ -47,8 +47,9 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
+
+from .exact_ops import normalize_channels
 
 MODELS: tuple[str, ...] = ("match", "cook_torrance")
 NORMAL_FORMATS: tuple[str, ...] = ("gl", "dx")
@@ -140,7 +141,7 @@ def decode_normal(normal: Tensor, normal_format: str = "gl", normalize: bool = T
     if normal_format == "dx":
         normal = torch.cat([normal[:, :1], 1.0 - normal[:, 1:2], normal[:, 2:]], dim=1)
     n = normal * 2.0 - 1.0
-    return F.normalize(n, dim=1, eps=1e-6) if normalize else n
+    return normalize_channels(n, 1e-6) if normalize else n
 
 
 def ggx_distribution(n_dot_h: Tensor, alpha: Tensor) -> Tensor:
