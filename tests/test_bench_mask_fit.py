@@ -11,7 +11,9 @@ from proxymat.benchmarks.mask_fit import (
     FitResult,
     GeneratorObjective,
     best_at,
+    DIRECT,
     MaskLoss,
+    fit_direct_adam,
     fit_gradient_free,
     fit_proxy_adam,
     make_targets,
@@ -90,6 +92,31 @@ def test_proxy_adam_reports_real_losses_it_can_reproduce(space, proxy):
     assert again == pytest.approx(res.loss, rel=1e-5)
 
 
+def test_direct_adam_moves_only_the_direct_parameters_and_lowers_the_real_loss(space):
+    """From the target's parameters with a wrong white fraction and window, Adam through the real
+    generator (128 px) lowers the real loss; zoom and aspect (no direct gradient) stay put."""
+    names = [p.name for p in space.params]
+    x_true = torch.full((1, space.dim), 0.5)
+    loss = MaskLoss(space.render(x_true, 128, seed=7))
+    start = x_true.clone()
+    start[0, names.index("threshold")] = 0.1
+    start[0, names.index("window_sigma")] = 0.9
+    res = fit_direct_adam(space, loss, 128, steps=12, lr=0.05, check_every=4, x0=start[0].tolist())
+    assert res.method == DIRECT and res.evaluations == 4 and len(res.history) == 4  # checks at 0, 4, 8, end
+    first, last = res.history[0][1], res.history[-1][1]
+    assert last < 0.5 * first, res.history
+    x = torch.tensor(res.x)
+    for name in ("zoom", "aspect"):
+        assert float(x[names.index(name)]) == float(start[0, names.index(name)])
+    assert float(x[names.index("threshold")]) > 0.2  # the white fraction moved towards the target's
+
+
+def test_direct_adam_needs_direct_parameters():
+    other = BoxSpace.of(get_generator("pptbf_rank_cellular"))
+    with pytest.raises(ValueError, match="declares no direct parameters"):
+        fit_direct_adam(other, MaskLoss(torch.zeros(1, 1, 32, 32)), 32, steps=1)
+
+
 def test_gradient_free_respects_the_budget_and_improves_on_random(space):
     target, _ = make_targets(space, 1, RES)
     loss = MaskLoss(target)
@@ -156,6 +183,17 @@ def test_run_and_summarize(space, proxy, tmp_path):
     tt = gf["time_to_true_params_loss"]
     cells = [c.strip() for c in table.splitlines()[-1].strip("|").split("|")]
     assert cells[-2:] == [f"{gf['true_params_loss']:.4f}", "never" if tt is None else f"{tt:.1f} s"]
+
+
+def test_run_with_the_direct_method_gives_a_comparable_row(space, proxy):
+    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, methods=(DIRECT,), steps=4, search=4, direct_res=16)
+    ours, direct = rows
+    assert direct["method"] == DIRECT and direct["work_res"] == 16 and direct["renders"] == 2 * 4  # 2 checks
+    assert (direct["speedup"] is None) != (direct["speedup_lower_bound"] is None)
+    with torch.no_grad():  # its x reproduces its loss at the masks' resolution
+        again = float(MaskLoss(make_targets(space, 1, RES)[0]).per_image(space.render(torch.tensor([direct["x"]]), RES)))
+    assert again == pytest.approx(direct["loss"], rel=1e-4)
+    assert DIRECT in summarize(rows)
 
 
 def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):

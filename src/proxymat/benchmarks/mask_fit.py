@@ -1,6 +1,6 @@
 """Benchmark E4: fit a PPTBF mask generator to a binary target mask.
 
-Two ways to the same goal, measured side by side (supplemental Fig. 6):
+Three ways to the same goal, measured side by side (supplemental Fig. 6):
 
 * **proxy + Adam**: the best of ``n_init`` random parameter vectors scored
   through the proxy, then Adam on the ``starts`` best ones at once, through the
@@ -10,7 +10,11 @@ Two ways to the same goal, measured side by side (supplemental Fig. 6):
   CMA-ES): the real generator in the loop, from the best of ``n_init`` random
   vectors rendered with the real generator, until a time budget runs out;
   ``powell_bo_schedule`` instead stops where Hu et al.'s published schedule
-  ends (:data:`HU2022_SCHEDULE`), which is how long their pipeline runs.
+  ends (:data:`HU2022_SCHEDULE`), which is how long their pipeline runs;
+* **direct + Adam** (:data:`DIRECT`): the proxy fit's recipe with the real
+  generator instead of the proxy, by autograd through it on the parameters it
+  declares ``direct`` (the others, e.g. zoom on the integer tile lattice, stay
+  at the start), at a working resolution (:func:`fit_direct_adam`).
 
 Both search the same space, the generator's free parameters normalized over
 the proxy's sampling box, and both are scored with the same loss: the texture
@@ -46,6 +50,7 @@ TARGET_LAYOUT_SEED = 7  # generator seed of the targets (training and fitting us
 GRADIENT_FREE = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule")
 HU2022_SCHEDULE = {"rounds": 5, "powell_maxiter": 2, "bo_iters": 300}  # Hu et al.'s published counts (240 + 60 BO)
 PROXY_INIT = "proxy_then_powell_bo"  # Powell + BO started from the proxy + Adam result
+DIRECT = "direct_adam"  # Adam by autograd through the real generator on its direct parameters
 
 
 # --------------------------------------------------------------------- space
@@ -87,6 +92,14 @@ class BoxSpace:
     def render(self, x: torch.Tensor, res: int, seed: int = 0) -> torch.Tensor:
         """Real generator maps (B, 1, res, res) at x."""
         return self.spec({k: v.detach() for k, v in self.real(x).items()}, res, seed)
+
+    def render_graph(self, x: torch.Tensor, res: int, seed: int = 0) -> torch.Tensor:
+        """:meth:`render` keeping the graph: gradients reach x through the generator's direct parameters."""
+        return self.spec(self.real(x), res, seed, grad=True)
+
+    def direct_mask(self) -> torch.Tensor:
+        """(d,) bool: the coordinates of x whose parameter the generator declares ``direct``."""
+        return torch.tensor([p.name in self.spec.direct for p in self.params])
 
 
 # ---------------------------------------------------------------------- loss
@@ -149,6 +162,29 @@ class FitResult:
         return out
 
 
+class _RealChecks:
+    """Checkpoints of an Adam fit: real renders at ``res`` scored with ``loss``; keeps the best vector,
+    the (seconds since ``t0``, best loss so far) history and the number of renders."""
+
+    def __init__(self, space: BoxSpace, loss: MaskLoss, res: int, t0: float, x: torch.Tensor):
+        self.space, self.loss, self.res, self.t0 = space, loss, res, t0
+        self.best, self.best_x, self.history, self.renders = math.inf, x.detach()[0].clone(), [], 0
+
+    def __call__(self, x: torch.Tensor) -> None:
+        with torch.no_grad():
+            xs = x.detach().clamp(0, 1)
+            real = self.loss.per_image(self.space.render(xs, self.res))
+        self.renders += xs.shape[0]
+        k = int(torch.argmin(real))
+        if float(real[k]) < self.best:
+            self.best, self.best_x = float(real[k]), xs[k].clone()
+        self.history.append((time.perf_counter() - self.t0, self.best))
+
+    def result(self, method: str) -> FitResult:
+        return FitResult(method, self.best, time.perf_counter() - self.t0, self.best_x.tolist(), self.history,
+                         self.renders)
+
+
 def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor], loss: MaskLoss, res: int, *,
                    n_init: int = 64, starts: int = 4, steps: int = 150, lr: float = 0.03, check_every: int = 25,
                    seed: int = 0) -> FitResult:
@@ -167,30 +203,70 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
         init_losses = p_loss.per_image(outs)
     x = x_init[torch.argsort(init_losses)[:starts]].clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=lr)
-    best, best_x, history, renders = math.inf, x.detach()[0].clone(), [], 0
-
-    def check() -> None:
-        nonlocal best, best_x, renders
-        with torch.no_grad():
-            xs = x.detach().clamp(0, 1)
-            real = loss.per_image(space.render(xs, res))
-        renders += xs.shape[0]
-        k = int(torch.argmin(real))
-        if float(real[k]) < best:
-            best, best_x = float(real[k]), xs[k].clone()
-        history.append((time.perf_counter() - t0, best))
-
+    check = _RealChecks(space, loss, res, t0, x)
     for it in range(steps):
         if it % check_every == 0:
-            check()
+            check(x)
         out = proxy(space.proxy_input(x))
         opt.zero_grad(set_to_none=True)
         p_loss.per_image(out).sum().backward()
         opt.step()
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
-    check()
-    return FitResult("proxy_adam", best, time.perf_counter() - t0, best_x.tolist(), history, renders)
+    check(x)
+    return check.result("proxy_adam")
+
+
+def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 64, starts: int = 4,
+                    steps: int = 150, lr: float = 0.03, check_every: int = 25, seed: int = 0,
+                    work_res: int | None = None, x0: Sequence[float] | None = None) -> FitResult:
+    """:func:`fit_proxy_adam` with the real generator in the proxy's place.
+
+    The same ``n_init`` random vectors (same ``seed``) are scored with real
+    renders, the ``starts`` best start Adam, which moves only the coordinates
+    whose parameter the generator declares ``direct`` (autograd through the
+    generator, ``grad=True``); the others stay at their start values. Renders
+    in the loop are at ``work_res`` (default ``res``) against the target
+    area-downsampled to it; checkpoints score real renders at ``res`` with
+    ``loss``. A start whose render has no graph (a mask that falls back to no
+    edge ramp) gets no step from it. ``x0`` replaces the random start.
+    """
+    free = space.direct_mask()
+    if not bool(free.any()):
+        raise ValueError(f"generator {space.spec.name!r} declares no direct parameters to fit")
+    work_res = int(work_res or res)
+    t0 = time.perf_counter()
+    gen = torch.Generator().manual_seed(seed)
+    w_loss = loss if work_res == res else MaskLoss(resize_square(loss.target, work_res))
+    if x0 is not None:
+        start = torch.tensor([list(x0)], dtype=torch.float32)
+    else:
+        with torch.no_grad():
+            x_init = space.box.uniform(n_init, gen)
+            init_losses = torch.cat([w_loss.per_image(space.render(x_init[s:s + 16], work_res))
+                                     for s in range(0, n_init, 16)])
+        start = x_init[torch.argsort(init_losses)[:starts]].clone()
+    z = start[:, free].clone().requires_grad_(True)
+    opt = torch.optim.Adam([z], lr=lr)
+
+    def current() -> torch.Tensor:
+        x = start.clone()
+        x[:, free] = z
+        return x
+
+    check = _RealChecks(space, loss, res, t0, start)
+    for it in range(steps):
+        if it % check_every == 0:
+            check(current())
+        out = space.render_graph(current(), work_res)
+        opt.zero_grad(set_to_none=True)
+        if out.requires_grad:
+            w_loss.per_image(out).sum().backward()
+        opt.step()
+        with torch.no_grad():
+            z.clamp_(0.0, 1.0)
+    check(current())
+    return check.result(DIRECT)
 
 
 def fit_gradient_free(method: str, space: BoxSpace, loss: MaskLoss, res: int, *, budget_s: float, n_init: int = 64,
@@ -246,7 +322,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  progress: Callable[[str], None] | None = None, figures: Path | None = None,
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
-                 bars: bool = False) -> list[dict[str, Any]]:
+                 bars: bool = False, direct_res: int | None = None) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``search`` is the number of random vectors scored through the proxy to
@@ -258,7 +334,9 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     may answer a key and the methods with earlier rows of that target, which
     are then used instead of running it again (``bench e4 --resume``; only for
     the held-out targets, not for given ``targets``). ``bars`` shows a progress
-    bar over each gradient-free fit's budget.
+    bar over each gradient-free fit's budget. Method :data:`DIRECT` runs
+    :func:`fit_direct_adam` with the proxy fit's ``search`` and ``steps``, its
+    loop at ``direct_res`` (default ``res``).
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
@@ -295,10 +373,14 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                                        seed=seed, x0=ours.x, progress=bars)
                 gf = FitResult(method, gf.loss, gf.seconds + ours.seconds, gf.x,
                                [(s + ours.seconds, v) for s, v in gf.history], gf.evaluations + ours.evaluations)
+            elif method == DIRECT:
+                gf = fit_direct_adam(space, loss, res, n_init=search, steps=steps, seed=seed, work_res=direct_res)
             else:
                 gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed, progress=bars)
             row: dict[str, Any] = {**key, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                                    "renders": gf.evaluations, "x": gf.x, **ref, **_timeline(gf, ref)}
+            if method == DIRECT:
+                row["work_res"] = int(direct_res or res)
             if method == PROXY_INIT:  # compared with Powell + BO from a random start, when that ran
                 plain = next((r for r in rows if r["target"] == t and r["method"] == "powell_bo"), None)
                 row["time_to_powell_bo_loss"] = gf.time_to(plain["loss"]) if plain else None

@@ -89,7 +89,9 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
 
     With a graph (``v`` requiring grad or a ``fraction`` tensor) the values are
     the same and the ramp pixels carry the gradient, the level moving by
-    :func:`_level_gradient`; the hard pixels have none.
+    :func:`_level_gradient`; the hard pixels have none. Where the ramp is not
+    kept (it would move the white fraction), the hard values get the ramp's
+    gradient (a relaxation: the hard map's own derivative is 0 between jumps).
     """
     h, w = v.shape
     n = v.numel()
@@ -108,11 +110,14 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
     ramp, g = edge_ramp(v, level, eps=1e-12)
     edge = (hard != torch.roll(hard, 1, 0)) | (hard != torch.roll(hard, -1, 0))
     edge |= (hard != torch.roll(hard, 1, 1)) | (hard != torch.roll(hard, -1, 1))
-    if v.requires_grad or isinstance(fraction, torch.Tensor) and fraction.requires_grad:
+    graph = v.requires_grad or isinstance(fraction, torch.Tensor) and fraction.requires_grad
+    if graph:
         on_ramp = edge & (g > 1e-12) & (ramp > 0.0) & (ramp < 1.0)
         ramp, g = edge_ramp(v, level + _level_gradient(v, g.detach(), on_ramp, fraction), eps=1e-12)
     soft = torch.where(edge & (g > 1e-12), ramp, hard)
-    return soft if abs(float(soft.mean()) - float(hard.mean())) <= 0.005 else hard
+    if abs(float(soft.mean()) - float(hard.mean())) <= 0.005:
+        return soft
+    return hard + (soft - soft.detach()) if graph else hard  # the ramp's gradient on the hard values
 
 
 def _level_gradient(v: torch.Tensor, g: torch.Tensor, on_ramp: torch.Tensor,
