@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from proxymat.exact_ops import channel_norm, circular_pad, gram_product, normalize_channels
+from proxymat.exact_ops import adaptive_avg_pool, avg_pool, channel_norm, circular_pad, gram_product, normalize_channels
 
 
 def _grads(fn, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,3 +72,31 @@ def test_channel_norm_and_normalize_match_torch(shape: tuple[int, ...]) -> None:
     got, got_gx = _grads(lambda t: normalize_channels(t, 1e-6), x, gn)
     assert torch.equal(got, want)
     assert torch.equal(got_gx, want_gx)
+
+
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 8), 2), ((1, 16, 32, 32), 2), ((3, 2, 16, 8), 4), ((1, 1, 2, 2), 2),
+                                     ((2, 3, 9, 9), 3), ((1, 2, 5, 6), 2), ((1, 2, 4, 4), 1)])
+def test_avg_pool_matches_torch(shape: tuple[int, ...], k: int) -> None:
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(*shape, generator=gen)
+    x[..., 0:k, 0:k] = -0.0  # an all-zero window
+    g = torch.randn(shape[0], shape[1], shape[2] // k, shape[3] // k, generator=gen)
+    g[..., 0, 0] = -0.0
+    want, want_gx = _grads(lambda t: F.avg_pool2d(t, k), x, g)
+    got, got_gx = _grads(lambda t: avg_pool(t, k), x, g)
+    assert torch.equal(got, want) and torch.equal(got.signbit(), want.signbit())
+    assert torch.equal(got_gx, want_gx) and torch.equal(got_gx.signbit(), want_gx.signbit())
+
+
+@pytest.mark.parametrize("shape,size", [((2, 3, 16, 16), 4), ((1, 3, 256, 256), 64), ((1, 1, 12, 12), 6), ((1, 3, 10, 10), 4),
+                                        ((1, 3, 8, 12), 4), ((2, 2, 8, 8), 8)])
+def test_adaptive_avg_pool_matches_torch(shape: tuple[int, ...], size: int) -> None:
+    gen = torch.Generator().manual_seed(6)
+    x = torch.rand(*shape, generator=gen)
+    g = torch.randn(shape[0], shape[1], size, size, generator=gen)
+    want, want_gx = _grads(lambda t: F.adaptive_avg_pool2d(t, size), x, g)
+    got, got_gx = _grads(lambda t: adaptive_avg_pool(t, size), x, g)
+    assert torch.equal(got, want)
+    assert torch.equal(got_gx, want_gx)
+    area = F.interpolate(x, size=(size, size), mode="area")
+    assert torch.equal(adaptive_avg_pool(x, size), area)

@@ -237,3 +237,22 @@ def test_shape_validation(change, match):
 def test_settings_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         RenderSettings(**kwargs)
+
+
+def test_clamp_unit_matches_clamp_values_and_gradients() -> None:
+    from proxymat.render import clamp_unit
+
+    gen = torch.Generator().manual_seed(0)
+    inside = torch.rand(2, 3, 8, 8, generator=gen)
+    inside[0, 0, 0, :3] = torch.tensor([-0.0, 0.0, 1.0])
+    outside = torch.randn(2, 3, 8, 8, generator=gen)
+    for x in (inside, outside, torch.tensor([[[[float("nan"), 0.5]]]])):
+        a = x.clone().requires_grad_(True)
+        b = x.clone().requires_grad_(True)
+        g = torch.randn(x.shape, generator=gen)
+        ya, yb = clamp_unit(a), b.clamp(0.0, 1.0)
+        assert torch.equal(ya.isnan(), yb.isnan())
+        assert torch.equal(ya.nan_to_num(), yb.nan_to_num()) and torch.equal(ya.signbit(), yb.signbit())
+        ya.backward(g)
+        yb.backward(g)
+        assert torch.equal(a.grad, b.grad)

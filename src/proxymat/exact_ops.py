@@ -14,6 +14,11 @@ cheaper backward or forward pass:
   add that costs several times the products; here the second term is the
   product ``g^T @ f``, which the same BLAS gives transposed bit for bit, and
   the add is contiguous.
+* :func:`avg_pool` is ``F.avg_pool2d(x, k)`` (windows of ``k x k`` pixels, stride
+  ``k``) and :func:`adaptive_avg_pool` is ``F.adaptive_avg_pool2d`` where it
+  averages such windows: each window summed from zero in row-major order and
+  divided as torch's kernels do, from ``k * k`` strided slices; the backward
+  spreads the divided gradient over each window by a broadcast copy.
 * :func:`channel_norm` is ``torch.linalg.vector_norm(x, 2, dim=1, keepdim=True)``
   (the norm ``F.normalize`` takes), whose CPU reduction over a short channel
   axis is slow: the squares summed in channel order, then a correctly rounded
@@ -84,6 +89,53 @@ def gram_product(f: torch.Tensor) -> torch.Tensor:
     if not f.is_contiguous():
         return f @ f.transpose(1, 2)
     return _GramProduct.apply(f)
+
+
+class _AvgPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, k: int, divisors: tuple[int, ...]) -> torch.Tensor:
+        ctx.k, ctx.divisors = k, divisors
+        ctx.shape = tuple(x.shape)
+        total = x[..., 0::k, 0::k]
+        for i in range(k):
+            for j in range(k):
+                if i or j:
+                    total = total + x[..., i::k, j::k]
+        for d in divisors:
+            total = total.div_(d)
+        return total.add_(0.0)  # torch sums from +0.0, so an all-zero window gives +0.0
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        k = ctx.k
+        b, c, h, w = ctx.shape
+        share = grad
+        for d in ctx.divisors:
+            share = share / d
+        share = share + 0.0  # torch adds each share to a zeroed gradient: -0.0 becomes +0.0
+        return share[:, :, :, None, :, None].expand(b, c, h // k, k, w // k, k).reshape(b, c, h, w), None, None
+
+
+def _divides(x: torch.Tensor, k: int) -> bool:
+    return x.dim() == 4 and k > 1 and x.shape[-2] % k == 0 and x.shape[-1] % k == 0
+
+
+def avg_pool(x: torch.Tensor, k: int) -> torch.Tensor:
+    """``F.avg_pool2d(x, k)`` of ``(B, C, H, W)`` maps (faster where ``k`` > 1 divides H and W)."""
+    k = int(k)
+    return _AvgPool.apply(x, k, (k * k,)) if _divides(x, k) else F.avg_pool2d(x, k)
+
+
+def adaptive_avg_pool(x: torch.Tensor, size: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, size)`` (also ``F.interpolate(x, (size, size), mode="area")``) of
+    ``(B, C, H, W)`` maps (faster where ``size`` divides H and W by the same ``k`` > 1: torch's kernel
+    then averages ``k x k`` windows, dividing by ``k`` twice)."""
+    size = int(size)
+    k = x.shape[-1] // size if x.dim() == 4 and size > 0 else 0
+    if x.shape[-2] == x.shape[-1] == k * size and _divides(x, k):
+        return _AvgPool.apply(x, k, (k, k))
+    return F.adaptive_avg_pool2d(x, size)
 
 
 class _ChannelNorm(torch.autograd.Function):

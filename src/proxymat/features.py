@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .exact_ops import circular_pad, gram_product
+from .exact_ops import avg_pool, circular_pad, gram_product
 from .feature_layers import ALL_LAYERS, FEATURE_LAYERS, STYLE_LAYERS  # noqa: F401  (re-exported)
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -147,7 +147,7 @@ class RandomFeatures(nn.Module):
         wanted, out = set(layers), {}
         for k, (convs, names) in enumerate(zip(self.levels, self.level_names)):
             if k > 0:
-                x = F.avg_pool2d(x, 2)
+                x = avg_pool(x, 2)
             for conv, name in zip(convs, names):
                 x = F.relu(circular_conv(conv, x))
                 if name in wanted:
@@ -298,7 +298,7 @@ class FilterBankFeatures(nn.Module):
             if len(out) == len(wanted):
                 break
             if level > 0:
-                x = F.avg_pool2d(x, 2)
+                x = avg_pool(x, 2)
             if {f"relu{level + 1}_1", f"relu{level + 1}_2"} & wanted:
                 out.update(self._layers(self.responses(x, level), level, wanted))
         return out
@@ -443,7 +443,7 @@ def downscale(img: torch.Tensor, scale: float) -> torch.Tensor:
         return img
     k = round(1 / scale)
     if abs(k * scale - 1) < 1e-9 and img.shape[-1] % k == 0 and img.shape[-2] % k == 0:
-        return F.avg_pool2d(img, k)
+        return avg_pool(img, k)
     size = (max(1, round(img.shape[-2] * scale)), max(1, round(img.shape[-1] * scale)))
     return F.interpolate(img, size=size, mode="area")
 

@@ -159,18 +159,27 @@ def _specular_factor(n_dot_w: Tensor, alpha: Tensor, model: str) -> Tensor:
     return 0.25 / (n_dot_w * (1.0 - k) + k) ** 2
 
 
+def clamp_unit(t: Tensor) -> Tensor:
+    """``t.clamp(0, 1)``: the same values and gradients. A map already within [0, 1] (a graph's maps are)
+    is returned as is, which skips the clamp's backward pass (the clamp would return every value unchanged,
+    -0.0 included, and pass every gradient)."""
+    if t.numel():
+        low, high = torch.aminmax(t.detach())
+        if bool(low >= 0.0) and bool(high <= 1.0):
+            return t
+    return t.clamp(0.0, 1.0)
+
+
 def render(maps: Mapping[str, Tensor], settings: RenderSettings = RenderSettings()) -> Tensor:
     """Render SVBRDF maps under the co-located flash; returns ``(B,3,H,W)`` in [0,1].
 
     See the module docstring for the model. Differentiable w.r.t. every map.
     """
     _check_maps(maps)
-    basecolor = maps["basecolor"].clamp(0.0, 1.0)
-    roughness = maps["roughness"].clamp(0.0, 1.0)
-    metallic = maps["metallic"].clamp(0.0, 1.0)
-    n = decode_normal(
-        maps["normal"].clamp(0.0, 1.0), settings.normal_format, settings.normalize_normals
-    )
+    basecolor = clamp_unit(maps["basecolor"])
+    roughness = clamp_unit(maps["roughness"])
+    metallic = clamp_unit(maps["metallic"])
+    n = decode_normal(clamp_unit(maps["normal"]), settings.normal_format, settings.normalize_normals)
     h, w = basecolor.shape[-2:]
     omega, inv_d2 = surface_geometry(h, w, settings, basecolor.device, basecolor.dtype)
 

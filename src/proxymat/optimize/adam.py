@@ -33,7 +33,8 @@ def adam(ev: Evaluator, host: StageHost, values: Values, evaluate: Callable[[Val
     iterations 0, ``check_every``, ... and after the last one; it returning True ends the loop early.
     With ``stage``, a checkpoint is saved at the start of an iteration once ``checkpoint_every``
     seconds have passed (the loop's state, the monitor's ``state()`` and ``extra``); ``resumed``
-    (such a saved state) continues the loop where it was saved, with the same results."""
+    (such a saved state) continues the loop where it was saved, with the same results. Without a monitor,
+    the last iteration takes no step (nothing would evaluate its values)."""
     bounds = bounds or {}
     if not values:  # nothing to move (e.g. a graph whose free parameters are all generator parameters)
         return {}, []
@@ -52,6 +53,7 @@ def adam(ev: Evaluator, host: StageHost, values: Values, evaluate: Callable[[Val
         opt.load_state_dict({"state": {int(i): st for i, st in resumed["opt"].items()}, "param_groups": groups})
         if resumed.get("monitor") is not None and hasattr(monitor, "restore"):
             monitor.restore(resumed["monitor"])  # type: ignore[union-attr]
+    watched = monitor is not None and check_every > 0
     bar = host.bars.loop(range(first, iters), desc=desc)
     for it in bar:
         if stage is not None and host.checkpoint_due():
@@ -74,14 +76,15 @@ def adam(ev: Evaluator, host: StageHost, values: Values, evaluate: Callable[[Val
             host.save_frame(img)
         if not loss.requires_grad:  # no moving parameter reaches the loss (e.g. free ones without a proxy)
             break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        with torch.no_grad():
-            for k, v in params.items():
-                v.clamp_(*bounds.get(k, (0.0, 1.0)))
+        if it < iters - 1 or watched:  # the last step's values are read only by the monitor
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for k, v in params.items():
+                    v.clamp_(*bounds.get(k, (0.0, 1.0)))
         bar.set_postfix(loss=f"{value:.4f}")
     else:
-        if monitor is not None and check_every > 0 and iters > 0:
+        if watched and iters > 0:
             monitor(iters, params)
     return best, curve

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 
 import torch
-import torch.nn.functional as F
 
+from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
 from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
@@ -64,7 +64,7 @@ class MaterialLoss:
         return torch.cat([gram(f[n]).flatten(1) for f in feats for n in self.config.layers], dim=1)
 
     def _ds(self, img: torch.Tensor) -> torch.Tensor:
-        return F.adaptive_avg_pool2d(img, self.config.ds_res)
+        return adaptive_avg_pool(img, self.config.ds_res)
 
     def terms(self, render: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each weighted term's unweighted value per image, ``{name: (B,)}`` (terms of weight 0 left out)."""

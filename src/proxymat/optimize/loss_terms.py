@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..colorspace import srgb_to_lab
+from ..exact_ops import adaptive_avg_pool
 
 _LAB_SCALE = torch.tensor([1.0 / 100.0, 1.0 / 128.0, 1.0 / 128.0])
 _LUMA = (0.299, 0.587, 0.114)
@@ -68,7 +69,7 @@ def sorted_projections(samples: torch.Tensor, dirs: torch.Tensor) -> torch.Tenso
 def lab_pixels(img: torch.Tensor, pool: int = 0) -> torch.Tensor:
     """Pixels of ``(B, 3, H, W)`` sRGB images as scaled Lab rows ``(B, N, 3)``; ``pool`` > 0 area-pools to pool² first."""
     if pool and img.shape[-1] > pool:
-        img = F.adaptive_avg_pool2d(img, pool)
+        img = adaptive_avg_pool(img, pool)
     lab = srgb_to_lab(img.clamp(0.0, 1.0)) * _LAB_SCALE.to(img).view(1, 3, 1, 1)
     return lab.flatten(2).transpose(1, 2)
 
@@ -93,9 +94,10 @@ def color_sw(render: torch.Tensor, ref: ColorReference) -> torch.Tensor:
 # ---------------------------------------------------------------- spectrum
 def log_spectrum(img: torch.Tensor, res: int = 128) -> torch.Tensor:
     """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``."""
-    if img.shape[-1] != res or img.shape[-2] != res:
-        img = F.interpolate(img, size=(res, res), mode="area" if img.shape[-1] > res else "bilinear",
-                            **({} if img.shape[-1] > res else {"align_corners": False}))
+    if img.shape[-1] > res:  # area resize (the same as F.interpolate(..., mode="area"))
+        img = adaptive_avg_pool(img, res)
+    elif img.shape[-1] != res or img.shape[-2] != res:
+        img = F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
     w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
     luma = (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
     luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
