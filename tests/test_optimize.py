@@ -581,3 +581,24 @@ def test_stage2_with_refits_starts_no_worse_than_the_current_parameters(target):
     assert len(refits) == 1 and "5 candidates" in refits[0]
     assert float(refits[0].split("loss ")[1].split()[0]) <= start + 1e-5
     assert run.records[-1].loss_end <= start + 1e-5
+
+
+def test_proxy_outputs_are_reused_without_gradients_only(target):
+    proxy = CountingProxy()
+    ev = Optimization(tiny_graph(), target, config(), proxies={"cells": proxy}, progress=False,
+                      log=lambda s: None).evaluator
+    program = ev.graph.compile()
+    spec = program.specs["cells"]
+    real, norm = program.generator_inputs("cells", batch=3)
+    norm = {k: v + 0.01 * torch.arange(3) for k, v in norm.items()}  # three different candidates
+    seed = program.generator_seed("cells")
+    with torch.no_grad():
+        first = ev.proxy_hook("cells", spec, real, norm, RES, seed)
+        again = ev.proxy_hook("cells", spec, real, {k: v.clone() for k, v in norm.items()}, RES, seed)
+        assert proxy.calls == 1 and torch.equal(again, first)
+        other = ev.proxy_hook("cells", spec, real, {k: v + 0.1 for k, v in norm.items()}, RES, seed)
+        assert proxy.calls == 2 and not torch.equal(other, first)
+    moving = {k: v.clone().requires_grad_(True) for k, v in norm.items()}
+    out = ev.proxy_hook("cells", spec, real, moving, RES, seed)
+    assert proxy.calls == 3 and out.requires_grad  # with gradients the proxy always runs
+    assert torch.equal(out.detach(), first)

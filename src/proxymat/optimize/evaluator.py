@@ -35,6 +35,7 @@ from .loss import MaterialLoss
 from .records import Log, Values
 
 MEMO_SIZE = 4  # real-generator renders remembered
+PROXY_MEMO_SIZE = 24  # proxy outputs remembered (batches evaluated without gradients)
 
 
 class ProxyLike(Protocol):
@@ -85,6 +86,7 @@ class Evaluator:
         self.proxies = dict(proxies)
         self.rng = torch.Generator().manual_seed(config.seed)  # the random search's draws
         self._memo: dict[tuple[Any, ...], tuple[float, torch.Tensor]] = {}
+        self._proxy_memo: dict[tuple[Any, ...], torch.Tensor] = {}
         self.proxy_nodes: dict[str, ProxyLike] = {}  # generator nodes of the current graph evaluated through a proxy
         self.direct_nodes: frozenset[str] = frozenset()  # generator nodes moved by autograd through the real generator
         self.refresh_proxies()
@@ -226,6 +228,22 @@ class Evaluator:
         if proxy is None:
             return self.real_hook(name, spec, real, norm, res, seed)
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
+        if torch.is_grad_enabled():
+            return self._run_proxy(proxy, p, res)
+        # Without gradients, the same inputs give the same output: the search scores every candidate batch
+        # with two sets of filters, and the proxies see only the generator parameters.
+        key = (name, id(proxy), res, seed, tuple(p.shape), str(p.device), p.detach().cpu().numpy().tobytes())
+        out = self._proxy_memo.get(key)
+        if out is None:
+            out = self._run_proxy(proxy, p.detach(), res)
+            self._proxy_memo[key] = out
+            while len(self._proxy_memo) > PROXY_MEMO_SIZE:
+                self._proxy_memo.pop(next(iter(self._proxy_memo)))
+        return out
+
+    @staticmethod
+    def _run_proxy(proxy: ProxyLike, p: torch.Tensor, res: int) -> torch.Tensor:
+        """The proxy's output for inputs ``p`` at ``res`` pixels (bilinear resize when it renders another size)."""
         out = proxy(p)
         if out.shape[-1] != res:
             out = F.interpolate(out, size=(res, res), mode="bilinear", align_corners=False)
