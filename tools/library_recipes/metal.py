@@ -45,7 +45,7 @@ def scratched_steel() -> Graph:
     specks = m.add("threshold", "specks", input=specks_src, threshold=0.85, softness=0.02, free={"threshold": (0.75, 0.98)})
     mottle = m.add("clouds", "mottle", scale=4, octaves=5, roughness=0.55, seed=5)
     base = m.ramp("steel", mottle, ((0.30, 0.31, 0.32), (0.33, 0.34, 0.35), (0.35, 0.36, 0.37), (0.38, 0.39, 0.40)),
-                  free={"color_1": (0.05, 0.8), "color_2": (0.05, 0.8), "color_4": (0.1, 0.9)})
+                  free={"color_1": (0.05, 0.8), "color_2": (0.05, 0.8), "color_3": (0.05, 0.9), "color_4": (0.1, 0.9)})
     scr_col = m.add("blend", "scratched", foreground=m.add("uniform_color", "scratch_color", color=(0.18, 0.18, 0.19)),
                     background=base, mask=all_scr, mode="copy", opacity=0.5)
     color = m.add("blend", "color", foreground=m.add("uniform_color", "speck_color", color=(0.50, 0.30, 0.18)),

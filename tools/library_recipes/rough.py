@@ -73,7 +73,7 @@ def rock() -> Graph:
     m.add("height_to_normal", "normal", input=height, intensity=2.0, free={"intensity": (0.5, 6.0)})
     grit = m.add("clouds", "grit", scale=48, octaves=2, roughness=0.5, seed=5)
     tone = m.ramp("tone", height, ((0.15, 0.13, 0.11), (0.35, 0.32, 0.28), (0.46, 0.43, 0.38), (0.58, 0.55, 0.50)),
-                  free={"color_1": (0.0, 0.5), "color_2": (0.1, 0.7), "color_4": (0.2, 0.9)})
+                  free={"color_1": (0.0, 0.5), "color_2": (0.1, 0.7), "color_3": (0.1, 0.9), "color_4": (0.2, 0.9)})
     gritty = m.add("blend", "gritty", foreground=grit, background=tone, mode="overlay", opacity=0.3)
     ao = m.add("ambient_occlusion", "occlusion", input=height, radius=0.03, intensity=1.5)
     color = m.add("blend", "color", foreground=ao, background=gritty, mode="multiply", opacity=0.7)
@@ -141,7 +141,7 @@ def sand_ripples() -> Graph:
                    free={"opacity": (0.1, 0.8)})
     m.add("height_to_normal", "normal", input=height, intensity=1.0, free={"intensity": (0.2, 3.0)})
     tone = m.ramp("tone", height, ((0.55, 0.46, 0.33), (0.68, 0.58, 0.43), (0.76, 0.66, 0.50), (0.82, 0.73, 0.58)),
-                  free={"color_1": (0.2, 0.9), "color_2": (0.2, 0.95), "color_4": (0.3, 1.0)})
+                  free={"color_1": (0.2, 0.9), "color_2": (0.2, 0.95), "color_3": (0.2, 1.0), "color_4": (0.3, 1.0)})
     glint = m.add("threshold", "glints", input=grains, threshold=0.9, softness=0.02)
     color = m.add("blend", "color", foreground=m.add("uniform_color", "glint_color", color=(0.95, 0.92, 0.85)),
                   background=tone, mask=glint, mode="copy", opacity=0.5)
@@ -169,7 +169,7 @@ def soil_pebbles() -> Graph:
     hb = m.add("height_blend", "stones_in_soil", top=dome, bottom=ground, offset=0.0, softness=0.03)
     m.add("height_to_normal", "normal", input=hb["height"], intensity=1.5, free={"intensity": (0.5, 4.0)})
     soil = m.ramp("soil", ground, ((0.20, 0.13, 0.08), (0.33, 0.23, 0.15), (0.42, 0.31, 0.21), (0.50, 0.39, 0.28)),
-                  free={"color_1": (0.0, 0.5), "color_2": (0.05, 0.7), "color_4": (0.1, 0.9)})
+                  free={"color_1": (0.0, 0.5), "color_2": (0.05, 0.7), "color_3": (0.05, 0.9), "color_4": (0.1, 0.9)})
     grit = m.add("clouds", "pebble_grit", scale=40, octaves=3, roughness=0.6, seed=7)
     stone = m.ramp("pebble_color", grit, ((0.25, 0.23, 0.21), (0.38, 0.35, 0.31), (0.47, 0.44, 0.39),
                                           (0.55, 0.52, 0.47)), free={"color_3": (0.1, 0.9)})

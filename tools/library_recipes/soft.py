@@ -21,7 +21,7 @@ def leather_grain() -> Graph:
     creases = m.add("levels", "creases", input=height, in_low=0.0, in_high=0.3, out_low=1.0, out_high=0.0)
     mottle = m.add("clouds", "mottle", scale=6, octaves=4, roughness=0.5, seed=5)
     tone = m.ramp("tone", mottle, ((0.22, 0.11, 0.05), (0.33, 0.18, 0.09), (0.40, 0.23, 0.12), (0.48, 0.29, 0.16)),
-                  free={"color_1": (0.0, 0.6), "color_2": (0.0, 0.7), "color_4": (0.05, 0.9)})
+                  free={"color_1": (0.0, 0.6), "color_2": (0.0, 0.7), "color_3": (0.0, 0.9), "color_4": (0.05, 0.9)})
     crease_col = m.add("hsl", "crease_tone", input=tone, lightness=0.35)
     creased = m.add("blend", "creased", foreground=crease_col, background=tone, mask=creases, mode="copy", opacity=0.8)
     color = m.add("hsl", "color", input=creased, free={"hue": (0.4, 0.6), "saturation": (0.2, 0.8), "lightness": (0.2, 0.8)})
@@ -79,7 +79,7 @@ def linen() -> Graph:
     weave, slub, height = _fabric(m, threads=24, pattern="plain", width=0.85)
     m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
     tone = m.ramp("tone", height, ((0.45, 0.40, 0.32), (0.62, 0.57, 0.47), (0.72, 0.67, 0.57), (0.80, 0.76, 0.67)),
-                  free={"color_1": (0.0, 0.8), "color_3": (0.1, 0.95), "color_4": (0.1, 1.0)})
+                  free={"color_1": (0.0, 0.8), "color_2": (0.0, 0.95), "color_3": (0.1, 0.95), "color_4": (0.1, 1.0)})
     streak = m.add("blend", "streaks", foreground=slub, background=tone, mode="soft_light", opacity=0.3)
     ao = m.add("ambient_occlusion", "gaps", input=height, radius=0.005, intensity=1.5)
     shaded = m.add("blend", "shaded", foreground=ao, background=streak, mode="multiply", opacity=0.6)
@@ -97,7 +97,7 @@ def denim() -> Graph:
     m.add("height_to_normal", "normal", input=height, intensity=1.5, free={"intensity": (0.3, 4.0)})
     warp_mask = m.add("threshold", "warp_on_top", input=weave, threshold=0.35, softness=0.2)
     indigo = m.ramp("indigo", slub, ((0.06, 0.10, 0.22), (0.12, 0.19, 0.35), (0.20, 0.28, 0.45), (0.30, 0.38, 0.55)),
-                    free={"color_1": (0.0, 0.5), "color_2": (0.0, 0.6), "color_4": (0.1, 0.8)})
+                    free={"color_1": (0.0, 0.5), "color_2": (0.0, 0.6), "color_3": (0.0, 0.8), "color_4": (0.1, 0.8)})
     weft = m.add("uniform_color", "weft", color=(0.75, 0.75, 0.72), free={"color": (0.3, 1.0)})
     mix = m.add("blend", "mix", foreground=indigo, background=weft, mask=warp_mask, mode="copy", opacity=0.9)
     fade_src = m.add("clouds", "fade_src", scale=4, octaves=4, roughness=0.5, seed=8)
