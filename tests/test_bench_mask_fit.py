@@ -191,7 +191,8 @@ def test_run_with_the_direct_method_gives_a_comparable_row(space, proxy):
     assert direct["method"] == DIRECT and direct["work_res"] == 16 and direct["renders"] == 2 * 4  # 2 checks
     assert (direct["speedup"] is None) != (direct["speedup_lower_bound"] is None)
     with torch.no_grad():  # its x reproduces its loss at the masks' resolution
-        again = float(MaskLoss(make_targets(space, 1, RES)[0]).per_image(space.render(torch.tensor([direct["x"]]), RES)))
+        loss = MaskLoss(make_targets(space, 1, RES)[0])
+        again = float(loss.per_image(space.render(torch.tensor([direct["x"]]), RES)))
     assert again == pytest.approx(direct["loss"], rel=1e-4)
     assert DIRECT in summarize(rows)
 

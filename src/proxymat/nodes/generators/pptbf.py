@@ -121,7 +121,7 @@ def pptbf_mask(params: Mapping[str, torch.Tensor], res: int, seed: int) -> torch
         soft = equalize(raw.reshape(1, -1)).view(res, res)
         threshold = params["threshold"].reshape(-1)[b]
         keep = torch.is_grad_enabled() and threshold.requires_grad
-        out.append(quantile_mask(soft, aux, threshold if keep else float(threshold), seed))
+        out.append(quantile_mask(soft, aux, threshold if keep else float(threshold.detach()), seed))
     return torch.stack(out)[:, None]
 
 

@@ -87,7 +87,7 @@ class PPTBFParams:
         """Item ``b`` of a batch of real-unit parameter tensors (B,); a :data:`GRAD_FIELDS` tensor that
         requires grad, with autograd on, stays a 0-d tensor (the rest become Python numbers)."""
         keep = torch.is_grad_enabled()
-        v = {k: t.reshape(-1)[b] if keep and k in GRAD_FIELDS and t.requires_grad else float(t.reshape(-1)[b])
+        v = {k: t.reshape(-1)[b] if keep and k in GRAD_FIELDS and t.requires_grad else float(t.reshape(-1)[b].detach())
              for k, t in params.items()}
         feature = FeatureParams(
             mixture=int(v["mixture"]),
@@ -381,7 +381,8 @@ def _windowed(sc: _Scene, cd: _Candidates, k0: torch.Tensor) -> tuple[torch.Tens
     w2 = None
     if ip.window_blend < 1.0:
         w2 = classic_window(lp_distance(cd.rx, cd.ry, ip.window_norm), ip.window_shape, sc.footprint)
-        w2 = w2 * (1.0 - ip.window_blend) if isinstance(ip.window_blend, torch.Tensor) else w2.mul_(1.0 - ip.window_blend)
+        blend = ip.window_blend
+        w2 = w2 * (1.0 - blend) if isinstance(blend, torch.Tensor) else w2.mul_(1.0 - blend)
     wsum = (w2.sum(1) if w2 is not None else 0.0) + (w1 if w1 is not None else 0.0)
     if fp.mixture == 0:
         vv = wsum
