@@ -256,3 +256,17 @@ def test_clamp_unit_matches_clamp_values_and_gradients() -> None:
         ya.backward(g)
         yb.backward(g)
         assert torch.equal(a.grad, b.grad)
+
+
+def test_renderer_matches_render_and_keeps_one_geometry_per_size() -> None:
+    from proxymat.render import Renderer
+
+    gen = torch.Generator().manual_seed(1)
+    renderer = Renderer(RenderSettings(model="cook_torrance"))
+    for size in (8, 16, 8):
+        maps = {"basecolor": torch.rand(2, 3, size, size, generator=gen), "normal": torch.rand(2, 3, size, size, generator=gen),
+                "roughness": torch.rand(2, 1, size, size, generator=gen), "metallic": torch.rand(1, 1, size, size, generator=gen)}
+        assert torch.equal(renderer(maps), render(maps, RenderSettings(model="cook_torrance")))
+    assert len(renderer._geometry) == 2
+    with pytest.raises(ValueError, match="missing map"):
+        renderer({"basecolor": torch.rand(1, 3, 4, 4)})

@@ -170,10 +170,13 @@ def clamp_unit(t: Tensor) -> Tensor:
     return t.clamp(0.0, 1.0)
 
 
-def render(maps: Mapping[str, Tensor], settings: RenderSettings = RenderSettings()) -> Tensor:
+def render(maps: Mapping[str, Tensor], settings: RenderSettings = RenderSettings(),
+           geometry: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Render SVBRDF maps under the co-located flash; returns ``(B,3,H,W)`` in [0,1].
 
-    See the module docstring for the model. Differentiable w.r.t. every map.
+    See the module docstring for the model. Differentiable w.r.t. every map. ``geometry``: the
+    :func:`surface_geometry` of the maps' size, settings, device and dtype, when the caller keeps it
+    (:class:`Renderer`).
     """
     _check_maps(maps)
     basecolor = clamp_unit(maps["basecolor"])
@@ -181,7 +184,7 @@ def render(maps: Mapping[str, Tensor], settings: RenderSettings = RenderSettings
     metallic = clamp_unit(maps["metallic"])
     n = decode_normal(clamp_unit(maps["normal"]), settings.normal_format, settings.normalize_normals)
     h, w = basecolor.shape[-2:]
-    omega, inv_d2 = surface_geometry(h, w, settings, basecolor.device, basecolor.dtype)
+    omega, inv_d2 = geometry or surface_geometry(h, w, settings, basecolor.device, basecolor.dtype)
 
     albedo = basecolor.expand(-1, 3, -1, -1) ** settings.gamma
     f0 = settings.f0 + (albedo - settings.f0) * metallic
@@ -196,3 +199,20 @@ def render(maps: Mapping[str, Tensor], settings: RenderSettings = RenderSettings
     specular = irradiance * ggx_distribution(n_dot_w, alpha) * spec_scale * f0
     radiance = diffuse.clamp(0.0, 1.0) + specular.clamp(0.0, 1.0)
     return radiance.clamp(_EPS, 1.0) ** (1.0 / settings.gamma)
+
+
+class Renderer:
+    """:func:`render` with fixed settings that keeps the surface geometry of each image size, device and
+    dtype it renders (the same values :func:`render` computes for every call)."""
+
+    def __init__(self, settings: RenderSettings = RenderSettings()):
+        self.settings = settings
+        self._geometry: dict[tuple[int, int, torch.device, torch.dtype], tuple[Tensor, Tensor]] = {}
+
+    def __call__(self, maps: Mapping[str, Tensor]) -> Tensor:
+        b, h, w = _check_maps(maps)
+        ref = maps["basecolor"]
+        key = (h, w, ref.device, ref.dtype)
+        if key not in self._geometry:
+            self._geometry[key] = surface_geometry(h, w, self.settings, ref.device, ref.dtype)
+        return render(maps, self.settings, self._geometry[key])

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from ..graph import Graph, Ref
 from ..nodes.generators.base import GeneratorSpec
 from ..program import Program
-from ..render import render
+from ..render import Renderer
 from .config import OptimizeConfig
 from .free import allows, free_bounds, intersect, restrict
 from .loss import MaterialLoss
@@ -84,6 +84,7 @@ class Evaluator:
         self.target = target
         self.loss: Any = MaterialLoss(target, config.loss)  # a MaterialLoss (or a stand-in with its calls)
         self.proxies = dict(proxies)
+        self.renderer = Renderer(config.render)
         self.rng = torch.Generator().manual_seed(config.seed)  # the random search's draws
         self._memo: dict[tuple[Any, ...], tuple[float, torch.Tensor]] = {}
         self._proxy_memo: dict[tuple[Any, ...], torch.Tensor] = {}
@@ -171,7 +172,7 @@ class Evaluator:
 
     # ------------------------------------------------------------ renders and losses
     def render_maps(self, maps: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        return render(maps, self.config.render)
+        return self.renderer(maps)
 
     def render_values(self, program: Program, values: Mapping[str, torch.Tensor], *, hook: Any = None,
                       frozen: Mapping[str, torch.Tensor] | None = None) -> torch.Tensor:

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..graph import Graph
-from ..render import RenderSettings, render
+from ..render import Renderer, RenderSettings
 from .loss import MaterialLoss
 
 PENALTY = 1e6  # loss reported to the methods for non-finite evaluations
@@ -63,6 +63,7 @@ class Objective:
         self.loss = loss
         self.res = int(res or graph.res)
         self.settings = settings
+        self.renderer = Renderer(settings)
         self.device = torch.device(device)
         self.program = self.graph.compile()  # validated once; every evaluation reuses it
         self.layout = self.graph.space().layout()  # the parameters an optimizer moves, in graph order
@@ -171,7 +172,7 @@ class Objective:
         values = {k: v.to(self.device) for k, v in self.to_values(X).items()}
         with torch.no_grad():
             maps = self.program.evaluate(self.res, values, device=self.device)
-            losses = self.loss.per_image(render(maps, self.settings))
+            losses = self.loss.per_image(self.renderer(maps))
         losses = losses.double().cpu().numpy()
         return np.broadcast_to(losses, (X.shape[0],)).copy()
 
@@ -204,7 +205,7 @@ class Objective:
     def real_loss(self, graph: Graph) -> float:
         """Loss of the graph's own values (unbatched, real generators)."""
         with torch.no_grad():
-            img = render(graph.evaluate(self.res, device=self.device), self.settings)
+            img = self.renderer(graph.evaluate(self.res, device=self.device))
             return float(self.loss(img))
 
 
