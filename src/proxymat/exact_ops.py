@@ -8,7 +8,8 @@ cheaper backward or forward pass:
   builds that pad from in-place copies into views, whose backward clones,
   zero-fills and adds the whole padded gradient once per copy; here the
   gradient folds the padded border back onto the image in the same order
-  (bottom rows, top rows, right columns, left columns), touching only the border.
+  (bottom rows, top rows, right columns, left columns), touching only the border;
+  :func:`circular_conv` runs a circular ``nn.Conv2d`` with it.
 * :func:`gram_product` is ``f @ f.transpose(1, 2)`` for ``(B, C, N)`` features.
   Torch's backward adds ``g @ f`` to the transpose of ``f^T @ g``, a strided
   add that costs several times the products; here the second term is the
@@ -35,6 +36,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.autograd.function import once_differentiable
 
 
@@ -69,6 +71,14 @@ def circular_pad(x: torch.Tensor, r: int) -> torch.Tensor:
     """``F.pad(x, (r, r, r, r), mode="circular")`` of ``(B, C, H, W)`` maps (``1 <= r <= min(H, W)``),
     with a backward pass that touches only the border."""
     return _CircularPad.apply(x, int(r))
+
+
+def circular_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """``conv(x)`` of a ``torch.nn.Conv2d``: a circular padding is :func:`circular_pad`."""
+    pad = conv.padding
+    if conv.padding_mode != "circular" or not isinstance(pad, tuple) or pad[0] != pad[1] or pad[0] < 1:
+        return conv(x)
+    return F.conv2d(circular_pad(x, pad[0]), conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
 class _GramProduct(torch.autograd.Function):

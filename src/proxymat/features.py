@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .exact_ops import avg_pool, circular_pad, gram_product
+from .exact_ops import avg_pool, circular_conv, gram_product
 from .feature_layers import ALL_LAYERS, FEATURE_LAYERS, STYLE_LAYERS  # noqa: F401  (re-exported)
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -155,15 +155,6 @@ class RandomFeatures(nn.Module):
             if len(out) == len(wanted):
                 break
         return out
-
-
-def circular_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
-    """``conv(x)``, the same values and gradients; a circular padding's backward pass is the cheaper one of
-    :func:`~proxymat.exact_ops.circular_pad`."""
-    pad = conv.padding
-    if conv.padding_mode != "circular" or not isinstance(pad, tuple) or pad[0] != pad[1] or pad[0] < 1:
-        return conv(x)
-    return F.conv2d(circular_pad(x, pad[0]), conv.weight, conv.bias, conv.stride, 0, conv.dilation, conv.groups)
 
 
 def _random_conv(c_in: int, c_out: int, gen: torch.Generator) -> nn.Conv2d:

@@ -13,7 +13,8 @@ generators (remembering the last few, so a stage's start, which is the previous
 stage's end, is rendered once) and values through a compiled program
 (:meth:`Evaluator.render_values`); and gives the generator hooks that
 :meth:`proxymat.program.Program.evaluate` calls: the real generators, or each
-node's proxy where it has one. Graphs are compiled once per evaluation
+node's proxy where it has one (whose outputs for the same inputs, evaluated without gradients,
+it remembers for the last few batches). Graphs are compiled once per evaluation
 (:meth:`proxymat.graph.Graph.compile`); the stages' loops compile theirs once
 per loop.
 """
