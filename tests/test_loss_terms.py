@@ -1,5 +1,6 @@
 """The material loss's terms: gradients, invariances, and the cases a person judges at a glance."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -16,6 +17,8 @@ TERMS = {
     "gram": LossConfig(features="random", l1_weight=0.0),
     "color": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, color_weight=1.0),
     "spectrum": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0, spectrum_res=RES),
+    "spectrum_smooth": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0,
+                                  spectrum_res=RES, spectrum_smooth=4),
     "feature_sw": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0),
 }
 
@@ -101,6 +104,20 @@ def test_spectrum_sees_counts_exactly_where_mean_colour_cannot():
     two, eight = _bricks(2), _bricks(8)
     spec = log_spectrum(two)
     assert float(spectrum_l1(two, spec)) == 0.0 and float(spectrum_l1(eight, spec)) > 0.1
+
+
+def test_smoothed_spectrum_keeps_the_envelope_and_drops_the_periodogram_scatter():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1, 3, 128, 128, generator=gen), torch.rand(1, 3, 128, 128, generator=gen)
+    raw = float(spectrum_l1(b, log_spectrum(a)))
+    smooth = float(spectrum_l1(b, log_spectrum(a, 128, 4), 128, 4))
+    assert raw == pytest.approx(2 * math.log(2), rel=0.1)  # |difference of two log-exponentials|: logistic, mean 2 ln 2
+    assert smooth < 0.35 * raw
+    assert log_spectrum(a, 128, 4).shape == (1, 32, 32)
+    two, eight = _bricks(2), _bricks(8)
+    assert float(spectrum_l1(eight, log_spectrum(two, 64, 4), 64, 4)) > 3 * smooth  # counts still seen
+    with pytest.raises(ValueError, match="smooth 3 must divide res 64"):
+        log_spectrum(two, 64, 3)
 
 
 def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:

@@ -41,7 +41,7 @@ class MaterialLoss:
             self._t_ds = self._ds(target)
             self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
                 if c.color_weight else None
-            self._spectrum = log_spectrum(target, c.spectrum_res) if c.spectrum_weight else None
+            self._spectrum = log_spectrum(target, c.spectrum_res, c.spectrum_smooth) if c.spectrum_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
 
@@ -78,7 +78,7 @@ class MaterialLoss:
         if self._color is not None:
             out["color"] = color_sw(render, self._color)
         if self._spectrum is not None:
-            out["spectrum"] = spectrum_l1(render, self._spectrum)
+            out["spectrum"] = spectrum_l1(render, self._spectrum, c.spectrum_res, c.spectrum_smooth)
         if self._fsw is not None:
             out["feature_sw"] = sum(feature_sw(f, r) for f, r in zip(feats, self._fsw)) / len(self._fsw)
         return out
@@ -109,7 +109,9 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
     if config.color_weight:
         parts.append(f"Lab colour sliced Wasserstein (x{config.color_weight:g}, {config.color_directions} directions)")
     if config.spectrum_weight:
-        parts.append(f"log power spectrum L1 (x{config.spectrum_weight:g}, {config.spectrum_res}px)")
+        parts.append(f"log power spectrum L1 (x{config.spectrum_weight:g}, {config.spectrum_res}px"
+                     + (f", power averaged over {config.spectrum_smooth}x{config.spectrum_smooth} frequencies)"
+                        if config.spectrum_smooth > 1 else ")"))
     if config.feature_sw_weight:
         parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
     return " + ".join(parts) or "nothing (every weight is 0)"

@@ -28,6 +28,7 @@ class LossConfig:
     color_pool: int = 0  # 0: every pixel; N: area-pool to N x N first
     spectrum_weight: float = 0.0
     spectrum_res: int = 128
+    spectrum_smooth: int = 1  # > 1: power averaged over smooth x smooth frequency blocks before the log
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
     seed: int = 0  # random projection directions
@@ -47,6 +48,8 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     "color_full": replace(_DEFAULT, color_pool=0, color_directions=32),  # colour SW on every pixel (slower)
     "fsw": replace(_DEFAULT, gram_weight=0.0, feature_sw_weight=1.0),  # feature sliced Wasserstein, not Gram
     "all": replace(_DEFAULT, feature_sw_weight=1.0),
+    # the spectrum's envelope: power averaged over 4 x 4 frequency blocks (single bins scatter as noise)
+    "smooth_spectrum": replace(_DEFAULT, spectrum_smooth=4),
 }
 
 

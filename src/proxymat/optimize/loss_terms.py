@@ -92,8 +92,14 @@ def color_sw(render: torch.Tensor, ref: ColorReference) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- spectrum
-def log_spectrum(img: torch.Tensor, res: int = 128) -> torch.Tensor:
-    """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``."""
+def log_spectrum(img: torch.Tensor, res: int = 128, smooth: int = 1) -> torch.Tensor:
+    """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``.
+
+    ``smooth`` > 1 averages the power over ``smooth`` x ``smooth`` blocks of frequencies (the whole, centred
+    spectrum) before the log: ``(B, res // smooth, res // smooth)``. A single periodogram bin of a random
+    texture scatters about its mean by a factor of order 1 (exponentially), so the unsmoothed log spectra of
+    two samples of one texture differ by about 1.4 on average; block averages keep the spectral envelope
+    (peaks of a regular layout, the feature size) and shrink that scatter."""
     if img.shape[-1] > res:  # area resize (the same as F.interpolate(..., mode="area"))
         img = adaptive_avg_pool(img, res)
     elif img.shape[-1] != res or img.shape[-2] != res:
@@ -101,13 +107,20 @@ def log_spectrum(img: torch.Tensor, res: int = 128) -> torch.Tensor:
     w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
     luma = (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
     luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
-    power = torch.fft.rfft2(luma, norm="ortho").abs().square()
-    return torch.log(power + 1e-4)
+    if smooth <= 1:
+        power = torch.fft.rfft2(luma, norm="ortho").abs().square()
+        return torch.log(power + 1e-4)
+    if res % smooth:
+        raise ValueError(f"log_spectrum: smooth {smooth} must divide res {res}")
+    power = torch.fft.fftshift(torch.fft.fft2(luma, norm="ortho").abs().square(), dim=(-2, -1))
+    return torch.log(F.avg_pool2d(power[:, None], smooth)[:, 0] + 1e-4)
 
 
-def spectrum_l1(render: torch.Tensor, ref_spectrum: torch.Tensor) -> torch.Tensor:
-    """Mean absolute difference of log power spectra against the target's ``ref_spectrum`` (1, R, R//2+1): (B,)."""
-    return (log_spectrum(render, ref_spectrum.shape[-2]) - ref_spectrum).abs().mean(dim=(-2, -1))
+def spectrum_l1(render: torch.Tensor, ref_spectrum: torch.Tensor, res: int | None = None, smooth: int = 1) -> torch.Tensor:
+    """Mean absolute difference of log power spectra against the target's ``ref_spectrum`` (made by
+    :func:`log_spectrum` at ``res`` px, default its own size, and ``smooth``): (B,)."""
+    res = ref_spectrum.shape[-2] * max(smooth, 1) if res is None else res
+    return (log_spectrum(render, res, smooth) - ref_spectrum).abs().mean(dim=(-2, -1))
 
 
 # ---------------------------------------------------------------- features
