@@ -137,3 +137,23 @@ def test_tile_background_under_max_blending_moves_the_gaps_over_a_black_backgrou
         up, at = (float(spec({**point, "background": x + d}, RES, seed=1).sum()) for d in (1e-3, 0.0))
     assert float(g) == pytest.approx((up - at) / 1e-3, rel=0.01)
     assert float(g) > 0.1 * RES * RES  # the gap pixels no tile edge reaches
+
+
+def test_square_roots_at_zero_give_zero_gradients_not_nan():
+    """A Bézier-smoothed border evaluated where the ray hits the corner-cut midpoint takes sqrt(0):
+    this point, met by Adam in E4, made NaN gradients; ``root`` keeps the values and gives 0 there."""
+    from proxymat.nodes.generators.pptbf_windows import root
+
+    x = torch.tensor([0.0, 4.0], requires_grad=True)
+    y = root(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    assert y.tolist() == [0.0, 2.0] and g.tolist() == [0.0, 0.25]
+    spec = generator_specs()["pptbf_mask_cellular"]
+    point = {"threshold": 0.4971259832382202, "jitter": 0.2595067620277405, "zoom": 3.6708741188049316,
+             "aspect": 2.347811698913574, "distortion_amplitude": 0.07999999821186066,
+             "window_larp": 0.22232307493686676, "window_norm": 1.0, "window_smoothness": 1.0104877948760986,
+             "window_blend": 0.7109841108322144, "window_sigma": 1.1859989166259766}
+    leaves = {k: torch.tensor([float(v)], requires_grad=k in spec.direct) for k, v in {**spec.fixed, **point}.items()}
+    out = spec(leaves, 128, seed=0, grad=True)
+    grads = torch.autograd.grad(out.sum(), [leaves[k] for k in spec.direct], allow_unused=True)  # norm 1: no graph
+    assert all(g is None or bool(torch.isfinite(g).all()) for g in grads)

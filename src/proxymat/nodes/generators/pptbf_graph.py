@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .pptbf_windows import NULL_PRIORITY, FeatureParams, _side_max, lp_distance
+from .pptbf_windows import NULL_PRIORITY, FeatureParams, _side_max, lp_distance, root
 
 
 def larp_radius_graph(q: torch.Tensor, ibj: torch.Tensor, ib0: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor,
@@ -21,7 +21,7 @@ def larp_radius_graph(q: torch.Tensor, ibj: torch.Tensor, ib0: torch.Tensor, ux:
     s = torch.zeros(torch.broadcast_shapes(qx.shape, ux.shape), dtype=q.dtype)
     for _ in range(iters):
         zx, zy = s * ux - qx, s * uy - qy
-        zn = torch.addcmul(zx * zx, zy, zy).sqrt().clamp(min=1e-12)
+        zn = root(torch.addcmul(zx * zx, zy, zy)).clamp(min=1e-12)
         selx = torch.lerp(nx, px, (zx > 0).to(s.dtype))
         sely = torch.lerp(ny, py, (zy > 0).to(s.dtype))
         ex, ey = zx * selx, zy * sely
@@ -47,7 +47,7 @@ def eval_kernels_graph(kt: torch.Tensor, cell: torch.Tensor, x: torch.Tensor, y:
         ff = None
         if fp.frequency > 0:
             k2 = fp.curvature * fp.curvature
-            arg = ddy.abs() if k2 == 0.0 else torch.addcmul(ddy * ddy, ddx, ddx, value=k2).sqrt()
+            arg = ddy.abs() if k2 == 0.0 else root(torch.addcmul(ddy * ddy, ddx, ddx, value=k2))
             ff = ((arg * g[7]).cos() * 0.5 + 0.5).clamp(min=0.0)
             if abs(power - 1.0) >= 1e-3:
                 ff = ff * ff if abs(power - 2.0) < 1e-3 else ff.pow(power)

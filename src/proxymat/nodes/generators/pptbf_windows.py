@@ -24,16 +24,27 @@ NULL_PRIORITY = -2.0
 
 
 # --------------------------------------------------------------------------- distances & windows
-def lp_distance(dx: torch.Tensor, dy: torch.Tensor, norm: float) -> torch.Tensor:
+def root(x: torch.Tensor, power: float | torch.Tensor = 0.5) -> torch.Tensor:
+    """``x ** power`` of x >= 0 (square root by default); with a graph, the same values and gradient 0
+    instead of NaN at x = 0 (where the power's derivative is infinite)."""
+    if not (x.requires_grad or isinstance(power, torch.Tensor) and power.requires_grad):
+        return torch.sqrt(x) if isinstance(power, float) and power == 0.5 else x.pow(power)
+    pos = x > 0
+    safe = torch.where(pos, x, torch.ones_like(x))
+    return torch.where(pos, safe.sqrt() if isinstance(power, float) and power == 0.5 else safe.pow(power),
+                       torch.zeros_like(x))
+
+
+def lp_distance(dx: torch.Tensor, dy: torch.Tensor, norm: float | torch.Tensor) -> torch.Tensor:
     """Lp length of (dx, dy); above p = 2 it blends linearly towards L-infinity (p = 3 is L-inf)."""
     if norm == 2.0:
-        return torch.sqrt(dx * dx + dy * dy)
+        return root(dx * dx + dy * dy)
     ax, ay = dx.abs(), dy.abs()
     if norm == 1.0:
         return ax + ay
     if norm >= 3.0:
         return torch.maximum(ax, ay)
-    d = (ax.pow(norm) + ay.pow(norm)).pow(1.0 / norm)
+    d = root(ax.pow(norm) + ay.pow(norm), 1.0 / norm)
     if norm > 2.0:
         d = (norm - 2.0) * torch.maximum(ax, ay) + (3.0 - norm) * d
     return d
@@ -204,7 +215,7 @@ def polygon_value(
     ``smooth`` 0: polygon; 1: corners cut at edge midpoints; 2: quadratic Bézier
     through (midpoint, corner, midpoint); in between: linear blends. Clamped to [0, 1].
     """
-    d = torch.sqrt(rx * rx + ry * ry)
+    d = root(rx * rx + ry * ry)
     dn = d.clamp(min=1e-12)
     ux, uy = rx / dn, ry / dn
     vp, v0, v1, v2 = verts
@@ -223,12 +234,12 @@ def polygon_value(
             cv = (1.0 - smooth) * cv0 + smooth * cv1
         else:
             bx, by = torch.nan_to_num(lam * ux, posinf=0.0), torch.nan_to_num(lam * uy, posinf=0.0)
-            span = torch.sqrt((em[0] - sm[0]) ** 2 + (em[1] - sm[1]) ** 2).clamp(min=1e-12)
-            ts = (torch.sqrt((bx - sm[0]) ** 2 + (by - sm[1]) ** 2) / span).clamp(0.0, 1.0)
+            span = root((em[0] - sm[0]) ** 2 + (em[1] - sm[1]) ** 2).clamp(min=1e-12)
+            ts = (root((bx - sm[0]) ** 2 + (by - sm[1]) ** 2) / span).clamp(0.0, 1.0)
             w0, w1, w2 = (1.0 - ts) ** 2, 2.0 * ts * (1.0 - ts), ts * ts
             qx = w0 * sm[0] + w1 * vc[0] + w2 * em[0]
             qy = w0 * sm[1] + w1 * vc[1] + w2 * em[1]
-            cv2 = 1.0 - d / torch.sqrt(qx * qx + qy * qy).clamp(min=1e-12)
+            cv2 = 1.0 - d / root(qx * qx + qy * qy).clamp(min=1e-12)
             cv = (2.0 - smooth) * cv1 + (smooth - 1.0) * cv2
     cv = torch.where(d < 1e-6, torch.ones_like(cv), cv)
     return torch.nan_to_num(cv, nan=0.0).clamp(0.0, 1.0)
