@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from ..allocator import retain_freed_memory
 from ..optimize.config import QUALITY
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, add_plugin_argument, non_negative_int, positive_int, proxy_files, torch_device
@@ -33,6 +34,7 @@ def _check_output(out: Path) -> None:
 
 
 def run_fit(args: argparse.Namespace) -> int:
+    retain_freed_memory()  # the optimizer frees and reallocates the same large tensors every step
     import torch
 
     from .. import __version__

@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from ..allocator import retain_freed_memory
 from ..optimize.config import GRADIENTS, QUALITY, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
@@ -80,6 +81,7 @@ def quality_help() -> str:
 
 def run_optimize(args: argparse.Namespace) -> int:
     choose_threads(args)  # before torch is imported
+    retain_freed_memory()  # the optimizer frees and reallocates the same large tensors every step
     import torch
 
     from ..examples import DEFAULT_EXAMPLE, resolve_graph
