@@ -174,10 +174,10 @@ def test_every_recorded_command_still_parses(doc, cmd):
 def test_parser_method_lists_match_the_benchmarks():
     """The parser keeps its own copies (it must not import torch); they must not drift."""
     from proxymat.benchmarks.examples import FREE_METHODS, GRADIENT_METHODS
-    from proxymat.benchmarks.mask_fit import DIRECT, GRADIENT_FREE, PROXY_INIT
+    from proxymat.benchmarks.mask_fit import DIRECT, GRADIENT_FREE, PROXY_DIRECT, PROXY_INIT
 
     assert bc.EXAMPLE_METHODS == GRADIENT_METHODS + FREE_METHODS
-    assert bc.E4_METHODS == GRADIENT_FREE + (PROXY_INIT, DIRECT)
+    assert bc.E4_METHODS == GRADIENT_FREE + (PROXY_INIT, DIRECT, PROXY_DIRECT)
 
 
 def test_examples_progress_goes_to_stderr_and_the_table_to_stdout(monkeypatch, capsys):

@@ -12,6 +12,7 @@ from proxymat.benchmarks.mask_fit import (
     GeneratorObjective,
     best_at,
     DIRECT,
+    PROXY_DIRECT,
     MaskLoss,
     fit_direct_adam,
     fit_gradient_free,
@@ -195,6 +196,26 @@ def test_run_with_the_direct_method_gives_a_comparable_row(space, proxy):
         again = float(loss.per_image(space.render(torch.tensor([direct["x"]]), RES)))
     assert again == pytest.approx(direct["loss"], rel=1e-4)
     assert DIRECT in summarize(rows)
+
+
+def test_proxy_then_direct_continues_the_proxy_fit_with_zoom_and_aspect_kept(space, proxy):
+    rows = run_mask_fit(space.spec, proxy, n_targets=1, res=RES, methods=(PROXY_DIRECT,), steps=4, search=4,
+                        direct_res=16, direct_steps=6, direct_lr=0.05)
+    ours, hybrid = rows
+    assert hybrid["method"] == PROXY_DIRECT and hybrid["work_res"] == 16
+    assert (hybrid["direct_steps"], hybrid["direct_lr"]) == (6, 0.05)
+    assert hybrid["loss"] <= ours["loss"] + 1e-9  # its first check is the proxy fit's result
+    assert hybrid["seconds"] >= ours["seconds"] and hybrid["renders"] == ours["renders"] + 2  # checks at 0 and the end
+    assert hybrid["history"][:len(ours["history"])] == ours["history"]  # the proxy fit's clock goes on
+    names = [p.name for p in space.params]
+    for name in ("zoom", "aspect"):  # no gradient reaches them: they stay where the proxy put them
+        assert hybrid["x"][names.index(name)] == pytest.approx(ours["x"][names.index(name)], abs=1e-7)
+    with torch.no_grad():  # its x reproduces its loss at the masks' resolution
+        loss = MaskLoss(make_targets(space, 1, RES)[0])
+        again = float(loss.per_image(space.render(torch.tensor([hybrid["x"]]), RES)))
+    assert again == pytest.approx(hybrid["loss"], rel=1e-4)
+    assert "time_to_powell_bo_schedule_loss" in hybrid and hybrid["time_to_powell_bo_schedule_loss"] is None
+    assert summarize(rows).splitlines()[-1].split("|")[7].strip() == "-"  # no speed-up for a hybrid
 
 
 def test_proxy_then_powell_starts_from_the_proxy_result(space, proxy):

@@ -14,7 +14,9 @@ Three ways to the same goal, measured side by side (supplemental Fig. 6):
 * **direct + Adam** (:data:`DIRECT`): the proxy fit's recipe with the real
   generator instead of the proxy, by autograd through it on the parameters it
   declares ``direct`` (the others, e.g. zoom on the integer tile lattice, stay
-  at the start), at a working resolution (:func:`fit_direct_adam`).
+  at the start), at a working resolution (:func:`fit_direct_adam`);
+  :data:`PROXY_DIRECT` runs it from the proxy fit's result instead, which
+  fixes zoom and aspect (the cell count) where the proxy put them.
 
 Both search the same space, the generator's free parameters normalized over
 the proxy's sampling box, and both are scored with the same loss: the texture
@@ -51,6 +53,8 @@ GRADIENT_FREE = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule")
 HU2022_SCHEDULE = {"rounds": 5, "powell_maxiter": 2, "bo_iters": 300}  # Hu et al.'s published counts (240 + 60 BO)
 PROXY_INIT = "proxy_then_powell_bo"  # Powell + BO started from the proxy + Adam result
 DIRECT = "direct_adam"  # Adam by autograd through the real generator on its direct parameters
+PROXY_DIRECT = "proxy_then_direct"  # direct + Adam started from the proxy + Adam result
+HYBRID_REFERENCE = {PROXY_INIT: "powell_bo", PROXY_DIRECT: "powell_bo_schedule"}  # whose final loss each must reach
 
 
 # --------------------------------------------------------------------- space
@@ -322,7 +326,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  progress: Callable[[str], None] | None = None, figures: Path | None = None,
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
-                 bars: bool = False, direct_res: int | None = None) -> list[dict[str, Any]]:
+                 bars: bool = False, direct_res: int | None = None, direct_steps: int | None = None,
+                 direct_lr: float = 0.03) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``search`` is the number of random vectors scored through the proxy to
@@ -335,8 +340,12 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     are then used instead of running it again (``bench e4 --resume``; only for
     the held-out targets, not for given ``targets``). ``bars`` shows a progress
     bar over each gradient-free fit's budget. Method :data:`DIRECT` runs
-    :func:`fit_direct_adam` with the proxy fit's ``search`` and ``steps``, its
-    loop at ``direct_res`` (default ``res``).
+    :func:`fit_direct_adam` with the proxy fit's ``search``, ``direct_steps``
+    (default ``steps``) steps at learning rate ``direct_lr``, its loop at
+    ``direct_res`` (default ``res``); :data:`PROXY_DIRECT` the same from the
+    proxy fit's result. The hybrids (:data:`HYBRID_REFERENCE`) continue the proxy
+    fit's clock, history and renders, and their rows say when they reached the
+    final loss of their reference method where that ran first on the target.
 
     With ``figures``, writes ``e4_target<k>.png`` per target: the target, the
     proxy's output and the real mask at the proxy+Adam result, then the real
@@ -368,30 +377,33 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
         for method in methods:
-            if method == PROXY_INIT:  # Powell + BO from the proxy's result; the clock includes the proxy run
-                gf = fit_gradient_free("powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0),
-                                       seed=seed, x0=ours.x, progress=bars)
-                gf = FitResult(method, gf.loss, gf.seconds + ours.seconds, gf.x,
-                               [(s + ours.seconds, v) for s, v in gf.history], gf.evaluations + ours.evaluations)
+            direct = {"steps": direct_steps or steps, "lr": direct_lr, "seed": seed, "work_res": direct_res}
+            if method == PROXY_INIT:  # Powell + BO from the proxy's result
+                gf = after_proxy(ours, method, fit_gradient_free(
+                    "powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0), seed=seed, x0=ours.x,
+                    progress=bars))
+            elif method == PROXY_DIRECT:
+                gf = after_proxy(ours, method, fit_direct_adam(space, loss, res, x0=ours.x, **direct))
             elif method == DIRECT:
-                gf = fit_direct_adam(space, loss, res, n_init=search, steps=steps, seed=seed, work_res=direct_res)
+                gf = fit_direct_adam(space, loss, res, n_init=search, **direct)
             else:
                 gf = fit_gradient_free(method, space, loss, res, budget_s=budget_s, seed=seed, progress=bars)
             row: dict[str, Any] = {**key, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                                    "renders": gf.evaluations, "x": gf.x, **ref, **_timeline(gf, ref)}
-            if method == DIRECT:
-                row["work_res"] = int(direct_res or res)
-            if method == PROXY_INIT:  # compared with Powell + BO from a random start, when that ran
-                plain = next((r for r in rows if r["target"] == t and r["method"] == "powell_bo"), None)
-                row["time_to_powell_bo_loss"] = gf.time_to(plain["loss"]) if plain else None
+            if method in (DIRECT, PROXY_DIRECT):
+                row.update({"work_res": int(direct_res or res), "direct_steps": direct["steps"], "direct_lr": direct_lr})
+            if method in HYBRID_REFERENCE:  # compared with its reference method's final loss, when that ran
+                ref_method = HYBRID_REFERENCE[method]
+                plain = next((r for r in rows if r["target"] == t and r["method"] == ref_method), None)
+                row[f"time_to_{ref_method}_loss"] = gf.time_to(plain["loss"]) if plain else None
             else:
                 reach = gf.time_to(ours.loss)
                 row.update({"time_to_proxy_loss": reach,
                             "speedup": (reach / ours.seconds) if reach is not None else None,
                             "speedup_lower_bound": None if reach is not None else gf.seconds / ours.seconds})
             rows.append(row)
-            reach = row.get("time_to_proxy_loss", row.get("time_to_powell_bo_loss"))
-            goal = "Powell+BO's final loss" if method == PROXY_INIT else "proxy loss"
+            goal = f"{HYBRID_REFERENCE[method]}'s final loss" if method in HYBRID_REFERENCE else "proxy loss"
+            reach = row.get("time_to_proxy_loss", row.get(f"time_to_{HYBRID_REFERENCE.get(method)}_loss"))
             if progress:
                 progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
                          f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}")
@@ -403,6 +415,15 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     if figures is not None:
         write_curves(rows, figures / "e4_curves.png")
     return rows
+
+
+def after_proxy(ours: FitResult, method: str, fit: FitResult) -> FitResult:
+    """``fit``, started from the proxy fit ``ours``'s result, as one run named ``method``: its clock
+    and renders continue the proxy fit's, its history follows the proxy fit's."""
+    later = [(s + ours.seconds, min(v, ours.loss)) for s, v in fit.history]
+    best, x = (fit.loss, fit.x) if fit.loss < ours.loss else (ours.loss, ours.x)
+    return FitResult(method, best, fit.seconds + ours.seconds, x, [*ours.history, *later],
+                     fit.evaluations + ours.evaluations)
 
 
 def target_key(target: int, generator: str, res: int, budget_s: float, steps: int, search: int, seed: int,
@@ -485,14 +506,15 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     proxy_seconds = {r["target"]: r["seconds"] for r in rows if r["method"] == "proxy_adam"}
     for r in rows:
         at = None
-        if r["method"] not in ("proxy_adam", PROXY_INIT) and r.get("history") and r["target"] in proxy_seconds:
+        if r["method"] not in ("proxy_adam", *HYBRID_REFERENCE) and r.get("history") and r["target"] in proxy_seconds:
             at = best_at(r["history"], proxy_seconds[r["target"]])
         at_cell = "-" if at is None else f"{at:.4f}"
         if r["method"] == "proxy_adam":
             reach, speed = "-", "-"
-        elif r["method"] == PROXY_INIT:
-            tt = r.get("time_to_powell_bo_loss")
-            reach, speed = ("-" if tt is None else f"{tt:.1f} s to Powell+BO's final loss"), "-"
+        elif r["method"] in HYBRID_REFERENCE:
+            ref_method = HYBRID_REFERENCE[r["method"]]
+            tt = r.get(f"time_to_{ref_method}_loss")
+            reach, speed = ("-" if tt is None else f"{tt:.1f} s to {ref_method}'s final loss"), "-"
         elif r.get("time_to_proxy_loss") is None:
             reach, speed = "never", f"> {r['speedup_lower_bound']:.1f}x"
         else:

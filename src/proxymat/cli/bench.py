@@ -28,7 +28,8 @@ Saver = Callable[[Rows], None]
 EXAMPLE_METHODS = ("full", "stage1", "no_search", "no_stage3", "no_rescore", "global_search", "no_polish",
                    "polish_filters", "polish_shrink", "no_stage2_check", "no_sweep", "no_refit",
                    "cma", "sa", "powell", "random")
-E4_METHODS = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule", "proxy_then_powell_bo", "direct_adam")
+E4_METHODS = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule", "proxy_then_powell_bo", "direct_adam",
+              "proxy_then_direct")
 
 
 # ------------------------------------------------------------ benchmarks
@@ -146,7 +147,8 @@ def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
                         methods=args.gf_methods, steps=args.steps, search=args.search, progress=_progress, on_rows=save,
                         figures=Path(args.figures) if args.figures else None, proxy_label=args.proxy_weights,
                         kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"),
-                        bars=sys.stderr.isatty(), direct_res=args.direct_res)
+                        bars=sys.stderr.isatty(), direct_res=args.direct_res, direct_steps=args.direct_steps,
+                        direct_lr=args.direct_lr)
     return rows, summarize(rows)
 
 
@@ -391,8 +393,13 @@ def register(sub: Any) -> None:
                         "setting of the recorded E4 runs; its 4 best start Adam)")
     q.add_argument("--gf-methods", nargs="+", choices=E4_METHODS, default=["powell_bo", "cma_es"], metavar="METHOD",
                    help=f"any of: {', '.join(E4_METHODS)} (default: powell_bo cma_es); direct_adam: Adam through "
-                   "the real generator on its direct parameters, with --search and --steps")
+                   "the real generator on its direct parameters, with --search; proxy_then_direct: the same from "
+                   "the proxy fit's result")
     q.add_argument("--direct-res", type=map_res, default=None,
-                   help="resolution of direct_adam's renders in its loop (default: --res; checks score --res)")
+                   help="resolution of the direct methods' renders in their loop (default: --res; checks score --res)")
+    q.add_argument("--direct-steps", type=positive_int, default=None,
+                   help="Adam steps of the direct methods (default: --steps)")
+    q.add_argument("--direct-lr", type=positive_float, default=0.03,
+                   help="Adam learning rate of the direct methods (default 0.03, the proxy fit's)")
     q.add_argument("--proxy-weights", default=None, help="proxy file or shipped name (default: the family's own); "
                    "a proxy of the family's rank field (pptbf_rank_cellular) is thresholded at the white fraction")
