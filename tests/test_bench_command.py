@@ -206,6 +206,22 @@ def test_e2_options_reach_the_benchmark(monkeypatch, capsys):
     assert main(argv[:4] + argv[6:]) == 0 and seen[1][1]["search"] == 1024  # the default: as many as the pool
 
 
+def test_e4_direct_options_reach_the_benchmark(monkeypatch, capsys):
+    import proxymat.benchmarks.mask_fit as bmf
+    import proxymat.proxy.quantile_mask as qm
+
+    seen = []
+    monkeypatch.setattr(qm, "load_proxy_for", lambda spec, weights=None: type("P", (), {"res": 64})())
+    monkeypatch.setattr(bmf, "run_mask_fit", lambda spec, proxy, **kw: seen.append(kw) or [])
+    monkeypatch.setattr(bmf, "summarize", lambda rows: "| a |")
+    argv = ["bench", "e4", "--gf-methods", "proxy_then_direct", "--direct-res", "128"]
+    assert main(argv + ["--direct-steps", "40", "--direct-lr", "0.01", "--direct-grid", "9"]) == 0
+    assert seen[0]["methods"] == ["proxy_then_direct"] and seen[0]["direct_res"] == 128
+    assert (seen[0]["direct_steps"], seen[0]["direct_lr"], seen[0]["direct_grid"]) == (40, 0.01, 9)
+    assert main(argv) == 0
+    assert (seen[1]["direct_steps"], seen[1]["direct_lr"], seen[1]["direct_grid"]) == (None, 0.03, 0)  # defaults
+
+
 def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatch):
     import subprocess
 

@@ -17,6 +17,7 @@ from proxymat.benchmarks.mask_fit import (
     fit_direct_adam,
     fit_gradient_free,
     fit_proxy_adam,
+    grid_fixed,
     make_targets,
     merge_rows,
     run_mask_fit,
@@ -112,6 +113,22 @@ def test_direct_adam_moves_only_the_direct_parameters_and_lowers_the_real_loss(s
     assert float(x[names.index("threshold")]) > 0.2  # the white fraction moved towards the target's
 
 
+def test_grid_fixed_finds_the_cell_count_the_gradient_cannot(space):
+    """Zoom and aspect far off, the rest at the target's: the 5 x 5 grid (which holds the target's
+    zoom and aspect) puts them back and leaves the direct coordinates alone."""
+    names = [p.name for p in space.params]
+    x_true = torch.full((1, space.dim), 0.5)
+    loss = MaskLoss(space.render(x_true, 128, seed=7))
+    start = x_true.clone()
+    start[0, names.index("zoom")], start[0, names.index("aspect")] = 1.0, 0.0
+    found = grid_fixed(space, loss, start, 128, 5)
+    assert float(found[0, names.index("zoom")]) == 0.5 and float(found[0, names.index("aspect")]) == 0.5
+    free = space.direct_mask()
+    assert torch.equal(found[:, free], start[:, free])
+    with torch.no_grad():
+        assert float(loss.per_image(space.render(found, 128))) < 0.5 * float(loss.per_image(space.render(start, 128)))
+
+
 def test_direct_adam_needs_direct_parameters():
     other = BoxSpace.of(get_generator("pptbf_rank_cellular"))
     with pytest.raises(ValueError, match="declares no direct parameters"):
@@ -203,7 +220,7 @@ def test_proxy_then_direct_continues_the_proxy_fit_with_zoom_and_aspect_kept(spa
                         direct_res=16, direct_steps=6, direct_lr=0.05)
     ours, hybrid = rows
     assert hybrid["method"] == PROXY_DIRECT and hybrid["work_res"] == 16
-    assert (hybrid["direct_steps"], hybrid["direct_lr"]) == (6, 0.05)
+    assert (hybrid["direct_steps"], hybrid["direct_lr"], hybrid["direct_grid"]) == (6, 0.05, 0)
     assert hybrid["loss"] <= ours["loss"] + 1e-9  # its first check is the proxy fit's result
     assert hybrid["seconds"] >= ours["seconds"] and hybrid["renders"] == ours["renders"] + 2  # checks at 0 and the end
     assert hybrid["history"][:len(ours["history"])] == ours["history"]  # the proxy fit's clock goes on

@@ -223,7 +223,7 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
 
 def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 64, starts: int = 4,
                     steps: int = 150, lr: float = 0.03, check_every: int = 25, seed: int = 0,
-                    work_res: int | None = None, x0: Sequence[float] | None = None) -> FitResult:
+                    work_res: int | None = None, x0: Sequence[float] | None = None, grid: int = 0) -> FitResult:
     """:func:`fit_proxy_adam` with the real generator in the proxy's place.
 
     The same ``n_init`` random vectors (same ``seed``) are scored with real
@@ -233,7 +233,9 @@ def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 
     in the loop are at ``work_res`` (default ``res``) against the target
     area-downsampled to it; checkpoints score real renders at ``res`` with
     ``loss``. A start whose render has no graph (a mask that falls back to no
-    edge ramp) gets no step from it. ``x0`` replaces the random start.
+    edge ramp) gets no step from it. ``x0`` replaces the random start. With
+    ``grid`` > 1 each start's other coordinates first move to the best point of
+    a grid over them (:func:`grid_fixed`), at ``work_res``.
     """
     free = space.direct_mask()
     if not bool(free.any()):
@@ -250,6 +252,8 @@ def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 
             init_losses = torch.cat([w_loss.per_image(space.render(x_init[s:s + 16], work_res))
                                      for s in range(0, n_init, 16)])
         start = x_init[torch.argsort(init_losses)[:starts]].clone()
+    if grid > 1:
+        start = grid_fixed(space, w_loss, start, work_res, grid)
     z = start[:, free].clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=lr)
 
@@ -271,6 +275,24 @@ def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 
             z.clamp_(0.0, 1.0)
     check(current())
     return check.result(DIRECT)
+
+
+def grid_fixed(space: BoxSpace, loss: MaskLoss, start: torch.Tensor, res: int, n: int) -> torch.Tensor:
+    """``start`` (B, d) with, per row, the coordinates that get no direct gradient (zoom, aspect) set to
+    the best of ``n`` evenly spaced values each over [0, 1] (all combinations; the row's own values
+    compete too), the others kept; scored with real renders at ``res`` by ``loss``."""
+    fixed = torch.nonzero(~space.direct_mask()).flatten()
+    if len(fixed) == 0:
+        return start.clone()
+    points = torch.cartesian_prod(*[torch.linspace(0.0, 1.0, n)] * len(fixed)).reshape(-1, len(fixed))
+    out = start.clone()
+    for b in range(start.shape[0]):
+        cands = start[b:b + 1].repeat(len(points) + 1, 1)
+        cands[1:, fixed] = points
+        with torch.no_grad():
+            losses = torch.cat([loss.per_image(space.render(cands[s:s + 16], res)) for s in range(0, len(cands), 16)])
+        out[b] = cands[int(torch.argmin(losses))]
+    return out
 
 
 def fit_gradient_free(method: str, space: BoxSpace, loss: MaskLoss, res: int, *, budget_s: float, n_init: int = 64,
@@ -327,7 +349,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
                  bars: bool = False, direct_res: int | None = None, direct_steps: int | None = None,
-                 direct_lr: float = 0.03) -> list[dict[str, Any]]:
+                 direct_lr: float = 0.03, direct_grid: int = 0) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``search`` is the number of random vectors scored through the proxy to
@@ -342,8 +364,9 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     bar over each gradient-free fit's budget. Method :data:`DIRECT` runs
     :func:`fit_direct_adam` with the proxy fit's ``search``, ``direct_steps``
     (default ``steps``) steps at learning rate ``direct_lr``, its loop at
-    ``direct_res`` (default ``res``); :data:`PROXY_DIRECT` the same from the
-    proxy fit's result. The hybrids (:data:`HYBRID_REFERENCE`) continue the proxy
+    ``direct_res`` (default ``res``), its other coordinates first on a
+    ``direct_grid`` grid (:func:`grid_fixed`; 0: none); :data:`PROXY_DIRECT` the
+    same from the proxy fit's result. The hybrids (:data:`HYBRID_REFERENCE`) continue the proxy
     fit's clock, history and renders, and their rows say when they reached the
     final loss of their reference method where that ran first on the target.
 
@@ -377,7 +400,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
         for method in methods:
-            direct = {"steps": direct_steps or steps, "lr": direct_lr, "seed": seed, "work_res": direct_res}
+            direct = {"steps": direct_steps or steps, "lr": direct_lr, "seed": seed, "work_res": direct_res,
+                      "grid": direct_grid}
             if method == PROXY_INIT:  # Powell + BO from the proxy's result
                 gf = after_proxy(ours, method, fit_gradient_free(
                     "powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0), seed=seed, x0=ours.x,
@@ -391,7 +415,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             row: dict[str, Any] = {**key, "method": method, "loss": gf.loss, "seconds": gf.seconds,
                                    "renders": gf.evaluations, "x": gf.x, **ref, **_timeline(gf, ref)}
             if method in (DIRECT, PROXY_DIRECT):
-                row.update({"work_res": int(direct_res or res), "direct_steps": direct["steps"], "direct_lr": direct_lr})
+                row.update({"work_res": int(direct_res or res), "direct_steps": direct["steps"], "direct_lr": direct_lr,
+                            "direct_grid": direct_grid})
             if method in HYBRID_REFERENCE:  # compared with its reference method's final loss, when that ran
                 ref_method = HYBRID_REFERENCE[method]
                 plain = next((r for r in rows if r["target"] == t and r["method"] == ref_method), None)
@@ -404,6 +429,9 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             rows.append(row)
             goal = f"{HYBRID_REFERENCE[method]}'s final loss" if method in HYBRID_REFERENCE else "proxy loss"
             reach = row.get("time_to_proxy_loss", row.get(f"time_to_{HYBRID_REFERENCE.get(method)}_loss"))
+            if method in HYBRID_REFERENCE and not any(r["target"] == t and r["method"] == HYBRID_REFERENCE[method]
+                                                      for r in rows):
+                goal = f"{goal} (not run here)"
             if progress:
                 progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
                          f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}")
