@@ -8,12 +8,12 @@ the graphs (:func:`proxymat.select.select`), runs the full pipeline
 (:class:`~proxymat.optimize.stages.Optimization`) on the ``top_k`` best,
 each starting from its short fit, and keeps the lowest final loss.
 
-Time: ``--quality default`` fits the 3 graphs ranked first (``top_k`` 3, after
-short fits of the 3 nearest at 64 px, a few seconds each; of the 12 nearest when
-the photo is unfamiliar, see :mod:`proxymat.select`) and keeps the lowest final
-loss; one full fit at 256 px took 56-104 s on an idle 2-core machine, the largest
-library graph included (docs/RESULTS.md, Selection). ``fast`` fits the first only,
-``best`` fits 3 with longer settings.
+Time: ``--quality default`` fits the graph ranked first only (``top_k`` 1,
+after short fits of the 3 nearest at 64 px, a few seconds each; of the 12
+nearest when the photo is unfamiliar, see :mod:`proxymat.select`). On an idle
+2-core machine at 256 px a whole ``fit`` took 56-104 s per photo, the largest
+library graph included (docs/RESULTS.md, Selection).
+``best`` fits 3 graphs fully and keeps the lowest final loss.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ Log = Callable[[str], None]
 class FitPlan:
     """How much selection work a fit does."""
 
-    top_k: int = 3  # graphs that get the full pipeline
+    top_k: int = 1  # graphs that get the full pipeline
     shortlist: int = 3  # graphs that get a short fit
     wide: int = WIDE_SHORTLIST  # graphs short-fitted and ranked by the fit when the photo is unfamiliar (0: never)
     short_res: int = 64
