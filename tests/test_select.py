@@ -240,3 +240,11 @@ def test_fit_bad_input_leaves_no_output(library, tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("proxymat: error: library graph 'broken' fails to load:") and "\n" not in err
     assert not out.exists()
+
+
+def test_fit_presets_full_fit_one_graph_by_default_and_three_at_best():
+    from proxymat.photo_fit import fit_plan
+
+    assert fit_plan("default").top_k == 1 and fit_plan("best").top_k == 3 and fit_plan("fast").top_k == 1
+    assert fit_plan("default", top_k=3, shortlist=None).top_k == 3  # an explicit --top-k wins, None keeps the preset
+    assert fit_plan("fast", shortlist=5).shortlist == 5 and fit_plan("fast").shortlist == 1
