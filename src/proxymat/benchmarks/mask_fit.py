@@ -429,12 +429,12 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             rows.append(row)
             goal = f"{HYBRID_REFERENCE[method]}'s final loss" if method in HYBRID_REFERENCE else "proxy loss"
             reach = row.get("time_to_proxy_loss", row.get(f"time_to_{HYBRID_REFERENCE.get(method)}_loss"))
+            said = f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}"
             if method in HYBRID_REFERENCE and not any(r["target"] == t and r["method"] == HYBRID_REFERENCE[method]
                                                       for r in rows):
-                goal = f"{goal} (not run here)"
+                said = f"no {HYBRID_REFERENCE[method]} row to compare with"
             if progress:
-                progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); "
-                         f"reached {goal} after {'never' if reach is None else f'{reach:.1f} s'}")
+                progress(f"target {t}: {method} loss {gf.loss:.4f} ({gf.evaluations} renders); {said}")
         if figures is not None:
             write_figure(space, proxy, targets[t:t + 1], [r for r in rows if r["target"] == t], res,
                          figures / f"e4_target{t}.png")
