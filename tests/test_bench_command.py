@@ -215,11 +215,13 @@ def test_e4_direct_options_reach_the_benchmark(monkeypatch, capsys):
     monkeypatch.setattr(bmf, "run_mask_fit", lambda spec, proxy, **kw: seen.append(kw) or [])
     monkeypatch.setattr(bmf, "summarize", lambda rows: "| a |")
     argv = ["bench", "e4", "--gf-methods", "proxy_then_direct", "--direct-res", "128"]
-    assert main(argv + ["--direct-steps", "40", "--direct-lr", "0.01", "--direct-grid", "9"]) == 0
+    assert main(argv + ["--direct-steps", "40", "--direct-lr", "0.01", "--direct-grid", "9", "--direct-random", "3"]) == 0
     assert seen[0]["methods"] == ["proxy_then_direct"] and seen[0]["direct_res"] == 128
     assert (seen[0]["direct_steps"], seen[0]["direct_lr"], seen[0]["direct_grid"]) == (40, 0.01, 9)
+    assert seen[0]["direct_random"] == 3
     assert main(argv) == 0
-    assert (seen[1]["direct_steps"], seen[1]["direct_lr"], seen[1]["direct_grid"]) == (None, 0.03, 0)  # defaults
+    assert (seen[1]["direct_steps"], seen[1]["direct_lr"], seen[1]["direct_grid"], seen[1]["direct_random"]) == (
+        None, 0.03, 0, 0)  # the defaults
 
 
 def test_machine_line_names_the_git_revision_only_of_our_own_checkout(monkeypatch):

@@ -129,6 +129,20 @@ def test_grid_fixed_finds_the_cell_count_the_gradient_cannot(space):
         assert float(loss.per_image(space.render(found, 128))) < 0.5 * float(loss.per_image(space.render(start, 128)))
 
 
+def test_direct_adam_from_x0_beside_random_starts(space):
+    """x0 is the first start; random ones join it only on request, and the best of all is returned."""
+    target, _ = make_targets(space, 1, 32)
+    loss = MaskLoss(target)
+    x0 = [0.5] * space.dim
+    alone = fit_direct_adam(space, loss, 32, steps=2, check_every=1, x0=x0)
+    both = fit_direct_adam(space, loss, 32, steps=2, check_every=1, x0=x0, starts=2, n_init=8)
+    plain = fit_direct_adam(space, loss, 32, steps=2, check_every=1, starts=2, n_init=8)
+    assert (alone.evaluations, both.evaluations, plain.evaluations) == (3, 9, 6)  # 3 checks of 1, 3, 2 starts
+    assert both.loss == pytest.approx(min(alone.loss, plain.loss), rel=1e-5)  # starts do not interact
+    with pytest.raises(ValueError, match="needs a start"):
+        fit_direct_adam(space, loss, 32, steps=1, starts=0)
+
+
 def test_direct_adam_needs_direct_parameters():
     other = BoxSpace.of(get_generator("pptbf_rank_cellular"))
     with pytest.raises(ValueError, match="declares no direct parameters"):
@@ -220,7 +234,7 @@ def test_proxy_then_direct_continues_the_proxy_fit_with_zoom_and_aspect_kept(spa
                         direct_res=16, direct_steps=6, direct_lr=0.05)
     ours, hybrid = rows
     assert hybrid["method"] == PROXY_DIRECT and hybrid["work_res"] == 16
-    assert (hybrid["direct_steps"], hybrid["direct_lr"], hybrid["direct_grid"]) == (6, 0.05, 0)
+    assert (hybrid["direct_steps"], hybrid["direct_lr"], hybrid["direct_grid"], hybrid["direct_random"]) == (6, 0.05, 0, 0)
     assert hybrid["loss"] <= ours["loss"] + 1e-9  # its first check is the proxy fit's result
     assert hybrid["seconds"] >= ours["seconds"] and hybrid["renders"] == ours["renders"] + 2  # checks at 0 and the end
     assert hybrid["history"][:len(ours["history"])] == ours["history"]  # the proxy fit's clock goes on

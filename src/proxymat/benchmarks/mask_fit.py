@@ -221,7 +221,7 @@ def fit_proxy_adam(space: BoxSpace, proxy: Callable[[torch.Tensor], torch.Tensor
     return check.result("proxy_adam")
 
 
-def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 64, starts: int = 4,
+def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 64, starts: int | None = None,
                     steps: int = 150, lr: float = 0.03, check_every: int = 25, seed: int = 0,
                     work_res: int | None = None, x0: Sequence[float] | None = None, grid: int = 0) -> FitResult:
     """:func:`fit_proxy_adam` with the real generator in the proxy's place.
@@ -233,7 +233,8 @@ def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 
     in the loop are at ``work_res`` (default ``res``) against the target
     area-downsampled to it; checkpoints score real renders at ``res`` with
     ``loss``. A start whose render has no graph (a mask that falls back to no
-    edge ramp) gets no step from it. ``x0`` replaces the random start. With
+    edge ramp) gets no step from it. ``x0`` is a start of its own, first,
+    beside the ``starts`` best random ones (default 4, 0 with ``x0``). With
     ``grid`` > 1 each start's other coordinates first move to the best point of
     a grid over them (:func:`grid_fixed`), at ``work_res``.
     """
@@ -244,14 +245,16 @@ def fit_direct_adam(space: BoxSpace, loss: MaskLoss, res: int, *, n_init: int = 
     t0 = time.perf_counter()
     gen = torch.Generator().manual_seed(seed)
     w_loss = loss if work_res == res else MaskLoss(resize_square(loss.target, work_res))
-    if x0 is not None:
-        start = torch.tensor([list(x0)], dtype=torch.float32)
-    else:
+    starts = (4 if x0 is None else 0) if starts is None else starts
+    start = torch.tensor([list(x0)], dtype=torch.float32) if x0 is not None else torch.zeros(0, space.dim)
+    if starts > 0:
         with torch.no_grad():
             x_init = space.box.uniform(n_init, gen)
             init_losses = torch.cat([w_loss.per_image(space.render(x_init[s:s + 16], work_res))
                                      for s in range(0, n_init, 16)])
-        start = x_init[torch.argsort(init_losses)[:starts]].clone()
+        start = torch.cat([start, x_init[torch.argsort(init_losses)[:starts]]])
+    if len(start) == 0:
+        raise ValueError("direct Adam needs a start: give x0 or starts > 0")
     if grid > 1:
         start = grid_fixed(space, w_loss, start, work_res, grid)
     z = start[:, free].clone().requires_grad_(True)
@@ -349,7 +352,7 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                  on_rows: Callable[[list[dict[str, Any]]], None] | None = None, proxy_label: str | None = None,
                  kept: Callable[[dict[str, Any], Sequence[str]], list[dict[str, Any]] | None] | None = None,
                  bars: bool = False, direct_res: int | None = None, direct_steps: int | None = None,
-                 direct_lr: float = 0.03, direct_grid: int = 0) -> list[dict[str, Any]]:
+                 direct_lr: float = 0.03, direct_grid: int = 0, direct_random: int = 0) -> list[dict[str, Any]]:
     """E4 rows: one per (target, method), with the proxy's time-to-loss ratio.
 
     ``search`` is the number of random vectors scored through the proxy to
@@ -366,7 +369,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     (default ``steps``) steps at learning rate ``direct_lr``, its loop at
     ``direct_res`` (default ``res``), its other coordinates first on a
     ``direct_grid`` grid (:func:`grid_fixed`; 0: none); :data:`PROXY_DIRECT` the
-    same from the proxy fit's result. The hybrids (:data:`HYBRID_REFERENCE`) continue the proxy
+    same from the proxy fit's result, beside the ``direct_random`` best of
+    ``search`` random vectors scored with real renders (0: the proxy's alone). The hybrids (:data:`HYBRID_REFERENCE`) continue the proxy
     fit's clock, history and renders, and their rows say when they reached the
     final loss of their reference method where that ran first on the target.
 
@@ -407,7 +411,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
                     "powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0), seed=seed, x0=ours.x,
                     progress=bars))
             elif method == PROXY_DIRECT:
-                gf = after_proxy(ours, method, fit_direct_adam(space, loss, res, x0=ours.x, **direct))
+                gf = after_proxy(ours, method, fit_direct_adam(space, loss, res, x0=ours.x, n_init=search,
+                                                               starts=direct_random, **direct))
             elif method == DIRECT:
                 gf = fit_direct_adam(space, loss, res, n_init=search, **direct)
             else:
@@ -417,6 +422,8 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
             if method in (DIRECT, PROXY_DIRECT):
                 row.update({"work_res": int(direct_res or res), "direct_steps": direct["steps"], "direct_lr": direct_lr,
                             "direct_grid": direct_grid})
+            if method == PROXY_DIRECT:
+                row["direct_random"] = direct_random
             if method in HYBRID_REFERENCE:  # compared with its reference method's final loss, when that ran
                 ref_method = HYBRID_REFERENCE[method]
                 plain = next((r for r in rows if r["target"] == t and r["method"] == ref_method), None)

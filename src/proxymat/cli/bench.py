@@ -148,7 +148,7 @@ def _run_e4(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
                         figures=Path(args.figures) if args.figures else None, proxy_label=args.proxy_weights,
                         kept=lambda key, methods: _kept(args, key, methods, f"target {key['target']}"),
                         bars=sys.stderr.isatty(), direct_res=args.direct_res, direct_steps=args.direct_steps,
-                        direct_lr=args.direct_lr, direct_grid=args.direct_grid)
+                        direct_lr=args.direct_lr, direct_grid=args.direct_grid, direct_random=args.direct_random)
     return rows, summarize(rows)
 
 
@@ -404,5 +404,8 @@ def register(sub: Any) -> None:
     q.add_argument("--direct-grid", type=non_negative_int, default=0,
                    help="before the direct methods' Adam, try this many values of each coordinate without a direct "
                    "gradient (zoom, aspect: all combinations) at --direct-res and keep the best (default 0: none)")
+    q.add_argument("--direct-random", type=non_negative_int, default=0,
+                   help="proxy_then_direct: also start its Adam from this many of the best of --search random vectors "
+                   "scored with real renders at --direct-res (default 0: the proxy fit's result alone)")
     q.add_argument("--proxy-weights", default=None, help="proxy file or shipped name (default: the family's own); "
                    "a proxy of the family's rank field (pptbf_rank_cellular) is thresholded at the white fraction")
