@@ -1,4 +1,4 @@
-"""E4 mask-fitting benchmark: search space, objective, both fitting paths, time-to-loss."""
+"""E4 mask-fitting benchmark: search space, objective, the fitting paths, time-to-loss, reporting."""
 
 from __future__ import annotations
 
