@@ -273,6 +273,30 @@ def test_flat_floor_is_what_a_structureless_proxy_scores():
 
     m = evaluate_proxy(flat, spec, n=5, res=16, batch=4, features=TextureFeatures("random"))
     assert m["l1"] == pytest.approx(m["flat_l1"], abs=1e-7) and m["ssim"] == pytest.approx(m["flat_ssim"], abs=1e-6)
+    assert m["gram"] == pytest.approx(m["flat_gram"], rel=1e-5) and m["flat_gram"] > 0
+
+
+def _jittered_blobs(params, res, seed):
+    """The toy blobs with a layout that moves with the seed: a stochastic generator."""
+    g = torch.Generator().manual_seed(int(seed))
+    noise = 0.3 * torch.rand(params["x"].shape[0], 1, res, res, generator=g)
+    return (_blobs(params, res, seed) + noise).clamp(0, 1)
+
+
+def test_texture_floor_of_another_layout_seed():
+    spec = GeneratorSpec("toy_jitter", _jittered_blobs, toy_spec().params)
+
+    def exact(p: torch.Tensor) -> torch.Tensor:
+        return spec(denormalize_params(spec, p), 16, 0)
+
+    def other_layout(p: torch.Tensor) -> torch.Tensor:
+        return spec(denormalize_params(spec, p), 16, 1)
+
+    feats = TextureFeatures("random")
+    m = evaluate_proxy(exact, spec, n=6, res=16, batch=4, features=feats)
+    o = evaluate_proxy(other_layout, spec, n=6, res=16, batch=4, features=feats)
+    assert m["gram"] == 0 and o["gram"] == pytest.approx(m["seed_gram"], rel=1e-5)  # the floor: seed + 1's layout
+    assert 0 < m["seed_gram"] < m["flat_gram"]
     x = torch.tensor([0.0, 0.0, 1.0, 0.2, 0.0]).view(1, 1, 1, 5)
     assert torch.equal(flat_like(x), torch.zeros_like(x))  # mostly black: the floor is black
 

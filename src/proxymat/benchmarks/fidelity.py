@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from ..nodes.generators import get_generator
 from ..proxy.metrics import evaluate_proxy, proxy_grid
-from ..proxy.status import GOAL_L1, GOAL_SSIM, train_hours
+from ..proxy.status import GOAL_L1, GOAL_SSIM, GOAL_TEXTURE, train_hours
 from ..proxy.weights import load_proxy
 
 
@@ -25,13 +25,18 @@ def fidelity_row(name: str, n_eval: int, figures: Path | None = None) -> dict[st
 
 
 def fidelity_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Markdown table of E1 rows, with the flat-image floor and whether the goal is met."""
-    lines = ["| generator | res | steps | training (h) | L1 | SSIM | Gram | flat image: L1 | flat image: SSIM | goal |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    """Markdown table of E1 rows, with the flat-image floor, the texture distance against the flat image's and
+    the real generator's at another seed, and whether the goal is met (L1, SSIM and, where measured, Gram <=
+    GOAL_TEXTURE x the flat image's)."""
+    lines = ["| generator | res | steps | training (h) | L1 | SSIM | Gram | Gram / flat's | Gram: other seed | "
+             "flat image: L1 | flat image: SSIM | goal |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         hours = "-" if r.get("train_hours") is None else f"{r['train_hours']:.2f}"
-        met = r["l1"] <= GOAL_L1 and r["ssim"] >= GOAL_SSIM
+        ratio = r["gram"] / r["flat_gram"] if r.get("flat_gram") else None
+        met = r["l1"] <= GOAL_L1 and r["ssim"] >= GOAL_SSIM and (ratio is None or ratio <= GOAL_TEXTURE)
+        seed = f"{r['seed_gram']:.3f}" if r.get("seed_gram") is not None else "-"
         lines.append(f"| {r['generator']} | {r['res']} | {r.get('train_steps') or '-'} | {hours} | {r['l1']:.3f} | "
-                     f"{r['ssim']:.2f} | {r['gram']:.3f} | {r['flat_l1']:.3f} | {r['flat_ssim']:.2f} | "
-                     f"{'met' if met else 'not met'} |")
+                     f"{r['ssim']:.2f} | {r['gram']:.3f} | {'-' if ratio is None else f'{ratio:.2f}'} | {seed} | "
+                     f"{r['flat_l1']:.3f} | {r['flat_ssim']:.2f} | {'met' if met else 'not met'} |")
     return "\n".join(lines)

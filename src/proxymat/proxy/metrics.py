@@ -93,12 +93,15 @@ def evaluate_proxy(
     as a floor for context ``flat_l1`` / ``flat_ssim``: the scores of a flat
     image at each target's median, i.e. of a proxy that draws no structure at
     all (for sparse maps such as scratches this is nearly black, and a low
-    L1 alone says little).
+    L1 alone says little). For the texture descriptor, ``flat_gram`` is the flat
+    image's Gram distance and ``seed_gram`` the real generator's own at another
+    layout seed (``gen_seed + 1``, the same parameters): the floor a proxy of a
+    stochastic generator cannot go below, since it draws one layout per vector.
     """
     res = int(res or getattr(proxy, "res", 0) or 128)
     features = (features or TextureFeatures()).to(device)
     gen = torch.Generator().manual_seed(seed)
-    sums = {"l1": 0.0, "ssim": 0.0, "gram": 0.0, "flat_l1": 0.0, "flat_ssim": 0.0}
+    sums = {"l1": 0.0, "ssim": 0.0, "gram": 0.0, "flat_l1": 0.0, "flat_ssim": 0.0, "flat_gram": 0.0, "seed_gram": 0.0}
     for start in range(0, n, batch):
         p, real = sample_params(spec, min(batch, n - start), gen)
         target = spec({k: v.to(device) for k, v in real.items()}, res, gen_seed).to(device)
@@ -109,6 +112,9 @@ def evaluate_proxy(
         flat = flat_like(target)
         sums["flat_l1"] += l1(flat, target).sum().item()
         sums["flat_ssim"] += ssim(flat, target).sum().item()
+        sums["flat_gram"] += gram_distance(flat, target, features).sum().item()
+        other = spec({k: v.to(device) for k, v in real.items()}, res, gen_seed + 1).to(device)
+        sums["seed_gram"] += gram_distance(other, target, features).sum().item()
     return {**{k: v / n for k, v in sums.items()}, "n": n, "res": res}
 
 

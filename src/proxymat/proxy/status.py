@@ -7,6 +7,7 @@ from typing import Any
 from .weights import below_flat_floor, load_proxy, shipped_proxy_names
 
 GOAL_L1, GOAL_SSIM = 0.05, 0.8  # the fidelity goal of the shipped proxies (docs/RESULTS.md, E1)
+GOAL_TEXTURE = 0.25  # and the texture (Gram) distance at most this share of a flat image's
 
 
 def proxy_status(metrics: dict[str, Any]) -> str:
