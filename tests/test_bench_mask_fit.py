@@ -138,7 +138,8 @@ def test_direct_adam_from_x0_beside_random_starts(space):
     both = fit_direct_adam(space, loss, 32, steps=2, check_every=1, x0=x0, starts=2, n_init=8)
     plain = fit_direct_adam(space, loss, 32, steps=2, check_every=1, starts=2, n_init=8)
     assert (alone.evaluations, both.evaluations, plain.evaluations) == (3, 9, 6)  # 3 checks of 1, 3, 2 starts
-    assert both.loss == pytest.approx(min(alone.loss, plain.loss), rel=1e-5)  # starts do not interact
+    assert both.loss == pytest.approx(min(alone.loss, plain.loss), rel=1e-5)  # independent starts (to rounding:
+    # batched renders round differently, and long runs drift apart)
     with pytest.raises(ValueError, match="needs a start"):
         fit_direct_adam(space, loss, 32, steps=1, starts=0)
 
