@@ -43,6 +43,25 @@ def test_configure_sets_a_passive_wait_policy_unless_the_user_chose_one(monkeypa
     assert configure(None, {"LOCAL_WORLD_SIZE": "2"}, loadavg="0 0 0 1/100 5").threads == 1
 
 
+def test_optimize_spins_only_with_several_threads_on_an_idle_machine(monkeypatch):
+    monkeypatch.setattr(threads, "available_cpus", lambda: 2)
+    env: dict[str, str] = {}
+    choice = configure(None, env, loadavg="0.1 0.1 0.1 1/100 5", spin_when_idle=True)
+    assert (choice.threads, env["OMP_WAIT_POLICY"]) == (2, "ACTIVE") and choice.policy_ours
+    env = {}
+    assert configure(None, env, loadavg="1.0 1.0 1.0 2/100 5", spin_when_idle=True).threads == 1
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # other work: one thread, sleeping when idle
+    env = {}
+    configure(1, env, loadavg="0 0 0 1/100 5", spin_when_idle=True)
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # one thread has nobody to wait for
+    env = {}
+    configure(None, env, loadavg="0 0 0 1/100 5")
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # proxy train: never spins
+    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    assert not configure(None, env, loadavg="0 0 0 1/100 5", spin_when_idle=True).policy_ours
+    assert env["OMP_WAIT_POLICY"] == "PASSIVE"  # the user's choice stands
+
+
 def test_available_cpus_respects_a_cgroup_quota(tmp_path):
     (tmp_path / "cpu.max").write_text("150000 100000\n")
     assert threads.available_cpus(tmp_path) <= 2

@@ -134,12 +134,12 @@ map_res = resolution_type(MAP_RES)
 """argparse type of the map commands' ``--res`` (render, export, gallery, bench)."""
 
 
-def choose_threads(args: argparse.Namespace) -> None:
-    """Set ``args.threads`` for a long-running command by :func:`proxymat.threads.configure` (a passive
-    OpenMP wait policy, the free CPUs unless ``--threads`` or ``OMP_NUM_THREADS`` says) and log the choice.
+def choose_threads(args: argparse.Namespace, spin_when_idle: bool = False) -> None:
+    """Set ``args.threads`` for a long-running command by :func:`proxymat.threads.configure` (an OpenMP wait
+    policy, the free CPUs unless ``--threads`` or ``OMP_NUM_THREADS`` says) and log the choice.
     Call it before torch is imported: the wait policy is read when torch starts its threads."""
     from ..threads import configure
 
-    choice = configure(args.threads)
+    choice = configure(args.threads, spin_when_idle=spin_when_idle)
     args.threads = choice.threads
     print(choice.describe(), flush=True)

@@ -80,7 +80,7 @@ def quality_help() -> str:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    choose_threads(args)  # before torch is imported
+    choose_threads(args, spin_when_idle=True)  # before torch is imported
     retain_freed_memory()  # the optimizer frees and reallocates the same large tensors every step
     import torch
 
