@@ -39,9 +39,13 @@ def test_fidelity_table_judges_the_goal_on_both_metrics():
             {**base, "generator": "b", "l1": 0.04, "ssim": 0.79},
             {**base, "generator": "c", "l1": 0.051, "ssim": 0.95, "train_hours": None}]
     lines = fidelity.fidelity_table(rows).splitlines()
-    assert lines[2] == "| a | 64 | 100 | 1.23 | 0.050 | 0.80 | 0.010 | 0.200 | 0.10 | met |"
+    assert lines[2] == "| a | 64 | 100 | 1.23 | 0.050 | 0.80 | 0.010 | - | - | 0.200 | 0.10 | met |"
     assert lines[3].endswith("| not met |") and lines[4].endswith("| not met |")
     assert "| 100 | - |" in lines[4]
+    textured = [{**rows[0], "flat_gram": 0.04, "seed_gram": 0.002}, {**rows[0], "generator": "d", "flat_gram": 0.039}]
+    lines = fidelity.fidelity_table(textured).splitlines()
+    assert lines[2] == "| a | 64 | 100 | 1.23 | 0.050 | 0.80 | 0.010 | 0.25 | 0.002 | 0.200 | 0.10 | met |"
+    assert lines[3].endswith("| 0.26 | - | 0.200 | 0.10 | not met |")  # Gram above 0.25 x the flat image's
 
 
 def test_record_section_quotes_the_command_and_names_the_files():

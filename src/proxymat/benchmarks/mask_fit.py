@@ -46,16 +46,14 @@ from ..optimize.loss import LossConfig, MaterialLoss
 from ..param_space import Box, ParamSpace
 from ..params import ParamSpec
 from ..proxy.model import normalize_params, proxy_inputs
-from .mask_fit_report import best_at, merge_rows, summarize, write_curves, write_figure
+from .mask_fit_report import (HYBRID_REFERENCE, PROXY_DIRECT, PROXY_INIT, best_at, merge_rows, summarize,
+                              write_curves, write_figure)
 
 TARGET_SEED = 424_242  # parameter draws of the targets (held out from training's seeds)
 TARGET_LAYOUT_SEED = 7  # generator seed of the targets (training and fitting use seed 0)
 GRADIENT_FREE = ("powell_bo", "cma_es", "random_search", "powell_bo_schedule")
 HU2022_SCHEDULE = {"rounds": 5, "powell_maxiter": 2, "bo_iters": 300}  # Hu et al.'s published counts (240 + 60 BO)
-PROXY_INIT = "proxy_then_powell_bo"  # Powell + BO started from the proxy + Adam result
 DIRECT = "direct_adam"  # Adam by autograd through the real generator on its direct parameters
-PROXY_DIRECT = "proxy_then_direct"  # direct + Adam started from the proxy + Adam result
-HYBRID_REFERENCE = {PROXY_INIT: "powell_bo", PROXY_DIRECT: "powell_bo_schedule"}  # whose final loss each must reach
 
 
 # --------------------------------------------------------------------- space

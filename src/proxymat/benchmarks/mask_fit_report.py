@@ -13,6 +13,10 @@ from ..io import resize_square
 if TYPE_CHECKING:
     from .mask_fit import BoxSpace
 
+PROXY_INIT = "proxy_then_powell_bo"  # Powell + BO started from the proxy + Adam result
+PROXY_DIRECT = "proxy_then_direct"  # direct + Adam started from the proxy + Adam result
+HYBRID_REFERENCE = {PROXY_INIT: "powell_bo", PROXY_DIRECT: "powell_bo_schedule"}  # whose final loss each must reach
+
 
 def merge_rows(*row_lists: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of several E4 runs of the same targets (e.g. one per gradient-free method), each
@@ -71,8 +75,6 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     (another layout seed), i.e. what a perfect parameter fit scores; "at proxy+Adam's time" is a
     gradient-free method's best loss when the proxy fit of its target ended (the equal-time
     comparison; from the rows' histories)."""
-    from .mask_fit import HYBRID_REFERENCE  # here: mask_fit imports this module
-
     lines = ["| target | method | final loss | seconds | renders | time to proxy+Adam's loss | speed-up "
              "| loss at proxy+Adam's time | reachable loss | time to it |",
              "|---|---|---|---|---|---|---|---|---|---|"]

@@ -4,9 +4,15 @@ counterparts in :mod:`.pptbf_windows`, which call these when a gradient is neede
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from .pptbf_windows import NULL_PRIORITY, FeatureParams, _side_max, lp_distance, root
+from .pptbf_math import NULL_PRIORITY, lp_distance, root
+from .pptbf_math import side_max as _side_max
+
+if TYPE_CHECKING:
+    from .pptbf_windows import FeatureParams
 
 
 def larp_radius_graph(q: torch.Tensor, ibj: torch.Tensor, ib0: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor,
