@@ -13,7 +13,6 @@ E3 (``docs/figures/e3_real_*``) with the patch-SWD of both.
 from __future__ import annotations
 
 import math
-
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -179,7 +178,7 @@ def real_panel(photos: Path, entries: Sequence[Entry], index: Index, config: Any
                "final_loss": fit.result.loss_final, **fit_scores(small_ours, small_target), "hand_paired": hand,
                "candidates": [c.name for c in fit.candidates[: plan.shortlist]],
                "full_fits": {c.name: c.final_loss for c in fit.candidates
-                             if getattr(c, "final_loss", math.nan) == getattr(c, "final_loss", math.nan)}}
+                             if not math.isnan(getattr(c, "final_loss", math.nan))}}
         if hand_img is not None:
             hand_img = _square(hand_img, res)
             row["hand_patch_swd"] = fit_scores(hand_img, small_target)["patch_swd"]

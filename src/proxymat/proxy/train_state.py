@@ -101,8 +101,8 @@ def init_from_weights(st: TrainState, source: str | Path, spec: GeneratorSpec, m
     """Start ``st`` (model and weight average) from a trained proxy file, for fine-tuning on another sample box.
 
     The file must take the same inputs as ``spec`` (names and normalization ranges) and have the model
-    config ``mcfg``, or one that ``mcfg`` grows from (progressive resolution, :mod:`.grow`); its generator may differ (e.g. a narrower family of the same generator). The optimizer
-    starts fresh. ``st.seconds`` becomes the source's training time, so ``seconds_total`` stays cumulative.
+    config ``mcfg``, or one that ``mcfg`` grows from (progressive resolution, :mod:`.grow`); its generator
+    may differ (e.g. a narrower family of the same generator). The optimizer starts fresh. ``st.seconds`` becomes the source's training time, so ``seconds_total`` stays cumulative.
     Returns what the weights file records about the start (``training.init``)."""
     proxy = load_proxy(source)
     want, got = param_signature(param_table(spec)), param_signature(proxy.param_table)

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .pptbf_math import NULL_PRIORITY, lp_distance, root
-from .pptbf_math import side_max as _side_max
+from .pptbf_math import NULL_PRIORITY, larp_start, lp_distance, root
 
 if TYPE_CHECKING:
     from .pptbf_windows import FeatureParams
@@ -18,13 +17,7 @@ if TYPE_CHECKING:
 def larp_radius_graph(q: torch.Tensor, ibj: torch.Tensor, ib0: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor,
                        larp: float | torch.Tensor, iters: int) -> torch.Tensor:
     """:func:`~.pptbf_windows.larp_radius` without in-place operations, for autograd."""
-    ux, uy = ux[..., None], uy[..., None]
-    kappa = (1.0 - larp) + larp * torch.maximum(
-        _side_max(ux, ib0[..., None, 0], ib0[..., None, 1]), _side_max(uy, ib0[..., None, 2], ib0[..., None, 3])
-    )
-    qx, qy = q[..., 0], q[..., 1]
-    px, nx, py, ny = ibj.unbind(-1)
-    s = torch.zeros(torch.broadcast_shapes(qx.shape, ux.shape), dtype=q.dtype)
+    ux, uy, kappa, qx, qy, px, nx, py, ny, s = larp_start(q, ibj, ib0, ux, uy, larp)
     for _ in range(iters):
         zx, zy = s * ux - qx, s * uy - qy
         zn = root(torch.addcmul(zx * zx, zy, zy)).clamp(min=1e-12)

@@ -37,3 +37,19 @@ def lp_distance(dx: torch.Tensor, dy: torch.Tensor, norm: float | torch.Tensor) 
 def side_max(z: torch.Tensor, ib_pos: torch.Tensor, ib_neg: torch.Tensor) -> torch.Tensor:
     """|z| / b where b is the border distance on z's side, given 1/b+ and -1/b- (no branches)."""
     return torch.maximum(z * ib_pos, z * ib_neg)
+
+
+def larp_start(q: torch.Tensor, ibj: torch.Tensor, ib0: torch.Tensor, ux: torch.Tensor, uy: torch.Tensor,
+               larp: float | torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The set-up of the Newton search of :func:`~.pptbf_windows.larp_radius` (and its graph variant):
+    ``(ux, uy, kappa, qx, qy, px, nx, py, ny, s0)`` with the ray broadcast over competitors, the slope
+    ``kappa`` of the distance to p0 along the ray, the competitors' offsets and signed inverse border
+    distances, and the start ``s0 = 0``."""
+    ux, uy = ux[..., None], uy[..., None]  # broadcast over competitors
+    kappa = (1.0 - larp) + larp * torch.maximum(
+        side_max(ux, ib0[..., None, 0], ib0[..., None, 1]), side_max(uy, ib0[..., None, 2], ib0[..., None, 3])
+    )
+    qx, qy = q[..., 0], q[..., 1]
+    px, nx, py, ny = ibj.unbind(-1)
+    s = torch.zeros(torch.broadcast_shapes(qx.shape, ux.shape), dtype=q.dtype)
+    return ux, uy, kappa, qx, qy, px, nx, py, ny, s

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from .hashing import signed, uniform
-from .pptbf_math import NULL_PRIORITY, lp_distance, root
-from .pptbf_math import side_max as _side_max
+from .pptbf_math import NULL_PRIORITY, larp_start, lp_distance, root
 from .pptbf_tilings import S_COUNT, S_KERNEL, CellTable, neighbour_cells
 
 FOOTPRINTS = (1.5, 1.0, 1.0, 1.0)  # classic window support per shape
@@ -84,13 +83,7 @@ def larp_radius(
         from .pptbf_graph import larp_radius_graph
 
         return larp_radius_graph(q, ibj, ib0, ux, uy, larp, iters)
-    ux, uy = ux[..., None], uy[..., None]  # broadcast over competitors
-    kappa = (1.0 - larp) + larp * torch.maximum(
-        _side_max(ux, ib0[..., None, 0], ib0[..., None, 1]), _side_max(uy, ib0[..., None, 2], ib0[..., None, 3])
-    )
-    qx, qy = q[..., 0], q[..., 1]
-    px, nx, py, ny = ibj.unbind(-1)
-    s = torch.zeros(torch.broadcast_shapes(qx.shape, ux.shape), dtype=q.dtype)
+    ux, uy, kappa, qx, qy, px, nx, py, ny, s = larp_start(q, ibj, ib0, ux, uy, larp)
     for _ in range(iters):
         zx, zy = (s * ux).sub_(qx), (s * uy).sub_(qy)  # y - p_j
         zn = (zx * zx).addcmul_(zy, zy).sqrt_().clamp_(min=1e-12)
