@@ -3,7 +3,7 @@
 Each photo is paired with the bundled example graph of its material and every
 method starts from that graph. Run from the repository root:
 
-    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE [--resume]] [--seeds 1 2] [--figures-off] [--polish N] [--only IMG_6966] [--record FILE.md]
+    .venv/bin/python bench/e3_real.py [--res 128] [--photos DIR] [--json-out FILE [--resume]] [--seeds 1 2] [--figures DIR] [--polish N] [--only IMG_6966] [--record FILE.md]
 """
 
 from __future__ import annotations
@@ -46,11 +46,13 @@ def main() -> None:
     ap.add_argument("--photos", default=None,
                     help="folder of the photos (default: ../shared/targets/real beside the repository)")
     ap.add_argument("--methods", nargs="*", default=["full", "stage1", "no_search", "no_stage3", "cma", "sa", "powell"])
-    ap.add_argument("--figures", default="docs/figures")
+    ap.add_argument("--figures", default=None, metavar="DIR",
+                    help="write each photo's comparison images here (default: none; docs/figures holds the "
+                         "hand-paired reference panels that 'bench select --real' scores, so write there on purpose)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="repeat with these optimization seeds")
-    ap.add_argument("--figures-off", action="store_true", help="write no images")
+    ap.add_argument("--figures-off", action="store_true", help="write no images (the default; overrides --figures)")
     ap.add_argument("--target-encoding", choices=("srgb", "linear"), default="srgb",
                     help="linear: gamma-encode the photos (stored roughly linear) like the renders")
     ap.add_argument("--only", nargs="*", default=None, metavar="STEM",
@@ -90,7 +92,7 @@ def main() -> None:
                               args.target_encoding, args.loss)
             kept = earlier.take(key, args.methods, f"{label}, seed {key['seed']}", say)
             rows += kept or run_example(label, args.methods, res=args.res,
-                                        figures=None if args.figures_off else Path(args.figures),
+                                        figures=None if args.figures_off or not args.figures else Path(args.figures),
                                         target_path=photos / photo, graph=resolve_graph(graph_name),
                                         target_encoding=args.target_encoding, seed=seed, base=base,
                                         loss_name=args.loss,

@@ -162,3 +162,25 @@ def test_e4_resume_keeps_finished_targets_and_runs_the_rest(monkeypatch):
         other = bmf.run_mask_fit(spec, proxy, **{**settings, name: value}, kept=earlier.kept)
         assert len(fitted) == 2
         assert other[0]["settings"] == {**first[0]["settings"], name: value}
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_e4_resume_key_holds_the_direct_settings(monkeypatch):
+    spec = get_generator("pptbf_mask_cellular")
+    proxy = build_proxy(ProxyConfig(n_params=len(bmf.BoxSpace.of(spec).params), res=32, channels=(16, 16, 8, 8)),
+                        seed=3).eval()
+    direct_runs = []
+    real_direct = bmf.fit_direct_adam
+    monkeypatch.setattr(bmf, "fit_direct_adam", lambda *a, **k: direct_runs.append(k["work_res"]) or real_direct(*a, **k))
+    settings = dict(n_targets=1, res=32, methods=(bmf.DIRECT,), steps=2, search=4, proxy_label="test", direct_res=16)
+    first = bmf.run_mask_fit(spec, proxy, **settings)
+    assert first[0]["settings"]["direct"] == {"work_res": 16, "steps": 2, "lr": 0.03, "grid": 0, "random": None}
+    earlier = Resume(tuple(json.loads(json.dumps(first))))
+    del direct_runs[:]
+    again = bmf.run_mask_fit(spec, proxy, **settings, kept=earlier.kept)
+    assert direct_runs == [] and again == json.loads(json.dumps(first))  # same settings: kept
+    other = bmf.run_mask_fit(spec, proxy, **{**settings, "direct_res": 24}, kept=earlier.kept)
+    assert direct_runs == [24]  # another --direct-res runs again instead of reusing the 16 px rows
+    assert other[0]["settings"]["direct"]["work_res"] == 24
+    plain = bmf.run_mask_fit(spec, proxy, **{**settings, "methods": ("random_search",), "budget_s": 0.2})
+    assert "direct" not in plain[0]["settings"]  # runs without a direct method keep their earlier keys

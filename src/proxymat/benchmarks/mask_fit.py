@@ -384,8 +384,12 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     else:
         true_x = None
     rows: list[dict[str, Any]] = []
+    direct_key = None
+    if DIRECT in methods or PROXY_DIRECT in methods:  # the direct fits' settings change their rows: part of the key
+        direct_key = {"work_res": int(direct_res or res), "steps": direct_steps or steps, "lr": float(direct_lr),
+                      "grid": direct_grid, "random": direct_random if PROXY_DIRECT in methods else None}
     for t in range(targets.shape[0]):
-        key = target_key(t, spec.name, res, budget_s, steps, search, seed, proxy_label)
+        key = target_key(t, spec.name, res, budget_s, steps, search, seed, proxy_label, direct_key)
         earlier = kept(key, ["proxy_adam", *methods]) if kept is not None and true_x is not None else None
         if earlier:
             rows += earlier
@@ -461,12 +465,15 @@ def after_proxy(ours: FitResult, method: str, fit: FitResult) -> FitResult:
 
 
 def target_key(target: int, generator: str, res: int, budget_s: float, steps: int, search: int, seed: int,
-               proxy_label: str | None) -> dict[str, Any]:
+               proxy_label: str | None, direct: dict[str, Any] | None = None) -> dict[str, Any]:
     """What identifies one held-out target's rows (for ``--resume``): the target, family and resolution,
-    and the settings the rows do not show otherwise."""
-    return {"target": target, "generator": generator, "res": res,
-            "settings": {"budget_s": float(budget_s), "steps": steps, "search": search, "seed": seed,
-                         "proxy": proxy_label or "own"}}
+    and the settings the rows do not show otherwise; ``direct``, where a direct method runs, its settings
+    (``--direct-res/-steps/-lr/-grid/-random``), so that runs with other direct settings are not mixed up."""
+    settings: dict[str, Any] = {"budget_s": float(budget_s), "steps": steps, "search": search, "seed": seed,
+                                "proxy": proxy_label or "own"}
+    if direct is not None:
+        settings["direct"] = dict(direct)
+    return {"target": target, "generator": generator, "res": res, "settings": settings}
 
 
 def _timeline(fit: FitResult, ref: dict[str, float]) -> dict[str, Any]:
