@@ -67,20 +67,27 @@ queue_p() {  # cells over all 6 parameters (distance and style as inputs) at 128
   # grid docs/figures/e1_cells_all128_not_shipped.png (proxy eval cells --weights ... --record --grid ...).
   $P proxy train cells --unpin --steps 12000 --res 128 --no-gan --threads 1 --quiet --out runs/proxies/cells_all128.safetensors
 }
-queue_q() {  # progressive resolution: the shipped 64 px cells proxy grown to 128 px (its weights fill the first
+queue_q() {  # progressive resolution: the 64 px cells proxy of queue_d grown to 128 px (its weights fill the first
   # levels, the 128 px level starts at zero), same 2 free parameters, one thread; stopped at step 4000 and finished
   # with --steps 4000 (2.78 h wall-clock in all, the source's 0.95 h included, on a loaded machine). Held-out at 128 px:
-  # L1 0.030, SSIM 0.955, Gram 0.0024 = 0.03 x a flat image's (the goal). Not shipped yet (the pipeline's benchmarks
-  # were measured with the 64 px proxy). Weights bench/weights/cells_grown128_4000.safetensors, log
-  # bench/weights/cells_grown128.log, grid docs/figures/e1_cells128_grown.png.
-  $P proxy train cells --init cells --res 128 --steps 16000 --no-gan --threads 1 --quiet --out runs/proxies/cells128.safetensors
+  # L1 0.030, SSIM 0.955, Gram 0.03 x a flat image's. Shipped as cells (the 64 px source is kept as
+  # bench/weights/cells64_24000.safetensors). Log bench/weights/cells_grown128.log, grid docs/figures/e1_cells128_grown.png.
+  $P proxy train cells --init runs/proxies/cells.safetensors --res 128 --steps 16000 --no-gan --threads 1 --quiet \
+    --out runs/proxies/cells128.safetensors
 }
-queue_r() {  # the shipped 64 px tile_paraboloid proxy grown to 128 px (5 of 15 parameters, as shipped), one thread
-  # at lowest priority; stopped at step 1250 and finished with --steps 1250. Held-out at 128 px: L1 0.026,
-  # SSIM 0.916, Gram 0.055 x a flat image's. Not shipped. Weights bench/weights/tile_paraboloid_grown128_1250.safetensors,
-  # log bench/weights/tile_paraboloid_grown128.log; resume with this command (checkpoint in runs/proxies/).
-  nice -n 19 $P proxy train tile_paraboloid --init tile_paraboloid --res 128 --steps 16000 --no-gan --threads 1 \
-    --out runs/proxies/tile_paraboloid128.safetensors
+queue_r() {  # the 64 px tile_paraboloid proxy of queue_c grown to 128 px (5 of 15 parameters), one thread at lowest
+  # priority; stopped at step 1250 and finished with --steps 1250. Held-out at 128 px: L1 0.026, SSIM 0.916,
+  # Gram 0.055 x a flat image's. Shipped as tile_paraboloid (the 64 px source: bench/weights/tile_paraboloid64_16000.safetensors).
+  # Log bench/weights/tile_paraboloid_grown128.log.
+  nice -n 19 $P proxy train tile_paraboloid --init runs/proxies/tile_paraboloid.safetensors --res 128 --steps 16000 \
+    --no-gan --threads 1 --out runs/proxies/tile_paraboloid128.safetensors
+}
+record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
+  cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
+  cp runs/proxies/tile_paraboloid128.safetensors src/proxymat/weights/tile_paraboloid.safetensors
+  for n in cells tile_paraboloid; do $P proxy eval $n --record --threads 1; done
+  # cells' 64 px source began before seconds_total was logged (1.59 h); the grown run added 1.83 h
+  .venv/bin/python -c "from proxymat.proxy.weights import record_metrics as r; r('src/proxymat/weights/cells.safetensors', {'train_hours': 3.42})"
 }
 queue_a > runs/proxies/queue_a.log 2>&1 &
 queue_b > runs/proxies/queue_b.log 2>&1 &
@@ -99,5 +106,7 @@ record_all
 # queue_m  # both cores, not shipped
 # queue_n  # both cores, not shipped
 # queue_p  # one core, stopped at 5250 steps (no better than flat)
-# queue_q  # one core, stopped at 4000 steps (meets the fidelity goal at 128 px; not shipped yet)
-# queue_r  # one core, stopped at 1250 steps (meets the fidelity goal at 128 px; not shipped)
+queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
+queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
+wait
+record_128

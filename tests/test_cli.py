@@ -59,14 +59,14 @@ def test_gallery(tmp_path):
         (["nodes", "no_such_node"], "unknown node type"),
         (["render", "leather", "-o", "OUT", "--device", "cuda"], "CUDA is not available"),
         (["proxy", "train", "cells", "--init", "OUT.safetensors", "--out", "OUT"], "no such proxy file"),
-        (["proxy", "train", "cells", "--init", "cells", "--res", "32", "--out", "OUT"],
-         "--res 32 is below the 64 px of --init cells; a proxy can only grow"),
-        (["proxy", "train", "cells", "--init", "cells", "--res", "128", "--channels", "8", "8", "--out", "OUT"],
+        (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "32", "--out", "OUT"],
+         "--res 32 is below the 64 px of --init pptbf_mask_cellular; a proxy can only grow"),
+        (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "128", "--channels", "8", "8", "--out", "OUT"],
          "growing 64 -> 128 px adds 1 resolution level(s); got 2 channel counts"),
-        (["proxy", "train", "cells", "--init", "cells", "--res", "64", "--w-dim", "128", "--out", "OUT"],
-         "--w-dim 128 differs from the model of --init cells (256)"),
-        (["proxy", "train", "cells", "--init", "cells", "--res", "64", "--channels", "8", "8", "8", "8", "8", "--out", "OUT"],
-         "--channels (8, 8, 8, 8, 8) differs from the model of --init cells"),
+        (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "64", "--w-dim", "128", "--out", "OUT"],
+         "--w-dim 128 differs from the model of --init pptbf_mask_cellular (256)"),
+        (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "64", "--channels", "8", "8", "8", "8", "8", "--out", "OUT"],
+         "--channels (8, 8, 8, 8, 8) differs from the model of --init pptbf_mask_cellular"),
     ],
 )
 def test_errors_are_one_line(argv, message, tmp_path, capsys):
@@ -147,9 +147,10 @@ def test_train_hours_prefer_the_recorded_total():
     assert train_hours(SimpleNamespace(metrics={}, training_info=logged)) == 1.5
     assert train_hours(SimpleNamespace(metrics={"train_hours": 2.25}, training_info=logged)) == 2.25
     assert train_hours(SimpleNamespace(metrics={}, training_info={})) is None
-    # cells and clouds began before seconds_total was logged; their files carry the full hours (docs/RESULTS.md, E1)
+    # cells and clouds began before seconds_total was logged; their files carry the full hours (docs/RESULTS.md, E1):
+    # cells 1.59 h at 64 px plus 1.83 h grown to 128 px
     rows = {r["name"]: r for r in proxy_rows()}
-    assert rows["cells"]["train_hours"] == 1.59 and rows["clouds"]["train_hours"] == 0.95
+    assert rows["cells"]["train_hours"] == 3.42 and rows["clouds"]["train_hours"] == 0.95
 
 
 def test_optimize_option_defaults_are_the_config_defaults():
