@@ -9,8 +9,9 @@ import torch
 from proxymat.nodes.generators import get_generator
 from proxymat.nodes.generators.cells import DISTANCES, STYLES
 from proxymat.optimize.loss import LOSS_PRESETS, LossConfig, MaterialLoss
-from proxymat.optimize.loss_terms import (color_reference, color_sw, directions, log_spectrum, sliced_distance,
-                                          sorted_projections, spectrum_l1)
+from proxymat.optimize.loss_terms import (color_reference, color_sw, directions, flash_profile, log_spectrum,
+                                          profile_l1, ring_masks, sliced_distance, sorted_projections, spectrum_l1)
+from proxymat.render import render
 
 RES = 64
 TERMS = {
@@ -21,6 +22,7 @@ TERMS = {
                                   spectrum_res=RES, spectrum_smooth=4),
     "feature_sw": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0),
 }
+PROFILE = LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, profile_weight=1.0)
 
 
 def _tint(gray: torch.Tensor, rgb=(0.8, 0.55, 0.35)) -> torch.Tensor:
@@ -150,3 +152,54 @@ def test_default_loss_counts_plank_columns():
     loss = MaterialLoss(_tint(target), replace(LOSS_PRESETS["default"], features="random"))
     values = {n: float(loss(img)) for n, img in rgb.items()}
     assert values[2] < values[4] and values[2] < values[8]
+
+
+# ------------------------------------------------------------------ flash profile (position-aware on purpose)
+def _flat_material(roughness: float, res: int = 64, bumps: float = 0.0) -> torch.Tensor:
+    """A flash render of a flat grey dielectric (``bumps``: a noisy normal map of that strength)."""
+    g = torch.Generator().manual_seed(5)
+    n = torch.zeros(1, 3, res, res)
+    n[:, :2] = bumps * torch.randn(1, 2, res, res, generator=g)
+    n[:, 2] = 1.0
+    maps = {"basecolor": torch.full((1, 3, res, res), 0.3), "normal": n / n.norm(dim=1, keepdim=True) * 0.5 + 0.5,
+            "roughness": torch.full((1, 1, res, res), roughness), "metallic": torch.zeros(1, 1, res, res)}
+    return render(maps)
+
+
+def test_ring_masks_average_each_ring_once_inside_the_inscribed_circle():
+    m = ring_masks(32, 8)
+    assert m.shape == (8, 32 * 32)
+    assert torch.allclose(m.sum(1), torch.ones(8))
+    covered = (m > 0).sum(0)
+    assert int(covered.max()) == 1  # no pixel in two rings
+    c = (torch.arange(32) + 0.5) / 32 - 0.5
+    r = (c.view(-1, 1) ** 2 + c.view(1, -1) ** 2).sqrt().flatten()
+    assert bool((covered[r < 0.5] == 1).all()) and bool((covered[r >= 0.5] == 0).all())  # corners left out
+
+
+def test_flash_profile_of_a_radial_image_is_its_log_falloff():
+    c = (torch.arange(64) + 0.5) / 64 - 0.5
+    r = (c.view(-1, 1) ** 2 + c.view(1, -1) ** 2).sqrt()
+    img = torch.exp(-4.0 * r).expand(1, 3, 64, 64)  # luminance weights sum to 1: luma == the image
+    prof = flash_profile(img, rings=8)[0]
+    assert bool((prof[1:] < prof[:-1]).all())  # falls off outwards
+    a, b = torch.arange(8) / 16, (torch.arange(8) + 1) / 16  # ring radii; a ring's mean radius weighs by area
+    mean_r = 2 / 3 * (b ** 3 - a ** 3) / (b ** 2 - a ** 2)
+    assert torch.allclose(prof, torch.log(torch.exp(-4.0 * mean_r) + 1e-3), atol=0.01)
+
+
+def test_profile_scores_identical_images_zero_and_its_gradient_matches_finite_differences():
+    target = _flat_material(0.4, bumps=0.2)
+    assert float(MaterialLoss(target, PROFILE)(target)) == pytest.approx(0.0, abs=1e-6)
+    cand = _flat_material(0.6, res=32).double()
+    loss = MaterialLoss(_flat_material(0.4, res=32).double(), replace(PROFILE, scales=(1.0,)))
+    _fd_check(lambda x: profile_l1(x, loss._profile), cand)
+
+
+def test_profile_finds_the_roughness_of_a_flash_highlight():
+    target = _flat_material(0.35, bumps=0.15)
+    sweep = [0.15, 0.25, 0.35, 0.5, 0.7]
+    profile = MaterialLoss(target, PROFILE)
+    scores = [float(profile(_flat_material(r, bumps=0.15))) for r in sweep]
+    assert scores.index(min(scores)) == sweep.index(0.35) and min(scores) < 1e-6
+    assert all(a > b for a, b in zip(scores[:2], scores[1:3])) and all(a < b for a, b in zip(scores[2:], scores[3:]))

@@ -3,12 +3,13 @@
 ``L = gram_weight * mean|G(render) - G(target)|``
 ``  + l1_weight * mean|ds(render) - ds(target)|``
 ``  + color_weight * SW(Lab pixels) + spectrum_weight * mean|log P(render) - log P(target)|``
-``  + feature_sw_weight * SW(texture features)``
+``  + feature_sw_weight * SW(texture features) + profile_weight * mean|log R(render) - log R(target)|``
 
 G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
 an area downsampling to ``ds_res`` pixels (colour and layout at a coarse
 level, which Gram statistics ignore); SW is a sliced Wasserstein distance
-(:mod:`.loss_terms`) and P the luminance power spectrum. Terms whose weight is
+(:mod:`.loss_terms`), P the luminance power spectrum and R the mean luminance in rings around the
+centre (the flash highlight's falloff). Terms whose weight is
 0 cost nothing.
 """
 
@@ -20,8 +21,8 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
-                         spectrum_l1)
+from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, flash_profile,
+                         log_spectrum, profile_l1, spectrum_l1)
 
 
 class MaterialLoss:
@@ -42,6 +43,7 @@ class MaterialLoss:
             self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
                 if c.color_weight else None
             self._spectrum = log_spectrum(target, c.spectrum_res, c.spectrum_smooth) if c.spectrum_weight else None
+            self._profile = flash_profile(target, c.profile_rings) if c.profile_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
 
@@ -79,6 +81,8 @@ class MaterialLoss:
             out["color"] = color_sw(render, self._color)
         if self._spectrum is not None:
             out["spectrum"] = spectrum_l1(render, self._spectrum, c.spectrum_res, c.spectrum_smooth)
+        if self._profile is not None:
+            out["profile"] = profile_l1(render, self._profile)
         if self._fsw is not None:
             out["feature_sw"] = sum(feature_sw(f, r) for f, r in zip(feats, self._fsw)) / len(self._fsw)
         return out
@@ -94,7 +98,7 @@ class MaterialLoss:
     def weights(self) -> dict[str, float]:
         c = self.config
         return {"gram": c.gram_weight, "l1": c.l1_weight, "color": c.color_weight, "spectrum": c.spectrum_weight,
-                "feature_sw": c.feature_sw_weight}
+                "feature_sw": c.feature_sw_weight, "profile": c.profile_weight}
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         return self.per_image(render).mean()
@@ -112,6 +116,8 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
         parts.append(f"log power spectrum L1 (x{config.spectrum_weight:g}, {config.spectrum_res}px"
                      + (f", power averaged over {config.spectrum_smooth}x{config.spectrum_smooth} frequencies)"
                         if config.spectrum_smooth > 1 else ")"))
+    if config.profile_weight:
+        parts.append(f"flash profile L1 (x{config.profile_weight:g}, {config.profile_rings} rings)")
     if config.feature_sw_weight:
         parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
     return " + ".join(parts) or "nothing (every weight is 0)"

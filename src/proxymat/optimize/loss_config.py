@@ -29,6 +29,8 @@ class LossConfig:
     spectrum_weight: float = 0.0
     spectrum_res: int = 128
     spectrum_smooth: int = 1  # > 1: power averaged over smooth x smooth frequency blocks before the log
+    profile_weight: float = 0.0
+    profile_rings: int = 16
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
     seed: int = 0  # random projection directions
@@ -50,6 +52,8 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     "all": replace(_DEFAULT, feature_sw_weight=1.0),
     # the spectrum's envelope: power averaged over 4 x 4 frequency blocks (single bins scatter as noise)
     "smooth_spectrum": replace(_DEFAULT, spectrum_smooth=4),
+    # the flash highlight's falloff: mean log luminance in 16 rings around the centre
+    "profile": replace(_DEFAULT, profile_weight=0.05),
 }
 
 

@@ -13,7 +13,13 @@ distance should.
   luminance — periodicity, regularity, counts and orientation;
 * feature distributions: sliced Wasserstein distance between the feature
   vectors of a texture network at each layer (Heitz et al. 2021), which sees
-  the whole distribution where a Gram matrix sees second moments.
+  the whole distribution where a Gram matrix sees second moments;
+* flash profile: the mean log luminance in rings around the image centre,
+  where the co-located flash's highlight sits in a render and in a flash
+  photograph. It is the one term that does not ignore position, on purpose:
+  the highlight's falloff with distance is how roughness, specular level and
+  normal strength show in a single flash image, and ring averages are nearly
+  the same for any two samples of a stationary texture.
 
 >>> ref = color_reference(target, directions(3, 32, seed=0))
 >>> color_sw(render, ref)        # (B,)
@@ -121,6 +127,33 @@ def spectrum_l1(render: torch.Tensor, ref_spectrum: torch.Tensor, res: int | Non
     :func:`log_spectrum` at ``res`` px, default its own size, and ``smooth``): (B,)."""
     res = ref_spectrum.shape[-2] * max(smooth, 1) if res is None else res
     return (log_spectrum(render, res, smooth) - ref_spectrum).abs().mean(dim=(-2, -1))
+
+
+# ----------------------------------------------------------- flash profile
+def ring_masks(res: int, rings: int, device: torch.device | None = None) -> torch.Tensor:
+    """``(rings, res * res)`` rows that average a ``res`` x ``res`` image over equal-width rings around its
+    centre, out to the inscribed circle's radius (the corners are left out)."""
+    c = (torch.arange(res, dtype=torch.float32, device=device) + 0.5) / res - 0.5
+    r = torch.sqrt(c.view(-1, 1).square() + c.view(1, -1).square()).flatten() / 0.5
+    idx = (r * rings).floor().long()
+    masks = (idx.view(1, -1) == torch.arange(rings, device=device).view(-1, 1)).float()
+    return masks / masks.sum(1, keepdim=True)
+
+
+def flash_profile(img: torch.Tensor, rings: int = 16, res: int = 64) -> torch.Tensor:
+    """Log of the mean luminance in each of ``rings`` rings around the centre of ``(B, 3, H, W)`` images
+    (area-resized to ``res`` px first): ``(B, rings)``."""
+    if img.shape[-1] != res or img.shape[-2] != res:
+        img = adaptive_avg_pool(img, res) if img.shape[-1] > res else \
+            F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
+    w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
+    luma = ((img * w).sum(1) if img.shape[1] == 3 else img[:, 0]).clamp_min(0.0).flatten(1)
+    return torch.log(luma @ ring_masks(res, rings, img.device).to(luma).t() + 1e-3)
+
+
+def profile_l1(render: torch.Tensor, ref_profile: torch.Tensor, res: int = 64) -> torch.Tensor:
+    """Mean absolute difference of :func:`flash_profile` against the target's ``ref_profile`` ``(1, rings)``: (B,)."""
+    return (flash_profile(render, ref_profile.shape[-1], res) - ref_profile).abs().mean(-1)
 
 
 # ---------------------------------------------------------------- features
