@@ -46,6 +46,18 @@ def test_direct_nodes_replace_the_proxy_only_when_asked():
     assert ev.usable_proxies(graph) == {} and set(ev.applicable_proxies(graph)) == {"grain"}
 
 
+def test_auto_gradients_go_direct_only_where_no_proxy_fits():
+    graph, target = _target(0.3)
+    ev = Evaluator(graph, target, _config("auto"), {"cells": _StandInProxy()}, torch.device("cpu"), lambda s: None)
+    assert ev.direct_nodes == frozenset() and set(ev.proxy_nodes) == {"grain"}  # the proxy fits: it is used
+    ev = Evaluator(graph, target, _config("auto"), {}, torch.device("cpu"), lambda s: None)
+    assert ev.direct_nodes == frozenset({"grain"}) and ev.proxy_nodes == {}  # no proxy: direct gradients
+    other = graph.copy()
+    other.set_param("grain", "distance", "manhattan")  # the proxy was trained with euclidean cells only
+    ev = Evaluator(other, target, _config("auto"), {"cells": _StandInProxy()}, torch.device("cpu"), lambda s: None)
+    assert ev.direct_nodes == frozenset({"grain"}) and ev.proxy_nodes == {}
+
+
 def test_direct_hook_differentiates_only_the_declared_parameters():
     graph = resolve_graph("bricks")  # brick_generator's offset is not direct (rows jump between bricks)
     node = next(n for n in graph.nodes if graph.node_spec(n).name == "brick_generator")

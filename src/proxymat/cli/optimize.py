@@ -197,9 +197,10 @@ def register(sub: Any) -> None:
                         "loss differs between the current graph's layout and N other layout seeds (0: off; default "
                         "%(default)s)")
     p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
-                   help="how Stage II moves generator parameters: through their proxies (proxy), or by autograd "
-                        "through the real generator where it declares direct parameters (direct: cells, clouds, "
-                        "perlin_noise, brick_generator, arc_pavement), proxies for the rest (default: %(default)s)")
+                   help="how Stage II moves generator parameters: through their proxies (proxy); by autograd "
+                        "through the real generator where it declares direct parameters, proxies for the rest "
+                        "(direct); or through a proxy where one fits and by autograd for the other generators "
+                        "(auto) (default: %(default)s)")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")

@@ -28,9 +28,10 @@ def _render_settings() -> RenderSettings:
     return RenderSettings()
 
 
-GRADIENTS: tuple[str, ...] = ("proxy", "direct")
-"""How Stage II moves generator parameters (``OptimizeConfig.gradients``): through their proxies, or by autograd
-through the real generator where it declares direct parameters."""
+GRADIENTS: tuple[str, ...] = ("proxy", "direct", "auto")
+"""How Stage II moves generator parameters (``OptimizeConfig.gradients``): through their proxies ("proxy"), by
+autograd through the real generator where it declares direct parameters ("direct"), or through a proxy where one
+fits and by autograd through the real generator for the other nodes with direct parameters ("auto")."""
 
 
 @dataclass(frozen=True)

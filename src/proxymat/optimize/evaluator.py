@@ -133,8 +133,8 @@ class Evaluator:
 
     def refresh_proxies(self, quiet: bool = False) -> None:
         """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`),
-        and :attr:`direct_nodes` to its generator nodes with direct parameters when ``gradients`` is "direct"
-        (those then use no proxy)."""
+        and :attr:`direct_nodes` to its generator nodes that Stage II moves by direct gradients
+        (:meth:`direct_generators`; those then use no proxy)."""
         self.direct_nodes = self.direct_generators(self.graph)
         self.proxy_nodes = self.usable_proxies(self.graph, quiet)
 
@@ -144,12 +144,16 @@ class Evaluator:
         return {k: v for k, v in self.applicable_proxies(graph, quiet).items() if k not in direct}
 
     def direct_generators(self, graph: Graph) -> frozenset[str]:
-        """Generator nodes of ``graph`` that Stage II moves by direct gradients (``gradients`` "direct" and the
-        generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters)."""
-        if self.config.gradients != "direct":
+        """Generator nodes of ``graph`` that Stage II moves by direct gradients: with ``gradients`` "direct" every
+        node whose generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters,
+        with "auto" those of them that no proxy fits (:meth:`applicable_proxies`), with "proxy" none."""
+        if self.config.gradients not in ("direct", "auto"):
             return frozenset()
-        return frozenset(name for name in graph.nodes
-                         if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
+        declared = frozenset(name for name in graph.nodes
+                             if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
+        if self.config.gradients == "auto":
+            return declared - set(self.applicable_proxies(graph, quiet=True))
+        return declared
 
     def applicable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
         """Generator nodes of ``graph`` whose proxy fits: the proxy's pinned parameters equal the node's
