@@ -207,7 +207,9 @@ def test_fit_end_to_end_on_a_two_graph_library(library, index, tmp_path, monkeyp
     monkeypatch.setattr(select_index, "library_entries", lambda: list(library))
     tiny = OptimizeConfig(res=64, iters1=2, iters2=2, iters3=2, samples=2, search_batch=2, rescore=1, polish=2,
                           sweep_iters=0, search_refit=0, loss=LossConfig(scales=(1.0, 0.5)))
-    monkeypatch.setattr(photo_fit, "pipeline_config", lambda quality, seed=0, res=None: tiny)
+    losses = []
+    monkeypatch.setattr(photo_fit, "pipeline_config",
+                        lambda quality, seed=0, res=None, loss="default": losses.append(loss) or tiny)
     monkeypatch.setattr(photo_fit, "FIT_QUALITY", {"fast": {"top_k": 2, "shortlist": 2, "short_iters": 2, "wide": 0}})
     *_, renders = sample_graph(library[0].load(), 1, seed=7, res=64)
     from proxymat.io import write_png
@@ -215,7 +217,8 @@ def test_fit_end_to_end_on_a_two_graph_library(library, index, tmp_path, monkeyp
     write_png(tmp_path / "photo.png", renders)
     out = tmp_path / "out"
     assert main(["fit", str(tmp_path / "photo.png"), "-o", str(out), "--quality", "fast", "--quiet",
-                 "--index", str(tmp_path / "idx.safetensors")]) == 0
+                 "--index", str(tmp_path / "idx.safetensors"), "--loss", "smooth_spectrum"]) == 0
+    assert losses == ["smooth_spectrum"]  # --loss reaches the pipeline's settings
     rows = json.loads((out / "candidates.json").read_text())
     assert [r["name"] for r in rows][0] == "bricks" and rows[0]["winner"]
     assert all(r["final_loss"] is not None for r in rows)  # top-2 both fully fitted
@@ -248,3 +251,13 @@ def test_fit_presets_full_fit_one_graph_by_default_and_three_at_best():
     assert fit_plan("default").top_k == 1 and fit_plan("best").top_k == 3 and fit_plan("fast").top_k == 1
     assert fit_plan("default", top_k=3, shortlist=None).top_k == 3  # an explicit --top-k wins, None keeps the preset
     assert fit_plan("fast", shortlist=5).shortlist == 5 and fit_plan("fast").shortlist == 1
+
+
+def test_pipeline_config_takes_a_named_loss_variant():
+    from proxymat.photo_fit import pipeline_config
+
+    assert pipeline_config("fast").loss.profile_weight == 0.0
+    cfg = pipeline_config("fast", res=128, loss="profile")
+    assert cfg.loss.profile_weight > 0 and cfg.res == 128
+    with pytest.raises(ValueError, match="unknown loss variant 'nope'"):
+        pipeline_config("fast", loss="nope")

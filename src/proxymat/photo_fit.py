@@ -162,16 +162,16 @@ def write_candidates(out_dir: Path, fit: PhotoFit) -> list[dict[str, Any]]:
     return rows
 
 
-def pipeline_config(quality: str, seed: int = 0, res: int | None = None) -> Any:
+def pipeline_config(quality: str, seed: int = 0, res: int | None = None, loss: str = "default") -> Any:
     """The :class:`~proxymat.optimize.config.OptimizeConfig` of optimize's ``--quality`` preset (``res``: another
-    working resolution), with the material loss's scales picked for the resolution."""
+    working resolution), with the material loss variant ``loss`` at the scales picked for the resolution."""
     from .optimize.config import OptimizeConfig, quality_settings
     from .optimize.loss_config import material_loss_config
 
     preset = quality_settings(quality)
     if res is not None:
         preset["res"] = int(res)
-    return OptimizeConfig(**preset, seed=seed, loss=material_loss_config(preset["res"]))
+    return OptimizeConfig(**preset, seed=seed, loss=material_loss_config(preset["res"], name=loss))
 
 
 def find_graph(ref: str, entries: Sequence[Entry]) -> Graph:

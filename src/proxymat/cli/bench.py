@@ -192,7 +192,7 @@ def _run_select(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
         photos = Path(args.real)
         if not photos.is_dir():
             raise CliError(f"--real {photos}: not a folder")
-        rows = real_panel(photos, entries, index, pipeline_config(args.quality, res=args.res), plan,
+        rows = real_panel(photos, entries, index, pipeline_config(args.quality, res=args.res, loss=args.loss), plan,
                           figures=Path(args.figures) if args.figures else None, linear=args.linear, log=_progress)
         return rows, real_table(rows)
     rows = bench_select(entries, index, args.per_graph, args.shortlist if args.short_fits else 0, args.seed,
@@ -347,6 +347,8 @@ def register(sub: Any) -> None:
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="--real: the fit's preset (as proxymat fit --quality)")
     q.add_argument("--res", type=int, default=None, help="--real: working resolution (default: the preset's)")
+    q.add_argument("--loss", default="default", choices=LOSS_NAMES, metavar="LOSS",
+                   help="--real: the material loss variant of the short and full fits (as proxymat fit --loss)")
     q.add_argument("--linear", action="store_true",
                    help="--real: the photos hold linear values (as proxymat fit --linear; default: sRGB, as fit reads "
                         "8-bit files) and are set beside E3's linear fits (e3_real_*_lin.png)")

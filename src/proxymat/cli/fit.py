@@ -12,6 +12,7 @@ from typing import Any
 
 from ..allocator import retain_freed_memory
 from ..optimize.config import QUALITY
+from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, add_plugin_argument, non_negative_int, positive_int, proxy_files, torch_device
 
@@ -53,7 +54,7 @@ def run_fit(args: argparse.Namespace) -> int:
     device = torch_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = pipeline_config(args.quality, args.seed, args.res)
+    config = pipeline_config(args.quality, args.seed, args.res, args.loss)
     plan = fit_plan(args.quality, top_k=args.top_k, shortlist=args.shortlist)
     out = Path(args.output)
     _check_output(out)
@@ -114,6 +115,9 @@ def register(sub: Any) -> None:
                    help="graphs nearest by descriptor that get a short low-resolution fit (default: the preset's, 3)")
     p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE",
                    help="with --graph: use this proxy weights file for a generator (e.g. one trained for a plugin)")
+    p.add_argument("--loss", default="default", choices=LOSS_NAMES, metavar="LOSS",
+                   help=f"the material loss's terms, for the short fits and the full ones (default: default; any of: "
+                        f"{', '.join(LOSS_NAMES)})")
     p.add_argument("--index", metavar="FILE", help="selection index file (default: the one shipped with the library)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seed of the optimizer's random draws (default 0)")
