@@ -71,7 +71,7 @@ queue_q() {  # progressive resolution: the 64 px cells proxy of queue_d grown to
   # levels, the 128 px level starts at zero), same 2 free parameters, one thread; stopped at step 4000 and finished
   # with --steps 4000 (2.78 h wall-clock in all, the source's 0.95 h included, on a loaded machine). Held-out at 128 px:
   # L1 0.030, SSIM 0.955, Gram 0.03 x a flat image's. Shipped as cells (the 64 px source is kept as
-  # bench/weights/cells64_24000.safetensors). Log bench/weights/cells_grown128.log, grid docs/figures/e1_cells128_grown.png.
+  # bench/weights/cells64_24000.safetensors). Log bench/weights/cells_grown128.log, grid docs/figures/e1_cells.png.
   $P proxy train cells --init runs/proxies/cells.safetensors --res 128 --steps 16000 --no-gan --threads 1 --quiet \
     --out runs/proxies/cells128.safetensors
 }
@@ -86,7 +86,7 @@ queue_s() {  # the 64 px clouds proxy of queue_e grown to 128 px (all 4 paramete
   # beside benchmarks (first asked for 6000 steps, resumed with 8000: no schedule depends on --steps); stopped at
   # step 4500 and finished with --steps 4500 (1.61 h wall-clock on a loaded machine).
   # Held-out at 128 px: L1 0.029, SSIM 0.805, Gram 0.03 x a flat image's. Shipped as clouds (the 64 px source:
-  # bench/weights/clouds64_12000.safetensors). Log bench/weights/clouds_grown128.log, grid docs/figures/e1_clouds128_grown.png.
+  # bench/weights/clouds64_12000.safetensors). Log bench/weights/clouds_grown128.log, grid docs/figures/e1_clouds.png.
   nice -n 19 $P proxy train clouds --init runs/proxies/clouds.safetensors --res 128 --steps 8000 --no-gan --threads 1 \
     --quiet --out runs/proxies/clouds128.safetensors
 }
