@@ -52,6 +52,7 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     "all": replace(_DEFAULT, feature_sw_weight=1.0),
     # the spectrum's envelope: power averaged over 4 x 4 frequency blocks (single bins scatter as noise)
     "smooth_spectrum": replace(_DEFAULT, spectrum_smooth=4),
+    "smooth2_spectrum": replace(_DEFAULT, spectrum_smooth=2),  # 2 x 2 blocks: keeps the low frequencies' resolution
     # the flash highlight's falloff: mean log luminance in 16 rings around the centre
     "profile": replace(_DEFAULT, profile_weight=0.05),
 }
