@@ -384,9 +384,10 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
     else:
         true_x = None
     rows: list[dict[str, Any]] = []
+    direct = {"steps": direct_steps or steps, "lr": direct_lr, "seed": seed, "work_res": direct_res, "grid": direct_grid}
     direct_key = None
     if DIRECT in methods or PROXY_DIRECT in methods:  # the direct fits' settings change their rows: part of the key
-        direct_key = {"work_res": int(direct_res or res), "steps": direct_steps or steps, "lr": float(direct_lr),
+        direct_key = {"work_res": int(direct_res or res), "steps": direct["steps"], "lr": float(direct_lr),
                       "grid": direct_grid, "random": direct_random if PROXY_DIRECT in methods else None}
     for t in range(targets.shape[0]):
         key = target_key(t, spec.name, res, budget_s, steps, search, seed, proxy_label, direct_key)
@@ -407,8 +408,6 @@ def run_mask_fit(spec: GeneratorSpec, proxy: Callable[[torch.Tensor], torch.Tens
         if progress:
             progress(f"target {t}: proxy+Adam loss {ours.loss:.4f} in {ours.seconds:.1f}s")
         for method in methods:
-            direct = {"steps": direct_steps or steps, "lr": direct_lr, "seed": seed, "work_res": direct_res,
-                      "grid": direct_grid}
             if method == PROXY_INIT:  # Powell + BO from the proxy's result
                 gf = after_proxy(ours, method, fit_gradient_free(
                     "powell_bo", space, loss, res, budget_s=max(budget_s - ours.seconds, 1.0), seed=seed, x0=ours.x,

@@ -135,24 +135,28 @@ class Evaluator:
         """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`),
         and :attr:`direct_nodes` to its generator nodes that Stage II moves by direct gradients
         (:meth:`direct_generators`; those then use no proxy)."""
-        self.direct_nodes = self.direct_generators(self.graph)
-        self.proxy_nodes = self.usable_proxies(self.graph, quiet)
+        applicable = self.applicable_proxies(self.graph, quiet)
+        self.direct_nodes = self.direct_generators(self.graph, applicable)
+        self.proxy_nodes = {k: v for k, v in applicable.items() if k not in self.direct_nodes}
 
     def usable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
         """:meth:`applicable_proxies` of ``graph`` but for its direct nodes (:meth:`direct_generators`)."""
-        direct = self.direct_generators(graph)
-        return {k: v for k, v in self.applicable_proxies(graph, quiet).items() if k not in direct}
+        applicable = self.applicable_proxies(graph, quiet)
+        direct = self.direct_generators(graph, applicable)
+        return {k: v for k, v in applicable.items() if k not in direct}
 
-    def direct_generators(self, graph: Graph) -> frozenset[str]:
+    def direct_generators(self, graph: Graph, applicable: Mapping[str, ProxyLike] | None = None) -> frozenset[str]:
         """Generator nodes of ``graph`` that Stage II moves by direct gradients: with ``gradients`` "direct" every
         node whose generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters,
-        with "auto" those of them that no proxy fits (:meth:`applicable_proxies`), with "proxy" none."""
+        with "auto" those of them that no proxy fits (``applicable``: :meth:`applicable_proxies` of ``graph``,
+        found here when None), with "proxy" none."""
         if self.config.gradients not in ("direct", "auto"):
             return frozenset()
         declared = frozenset(name for name in graph.nodes
                              if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
         if self.config.gradients == "auto":
-            return declared - set(self.applicable_proxies(graph, quiet=True))
+            fits = self.applicable_proxies(graph, quiet=True) if applicable is None else applicable
+            return declared - set(fits)
         return declared
 
     def applicable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:

@@ -21,8 +21,8 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, flash_profile,
-                         log_spectrum, profile_l1, spectrum_l1)
+from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
+                         profile_l1, profile_reference, spectrum_l1)
 
 
 class MaterialLoss:
@@ -43,7 +43,7 @@ class MaterialLoss:
             self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
                 if c.color_weight else None
             self._spectrum = log_spectrum(target, c.spectrum_res, c.spectrum_smooth) if c.spectrum_weight else None
-            self._profile = flash_profile(target, c.profile_rings) if c.profile_weight else None
+            self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
 

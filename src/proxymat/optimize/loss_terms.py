@@ -98,6 +98,17 @@ def color_sw(render: torch.Tensor, ref: ColorReference) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- spectrum
+def luminance(img: torch.Tensor, res: int) -> torch.Tensor:
+    """Luminance ``(B, res, res)`` of ``(B, C, H, W)`` images (C = 3, or 1: the map itself), area-resized down
+    to ``res`` px or bilinearly resized up."""
+    if img.shape[-1] > res:  # area resize (the same as F.interpolate(..., mode="area"))
+        img = adaptive_avg_pool(img, res)
+    elif img.shape[-1] != res or img.shape[-2] != res:
+        img = F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
+    w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
+    return (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
+
+
 def log_spectrum(img: torch.Tensor, res: int = 128, smooth: int = 1) -> torch.Tensor:
     """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``.
 
@@ -106,12 +117,7 @@ def log_spectrum(img: torch.Tensor, res: int = 128, smooth: int = 1) -> torch.Te
     texture scatters about its mean by a factor of order 1 (exponentially), so the unsmoothed log spectra of
     two samples of one texture differ by about 1.4 on average; block averages keep the spectral envelope
     (peaks of a regular layout, the feature size) and shrink that scatter."""
-    if img.shape[-1] > res:  # area resize (the same as F.interpolate(..., mode="area"))
-        img = adaptive_avg_pool(img, res)
-    elif img.shape[-1] != res or img.shape[-2] != res:
-        img = F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
-    w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
-    luma = (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
+    luma = luminance(img, res)
     luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
     if smooth <= 1:
         power = torch.fft.rfft2(luma, norm="ortho").abs().square()
@@ -140,20 +146,31 @@ def ring_masks(res: int, rings: int, device: torch.device | None = None) -> torc
     return masks / masks.sum(1, keepdim=True)
 
 
-def flash_profile(img: torch.Tensor, rings: int = 16, res: int = 64) -> torch.Tensor:
+def flash_profile(img: torch.Tensor, rings: int = 16, res: int = 64, masks: torch.Tensor | None = None) -> torch.Tensor:
     """Log of the mean luminance in each of ``rings`` rings around the centre of ``(B, 3, H, W)`` images
-    (area-resized to ``res`` px first): ``(B, rings)``."""
-    if img.shape[-1] != res or img.shape[-2] != res:
-        img = adaptive_avg_pool(img, res) if img.shape[-1] > res else \
-            F.interpolate(img, size=(res, res), mode="bilinear", align_corners=False)
-    w = torch.tensor(_LUMA, dtype=img.dtype, device=img.device).view(1, 3, 1, 1)
-    luma = ((img * w).sum(1) if img.shape[1] == 3 else img[:, 0]).clamp_min(0.0).flatten(1)
-    return torch.log(luma @ ring_masks(res, rings, img.device).to(luma).t() + 1e-3)
+    (resized to ``res`` px first, as :func:`luminance`): ``(B, rings)``. ``masks`` are :func:`ring_masks`
+    ``(res, rings)`` made once by the caller (made here when None)."""
+    masks = ring_masks(res, rings, img.device) if masks is None else masks
+    luma = luminance(img, res).clamp_min(0.0).flatten(1)
+    return torch.log(luma @ masks.to(luma).t() + 1e-3)
 
 
-def profile_l1(render: torch.Tensor, ref_profile: torch.Tensor, res: int = 64) -> torch.Tensor:
-    """Mean absolute difference of :func:`flash_profile` against the target's ``ref_profile`` ``(1, rings)``: (B,)."""
-    return (flash_profile(render, ref_profile.shape[-1], res) - ref_profile).abs().mean(-1)
+@dataclass(frozen=True)
+class ProfileReference:
+    masks: torch.Tensor  # (rings, res * res), :func:`ring_masks`
+    profile: torch.Tensor  # (1, rings), the target's :func:`flash_profile`
+    res: int
+
+
+def profile_reference(target: torch.Tensor, rings: int = 16, res: int = 64) -> ProfileReference:
+    """Precompute the target side of :func:`profile_l1` (``target`` is ``(1, 3, H, W)``) and the ring masks."""
+    masks = ring_masks(res, rings, target.device)
+    return ProfileReference(masks, flash_profile(target, rings, res, masks), res)
+
+
+def profile_l1(render: torch.Tensor, ref: ProfileReference) -> torch.Tensor:
+    """Mean absolute difference of :func:`flash_profile` against the target's: (B,)."""
+    return (flash_profile(render, ref.masks.shape[0], ref.res, ref.masks) - ref.profile).abs().mean(-1)
 
 
 # ---------------------------------------------------------------- features
