@@ -91,9 +91,10 @@ queue_s() {  # the 64 px clouds proxy of queue_e grown to 128 px (all 4 paramete
     --quiet --out runs/proxies/clouds128.safetensors
 }
 queue_t() {  # cells over all 6 parameters at 64 px (the first step of a grown all-parameter proxy), one thread at
-  # lowest priority beside benchmarks; stopped at step 3250 and finished with --steps 3250. Held-out: L1 0.175 /
-  # SSIM 0.08 against a flat image's 0.169 / 0.06: no better than flat yet, as queue_p at 128 px. Not shipped;
-  # weights bench/weights/cells_all64_3250.safetensors, log bench/weights/cells_all64.log; resumes from runs/proxies/.
+  # lowest priority beside benchmarks; stopped at step 5000 (after a stop at 3250) and finished with --steps 5000.
+  # Held-out: L1 0.169 / SSIM 0.09 against a flat image's 0.169 / 0.06: no better than flat yet, as queue_p at
+  # 128 px. Not shipped; weights bench/weights/cells_all64_5000.safetensors, log bench/weights/cells_all64.log;
+  # resumes from runs/proxies/.
   nice -n 19 $P proxy train cells --unpin --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --out runs/proxies/cells_all64.safetensors
 }
@@ -122,7 +123,7 @@ record_all
 # queue_m  # both cores, not shipped
 # queue_n  # both cores, not shipped
 # queue_p  # one core, stopped at 5250 steps (no better than flat)
-# queue_t  # one core, stopped at 3250 steps (no better than flat yet)
+# queue_t  # one core, stopped at 5000 steps (no better than flat yet)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
