@@ -98,6 +98,11 @@ queue_t() {  # cells over all 6 parameters at 64 px (the first step of a grown a
   nice -n 19 $P proxy train cells --unpin --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --out runs/proxies/cells_all64.safetensors
 }
+queue_u() {  # cells over all 6 parameters at 64 px with the enum inputs (distance, style) fed one-hot, the same
+  # seed and recipe as queue_t otherwise: does the encoding of categorical inputs hold the all-parameter proxy back?
+  nice -n 19 $P proxy train cells --unpin --one-hot --res 64 --steps 30000 --no-gan --threads 1 --quiet \
+    --out runs/proxies/cells_all64_onehot.safetensors
+}
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
   cp runs/proxies/tile_paraboloid128.safetensors src/proxymat/weights/tile_paraboloid.safetensors
@@ -124,6 +129,7 @@ record_all
 # queue_n  # both cores, not shipped
 # queue_p  # one core, stopped at 5250 steps (no better than flat)
 # queue_t  # one core, stopped at 5000 steps (no better than flat yet)
+# queue_u  # one core, running
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps

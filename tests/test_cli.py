@@ -59,6 +59,8 @@ def test_gallery(tmp_path):
         (["nodes", "no_such_node"], "unknown node type"),
         (["render", "leather", "-o", "OUT", "--device", "cuda"], "CUDA is not available"),
         (["proxy", "train", "cells", "--init", "OUT.safetensors", "--out", "OUT"], "no such proxy file"),
+        (["proxy", "train", "cells", "--init", "cells", "--one-hot", "--out", "OUT"],
+         "--one-hot applies to a fresh model; --init keeps the source proxy's inputs"),
         (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "32", "--out", "OUT"],
          "--res 32 is below the 64 px of --init pptbf_mask_cellular; a proxy can only grow"),
         (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "128", "--channels", "8", "8", "--out", "OUT"],

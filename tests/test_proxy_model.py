@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from proxymat.features import TextureFeatures
 from proxymat.nodes.generators.base import GeneratorSpec
-from proxymat.params import f, i
+from proxymat.params import e, f, i
 from proxymat.proxy.metrics import comparison_grid, evaluate_proxy, flat_like, gaussian_window, gram_distance, l1, psnr, ssim
 from proxymat.proxy.model import (
     DEFAULT_CHANNELS,
@@ -20,7 +20,9 @@ from proxymat.proxy.model import (
     build_proxy,
     count_params,
     denormalize_params,
+    expand_categories,
     normalize_params,
+    one_hot_categories,
     proxy_inputs,
     sample_params,
     upsample2x,
@@ -61,6 +63,39 @@ def test_config_defaults_and_roundtrip():
 def test_config_rejects_bad_values(kw, msg):
     with pytest.raises(ValueError, match=msg):
         ProxyConfig(n_params=2, **kw)
+
+
+def test_config_categories_roundtrip_and_old_files_unchanged():
+    cfg = ProxyConfig(n_params=3, res=8, categories=(0, 3, 0))
+    assert cfg.embed_inputs == 5 and ProxyConfig.from_dict(cfg.to_dict()) == cfg
+    assert "categories" not in ProxyConfig(n_params=3, res=8).to_dict()  # files without one-hot inputs unchanged
+    assert ProxyConfig(n_params=3, res=8).embed_inputs == 3
+
+
+@pytest.mark.parametrize("cats", [(0, 3), (0, 1, 0), (0, -2, 0)])
+def test_config_rejects_bad_categories(cats):
+    with pytest.raises(ValueError, match="categories"):
+        ProxyConfig(n_params=3, res=8, categories=cats)
+
+
+def test_expand_categories_one_hot_by_rounded_index():
+    p = torch.tensor([[0.3, 0.24, 0.7], [0.9, 0.26, 1.0], [0.1, 0.76, 0.2]])
+    out = expand_categories(p, (0, 3, 0))
+    assert torch.equal(out, torch.tensor([[0.3, 1, 0, 0, 0.7], [0.9, 0, 1, 0, 1.0], [0.1, 0, 0, 1, 0.2]]))
+    assert expand_categories(p, ()) is p
+
+
+def test_one_hot_proxy_sees_enum_choices_and_keeps_scalar_gradients():
+    spec = GeneratorSpec("toy_enum", _blobs, (f("x", 0.0, 0.0, 2.0), e("mode", "a", ("a", "b", "c")), i("count", 2, 1, 4)))
+    cats = one_hot_categories(spec)
+    assert cats == (0, 3, 0)
+    net = build_proxy(ProxyConfig(n_params=3, res=8, w_dim=8, map_depth=2, channels=(4, 3), categories=cats))
+    assert net.mapping.embed.weight.shape == (8, 5)
+    p = torch.tensor([[0.2, 0.0, 0.5], [0.2, 0.5, 0.5]], requires_grad=True)
+    out = net(p)
+    assert not torch.allclose(out[0], out[1])  # the choice changes the image
+    out.sum().backward()
+    assert p.grad[:, 0].abs().sum() > 0 and torch.all(p.grad[:, 1] == 0)  # one-hot column: no gradient
 
 
 def test_default_size_fits_cpu_budget():

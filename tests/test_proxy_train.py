@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from proxymat.nodes.generators.base import GeneratorSpec
-from proxymat.params import f, i
+from proxymat.params import e, f, i
 from proxymat.proxy.model import ProxyConfig, build_proxy, normalize_params, sample_params
 from proxymat.proxy.train import TrainConfig, checkpoint_path, log_path, read_checkpoint, train_proxy
 from proxymat.proxy.weights import ProxyWeightsError, load_proxy, record_metrics, resolve_weights, save_proxy
@@ -314,6 +314,16 @@ def test_a_proxy_carries_what_it_pins(tmp_path):
     stray = GeneratorSpec("toy_blobs", _blobs, (f("size", 0.15, 0.05, 0.3), i("count", 2, 1, 4)))
     with pytest.raises(ProxyWeightsError, match=r"pins parameter\(s\) \['x'\] that generator 'toy_blobs' does not have"):
         load_proxy(path, spec=stray)
+
+
+def test_one_hot_proxy_roundtrips_through_its_file(tmp_path):
+    spec = GeneratorSpec("toy_enum", _blobs, (f("x", 0.0, 0.0, 2.0), e("mode", "a", ("a", "b", "c"))))
+    net = build_proxy(ProxyConfig(n_params=2, res=16, w_dim=16, map_depth=2, channels=(16, 8, 8), categories=(0, 3)))
+    loaded = load_proxy(save_proxy(tmp_path / "oh.safetensors", net, spec), spec=spec)
+    assert loaded.config.categories == (0, 3)
+    p = torch.tensor([[0.3, 0.0], [0.3, 1.0]])
+    a, b = loaded.net(p), net(p).detach()
+    assert torch.allclose(a, b, atol=5e-3) and not torch.allclose(a[0], a[1], atol=5e-2)  # fp16 file; choice matters
 
 
 def test_corrupt_missing_and_foreign_files(tmp_path):

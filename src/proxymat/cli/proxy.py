@@ -28,7 +28,7 @@ def run_train(args: argparse.Namespace) -> int:
     import torch
 
     from ..proxy.distributed import dist_context
-    from ..proxy.model import ProxyConfig, proxy_inputs
+    from ..proxy.model import ProxyConfig, one_hot_categories, proxy_inputs
     from ..proxy.train import checkpoint_path, train_proxy
 
     spec = _spec(args.generator)
@@ -40,9 +40,12 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(str(err)) from None
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
+    if args.init and args.one_hot:
+        raise CliError("--one-hot applies to a fresh model; --init keeps the source proxy's inputs")
     try:
         mcfg = _init_config(args) if args.init else ProxyConfig(
-            n_params=len(proxy_inputs(spec)), res=args.res or 128, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()))
+            n_params=len(proxy_inputs(spec)), res=args.res or 128, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()),
+            categories=one_hot_categories(spec) if args.one_hot else ())
     except ValueError as err:
         raise CliError(str(err)) from None
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=mcfg.res, device=str(device), num_threads=args.threads,
@@ -194,6 +197,8 @@ def register(sub: Any) -> None:
                    help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--unpin", action="store_true",
                    help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
+    t.add_argument("--one-hot", action="store_true",
+                   help="feed each enum input to the mapping network one-hot instead of as a scalar index")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     add_plugin_argument(t)
     t.set_defaults(func=run_train)

@@ -4,7 +4,8 @@ The proxy maps the *normalized* parameters ``P`` (B, n) in [0, 1] of a generator
 to one grayscale map. Architecture (implemented here from scratch, after the
 method's description):
 
-* mapping: ``embed`` FC(n -> w_dim), second-moment normalization, ``map_depth``
+* mapping: optional one-hot expansion of categorical inputs (``categories``),
+  ``embed`` FC(n -> w_dim), second-moment normalization, ``map_depth``
   FC layers with leaky ReLU, equalized learning rate with a 0.01 multiplier;
   the single ``w`` is shared by every layer (no style mixing, no noise);
 * synthesis: a learned 4x4 constant, per resolution two modulated 3x3 convs with
@@ -44,6 +45,12 @@ class ProxyConfig:
 
     ``channels`` lists the feature maps at 4, 8, ..., ``res`` (one per
     resolution); empty means :data:`DEFAULT_CHANNELS`.
+
+    ``categories`` gives, per input, its number of choices when the mapping
+    network should see it one-hot (an enum: the normalized index is rounded to
+    its choice), or 0 for a scalar input; empty means every input is scalar.
+    One-hot inputs carry no gradient (categorical parameters are swept, not
+    descended).
     """
 
     n_params: int
@@ -54,10 +61,16 @@ class ProxyConfig:
     lr_mapping_mult: float = 0.01
     padding: str = "circular"
     conv_clamp: float | None = None
+    categories: tuple[int, ...] = field(default=())
 
     def __post_init__(self) -> None:
         if self.n_params < 1:
             raise ValueError(f"ProxyConfig: n_params must be >= 1, got {self.n_params}")
+        cats = tuple(int(c) for c in self.categories)
+        if cats and (len(cats) != self.n_params or any(c == 1 or c < 0 for c in cats)):
+            raise ValueError(f"ProxyConfig: categories must list 0 or a choice count >= 2 for each of the "
+                             f"{self.n_params} inputs, got {cats}")
+        object.__setattr__(self, "categories", cats)
         if not PROXY_RES.accepts(self.res):
             raise ValueError(f"ProxyConfig: {PROXY_RES.problem(self.res)}")
         if self.padding not in ("circular", "zeros"):
@@ -72,16 +85,26 @@ class ProxyConfig:
     def resolutions(self) -> tuple[int, ...]:
         return tuple(4 << k for k in range(len(self.channels)))
 
+    @property
+    def embed_inputs(self) -> int:
+        """Width of the mapping network's first layer: one column per scalar input, one per choice."""
+        return sum(c or 1 for c in self.categories) if self.categories else self.n_params
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        if self.categories:
+            d["categories"] = list(self.categories)
+        else:
+            d.pop("categories")  # files written before one-hot inputs existed stay byte-identical
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ProxyConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        if "channels" in known:
-            known["channels"] = tuple(known["channels"])
+        for key in ("channels", "categories"):
+            if key in known:
+                known[key] = tuple(known[key])
         return cls(**known)
 
 
@@ -107,18 +130,35 @@ class EqualLinear(nn.Module):
         return F.leaky_relu(x, 0.2) * _LRELU_GAIN if self.act else x
 
 
+def expand_categories(p: torch.Tensor, categories: tuple[int, ...]) -> torch.Tensor:
+    """P (B, n) -> (B, sum(c or 1)): column k one-hot over its ``categories[k]`` choices when that is
+    non-zero (index ``round(p * (c - 1))``, clamped), else kept as is. Empty ``categories``: P unchanged."""
+    if not categories:
+        return p
+    cols = []
+    for k, c in enumerate(categories):
+        col = p[:, k]
+        if c:
+            idx = torch.round(col.detach() * (c - 1)).clamp(0, c - 1).long()
+            cols.append(F.one_hot(idx, c).to(p.dtype))
+        else:
+            cols.append(col[:, None])
+    return torch.cat(cols, dim=1)
+
+
 class MappingNet(nn.Module):
     """P (B, n) -> w (B, w_dim)."""
 
     def __init__(self, cfg: ProxyConfig):
         super().__init__()
-        self.embed = EqualLinear(cfg.n_params, cfg.w_dim)
+        self.categories = cfg.categories
+        self.embed = EqualLinear(cfg.embed_inputs, cfg.w_dim)
         self.layers = nn.ModuleList(
             EqualLinear(cfg.w_dim, cfg.w_dim, lr_mult=cfg.lr_mapping_mult, act=True) for _ in range(cfg.map_depth)
         )
 
     def forward(self, p: torch.Tensor) -> torch.Tensor:
-        x = normalize_2nd_moment(self.embed(p))
+        x = normalize_2nd_moment(self.embed(expand_categories(p, self.categories)))
         for layer in self.layers:
             x = layer(x)
         return x
@@ -297,6 +337,11 @@ def proxy_inputs(spec: GeneratorSpec) -> tuple[ParamSpec, ...]:
     if not inputs:
         raise ValueError(f"generator {spec.name!r} has no free parameter to build a proxy on")
     return inputs
+
+
+def one_hot_categories(spec: GeneratorSpec) -> tuple[int, ...]:
+    """:attr:`ProxyConfig.categories` that feeds every enum input of ``spec``'s proxy one-hot."""
+    return tuple(len(p.choices) if p.kind == "enum" else 0 for p in proxy_inputs(spec))
 
 
 def normalize_params(spec: GeneratorSpec, real: Mapping[str, torch.Tensor]) -> torch.Tensor:
