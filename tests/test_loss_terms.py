@@ -10,7 +10,8 @@ from proxymat.nodes.generators import get_generator
 from proxymat.nodes.generators.cells import DISTANCES, STYLES
 from proxymat.optimize.loss import LOSS_PRESETS, LossConfig, MaterialLoss
 from proxymat.optimize.loss_terms import (color_reference, color_sw, directions, flash_profile, log_spectrum,
-                                          profile_l1, ring_masks, sliced_distance, sorted_projections, spectrum_l1)
+                                          polar_bins, polar_log_spectrum, profile_l1, ring_masks, sliced_distance,
+                                          sorted_projections, spectrum_l1)
 from proxymat.render import render
 
 RES = 64
@@ -20,6 +21,8 @@ TERMS = {
     "spectrum": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0, spectrum_res=RES),
     "spectrum_smooth": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0,
                                   spectrum_res=RES, spectrum_smooth=4),
+    "spectrum_polar": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, spectrum_weight=1.0,
+                                 spectrum_res=RES, spectrum_sectors=4),
     "feature_sw": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0),
 }
 PROFILE = LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, profile_weight=1.0)
@@ -122,6 +125,47 @@ def test_smoothed_spectrum_keeps_the_envelope_and_drops_the_periodogram_scatter(
         log_spectrum(two, 64, 3)
 
 
+def test_polar_bins_put_each_frequency_in_one_ring_and_centre_the_axes():
+    bins = polar_bins(32, 4)
+    ky = torch.fft.fftfreq(32, d=1 / 32).view(-1, 1)
+    kx = torch.fft.rfftfreq(32, d=1 / 32).view(1, -1)
+    r = (ky.square() + kx.square()).sqrt().round().expand(32, 17).flatten()
+    valid = (r >= 1) & (r <= 16)
+    assert int(bins.counts.sum()) == int(valid.sum()) and bool((bins.cell[~valid] == bins.n_cells).all())
+    assert bool(((bins.cell[valid] // 4) == r[valid].long() - 1).all())  # ring = rounded radius
+    cell = bins.cell.view(32, 17)
+    horizontal, vertical, diagonal, anti = cell[0, 5], cell[5, 0], cell[4, 4], cell[-4, 4]
+    assert len({int(horizontal % 4), int(vertical % 4), int(diagonal % 4), int(anti % 4)}) == 4
+    assert int(cell[1, 5] % 4) == int(horizontal % 4) and int(cell[-1, 5] % 4) == int(horizontal % 4)  # axis-centred
+    with pytest.raises(ValueError, match="sectors must be >= 1"):
+        polar_bins(32, 0)
+
+
+def test_polar_spectrum_puts_a_wave_in_its_ring_and_sector():
+    x = torch.arange(64, dtype=torch.float32) / 64
+    wave = (0.5 + 0.4 * torch.cos(2 * math.pi * 5 * x)).view(1, 1, 1, 64).expand(1, 3, 64, 64)
+    bins = polar_bins(64, 4)
+    spec = polar_log_spectrum(wave, bins)[0]
+    peak = int(bins.keep[spec.argmax()])
+    assert peak // 4 == 4 and peak % 4 == int(polar_bins(64, 4).cell.view(64, 33)[0, 5] % 4)
+
+
+def test_polar_spectrum_finds_the_cell_size_of_jittered_cells():
+    """Against scale-14 cells at other layouts, scale 14 scores below 13 and 15: the ring keeps a one-cell
+    difference in count apart while the sector average tames the periodogram's scatter."""
+    bins = polar_bins(128, 4)
+    refs = [polar_log_spectrum(_cells(0.95, s, scale=14, res=256), bins) for s in (100, 101, 102)]
+    score = {n: sum(float((polar_log_spectrum(_cells(0.95, 7, scale=n, res=256), bins) - ref).abs().mean())
+                    for ref in refs) for n in (13, 14, 15)}
+    assert score[14] < score[13] and score[14] < score[15]
+
+
+def test_spectrum_averaging_modes_are_exclusive():
+    target = _tint(_cells(0.9, 1))
+    with pytest.raises(ValueError, match="choose one"):
+        MaterialLoss(target, replace(TERMS["spectrum_polar"], spectrum_smooth=4))
+
+
 def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """The same luminance as ``_tint(gray)``, but cells alternately green and pink (complementary hues)."""
     w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
@@ -139,17 +183,19 @@ def test_default_loss_prefers_the_right_hue_at_equal_luminance():
     assert float(loss(right)) < float(loss(split))
 
 
-def test_default_loss_prefers_jittered_cells_to_a_regular_grid():
+@pytest.mark.parametrize("preset", ["default", "polar_spectrum"])
+def test_default_loss_prefers_jittered_cells_to_a_regular_grid(preset):
     target = _tint(_cells(0.9, 1, res=128, scale=8))
     jittered, regular = _tint(_cells(0.9, 2, res=128, scale=8)), _tint(_cells(0.0, 2, res=128, scale=8))
-    loss = MaterialLoss(target, replace(LOSS_PRESETS["default"], features="random"))
+    loss = MaterialLoss(target, replace(LOSS_PRESETS[preset], features="random"))
     assert float(loss(jittered)) < float(loss(regular))
 
 
-def test_default_loss_counts_plank_columns():
+@pytest.mark.parametrize("preset", ["default", "smooth_spectrum", "polar_spectrum"])
+def test_default_loss_counts_plank_columns(preset):
     target = _bricks(2, seed=1)
     rgb = {n: _tint(_bricks(n, seed=2)) for n in (2, 4, 8)}
-    loss = MaterialLoss(_tint(target), replace(LOSS_PRESETS["default"], features="random"))
+    loss = MaterialLoss(_tint(target), replace(LOSS_PRESETS[preset], features="random"))
     values = {n: float(loss(img)) for n, img in rgb.items()}
     assert values[2] < values[4] and values[2] < values[8]
 

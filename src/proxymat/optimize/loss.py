@@ -22,7 +22,7 @@ from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
 from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
-                         profile_l1, profile_reference, spectrum_l1)
+                         polar_bins, polar_log_spectrum, profile_l1, profile_reference, spectrum_l1)
 
 
 class MaterialLoss:
@@ -42,7 +42,13 @@ class MaterialLoss:
             self._t_ds = self._ds(target)
             self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
                 if c.color_weight else None
-            self._spectrum = log_spectrum(target, c.spectrum_res, c.spectrum_smooth) if c.spectrum_weight else None
+            if c.spectrum_sectors and c.spectrum_smooth > 1:
+                raise ValueError("MaterialLoss: spectrum_sectors and spectrum_smooth > 1 are two ways to average "
+                                 "the spectrum; choose one")
+            self._polar = polar_bins(c.spectrum_res, c.spectrum_sectors, target.device) \
+                if c.spectrum_weight and c.spectrum_sectors else None
+            self._spectrum = None if not c.spectrum_weight else polar_log_spectrum(target, self._polar) \
+                if self._polar is not None else log_spectrum(target, c.spectrum_res, c.spectrum_smooth)
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
@@ -79,7 +85,9 @@ class MaterialLoss:
             out["l1"] = (self._ds(render) - self._t_ds).abs().flatten(1).mean(1)
         if self._color is not None:
             out["color"] = color_sw(render, self._color)
-        if self._spectrum is not None:
+        if self._polar is not None:
+            out["spectrum"] = (polar_log_spectrum(render, self._polar) - self._spectrum).abs().mean(1)
+        elif self._spectrum is not None:
             out["spectrum"] = spectrum_l1(render, self._spectrum, c.spectrum_res, c.spectrum_smooth)
         if self._profile is not None:
             out["profile"] = profile_l1(render, self._profile)
@@ -115,7 +123,9 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
     if config.spectrum_weight:
         parts.append(f"log power spectrum L1 (x{config.spectrum_weight:g}, {config.spectrum_res}px"
                      + (f", power averaged over {config.spectrum_smooth}x{config.spectrum_smooth} frequencies)"
-                        if config.spectrum_smooth > 1 else ")"))
+                        if config.spectrum_smooth > 1 else
+                        f", power averaged over 1-frequency rings x {config.spectrum_sectors} sectors)"
+                        if config.spectrum_sectors else ")"))
     if config.profile_weight:
         parts.append(f"flash profile L1 (x{config.profile_weight:g}, {config.profile_rings} rings)")
     if config.feature_sw_weight:

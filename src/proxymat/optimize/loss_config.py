@@ -29,6 +29,7 @@ class LossConfig:
     spectrum_weight: float = 0.0
     spectrum_res: int = 128
     spectrum_smooth: int = 1  # > 1: power averaged over smooth x smooth frequency blocks before the log
+    spectrum_sectors: int = 0  # > 0: power averaged over polar cells (1-frequency rings x this many sectors)
     profile_weight: float = 0.0
     profile_rings: int = 16
     feature_sw_weight: float = 0.0
@@ -53,6 +54,9 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     # the spectrum's envelope: power averaged over 4 x 4 frequency blocks (single bins scatter as noise)
     "smooth_spectrum": replace(_DEFAULT, spectrum_smooth=4),
     "smooth2_spectrum": replace(_DEFAULT, spectrum_smooth=2),  # 2 x 2 blocks: keeps the low frequencies' resolution
+    # power averaged over polar cells, 1 frequency wide and a quarter of the orientations (centred on the
+    # axes): the scatter shrinks as with blocks, but a count or a cell size moves the peak by whole rings
+    "polar_spectrum": replace(_DEFAULT, spectrum_sectors=4),
     # the flash highlight's falloff: mean log luminance in 16 rings around the centre
     "profile": replace(_DEFAULT, profile_weight=0.05),
 }

@@ -10,7 +10,9 @@ distance should.
   (CIE Lab, scaled to about [0, 1]) — a palette absent from the target costs,
   even when complementary hues average to the right mean;
 * log power spectrum: mean absolute difference of the log power spectra of the
-  luminance — periodicity, regularity, counts and orientation;
+  luminance — periodicity, regularity, counts and orientation; optionally
+  averaged over square frequency blocks, or over polar cells (one frequency
+  wide, a sector of angles) that keep the radial resolution counts need;
 * feature distributions: sliced Wasserstein distance between the feature
   vectors of a texture network at each layer (Heitz et al. 2021), which sees
   the whole distribution where a Gram matrix sees second moments;
@@ -27,6 +29,7 @@ distance should.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -133,6 +136,51 @@ def spectrum_l1(render: torch.Tensor, ref_spectrum: torch.Tensor, res: int | Non
     :func:`log_spectrum` at ``res`` px, default its own size, and ``smooth``): (B,)."""
     res = ref_spectrum.shape[-2] * max(smooth, 1) if res is None else res
     return (log_spectrum(render, res, smooth) - ref_spectrum).abs().mean(dim=(-2, -1))
+
+
+@dataclass(frozen=True)
+class PolarBins:
+    """Polar cells of the ``rfft2`` frequencies of a ``res`` x ``res`` image (made by :func:`polar_bins`)."""
+
+    res: int
+    cell: torch.Tensor  # (res * (res // 2 + 1),) cell of each frequency; n_cells for the dropped ones
+    counts: torch.Tensor  # (n_cells,) frequencies per cell
+    keep: torch.Tensor  # (n_kept,) cells that hold at least one frequency
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.counts.numel())
+
+
+def polar_bins(res: int, sectors: int, device: torch.device | None = None) -> PolarBins:
+    """Cells of rings one frequency wide (radius ``round(|k|)`` from 1 to ``res // 2``) split into ``sectors``
+    equal sectors of orientation over 180 degrees (the spectrum of a real image is symmetric), centred on the
+    axes (rows, columns and grids keep their energy inside one sector); the DC term and the corners beyond
+    ``res // 2`` are dropped."""
+    if sectors < 1:
+        raise ValueError(f"polar_bins: sectors must be >= 1, got {sectors}")
+    ky = torch.fft.fftfreq(res, d=1.0 / res, device=device).view(-1, 1)
+    kx = torch.fft.rfftfreq(res, d=1.0 / res, device=device).view(1, -1)
+    ring = torch.sqrt(ky.square() + kx.square()).round().long()
+    angle = torch.atan2(ky, kx).expand_as(ring)  # kx >= 0: (-pi/2, pi/2]
+    sector = ((angle + math.pi / 2) / math.pi * sectors + 0.5).floor().long() % sectors
+    n_cells = (res // 2) * sectors
+    valid = (ring >= 1) & (ring <= res // 2)
+    cell = torch.where(valid, (ring - 1) * sectors + sector, torch.full_like(ring, n_cells)).flatten()
+    counts = torch.bincount(cell, minlength=n_cells + 1)[:n_cells]
+    return PolarBins(res, cell, counts, torch.nonzero(counts > 0).flatten())
+
+
+def polar_log_spectrum(img: torch.Tensor, bins: PolarBins) -> torch.Tensor:
+    """Log of the mean power (luminance, mean removed, at ``bins.res`` px) in each non-empty polar cell of
+    ``bins``: ``(B, n_kept)``. A cell keeps the exact ring of its frequencies, so a count or a cell size moves
+    the peak by whole rings, while the average over the sector shrinks the periodogram's scatter."""
+    luma = luminance(img, bins.res)
+    luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
+    power = torch.fft.rfft2(luma, norm="ortho").abs().square().flatten(1)
+    sums = power.new_zeros(power.shape[0], bins.n_cells + 1).index_add_(1, bins.cell, power)
+    mean = sums[:, bins.keep] / bins.counts[bins.keep].to(power.dtype)
+    return torch.log(mean + 1e-4)
 
 
 # ----------------------------------------------------------- flash profile
