@@ -45,6 +45,22 @@ def test_score_counts_enums_as_zero_or_one_and_judges_closer():
     assert out["judged"] == 3 and out["closer"] == 3
     assert score(s, s, truth, keys)["closer"] == 0
     assert out["filter_error"] == 0.0 and result.dumps() == truth.dumps()
+    assert out["categories_lost"] == []
+
+
+def test_score_lists_categorical_parameters_the_fit_changed_unasked():
+    start, truth = _example("leather")
+    keys = ["grain.disorder", "grain.scale"]  # the case does not vary the metric or the style
+    squares = truth.copy()
+    squares.nodes["grain"].params["distance"] = "chebyshev"
+    out = score(squares, start, truth, keys)
+    assert out["categories_lost"] == ["grain.distance"] and "grain.distance" not in out["per_param"]
+    assert score(truth, start, truth, keys)["categories_lost"] == []
+    rows = [{"method": "m", "gen_error": 0.1, "gen_error_start": 0.2, "closer": 1, "judged": 2, "filter_error": 0.0,
+             "patch_swd": 1.0, "patch_swd_start": 2.0, "lab_distance": 0.1, "lab_distance_start": 0.2, "seconds": 1.0,
+             "categories_lost": lost} for lost in ([], ["grain.distance"])]
+    assert "| m | 2 | 0.200 -> 0.100 | 2/4 (50 %) | 1 |" in summarize(rows)
+    assert "| 2/4 (50 %) | n/a |" in summarize([{k: v for k, v in r.items() if k != "categories_lost"} for r in rows])
 
 
 def test_tiny_run_writes_rows_figures_and_a_table(tmp_path):

@@ -32,31 +32,48 @@ def leather_grain() -> Graph:
 
 def leather_tufted() -> Graph:
     m = Material("leather_tufted", "leather", "Black tufted (capitonné) leather upholstery: padded squares "
-                 "pulled in by covered buttons at the seam crossings, creases radiating from each button and "
-                 "a glossy fine grain.")
+                 "pulled in toward a large domed covered button at the seam crossing, folds around the button "
+                 "and a glossy crinkled grain that breaks the flash highlight into many small glints.")
     panels = m.add("tile_square", "panels", x_amount=2, y_amount=2, scale=0.985, free={"scale": (0.95, 1.0)})
     face = m.add("threshold", "face", input=panels, threshold=0.5, softness=0.01)
-    pillow = m.add("bevel", "pillow", input=face, width=0.22, profile="round", free={"width": (0.05, 0.3)})
-    pull = m.add("radial_gradient", "pull", center=[0.5, 0.5], radius=0.5, free={"radius": (0.2, 0.7)})
-    dimple = m.add("pow", "dimple", input=pull, exponent=1.5)
-    padded = m.add("blend", "padded", foreground=dimple, background=pillow, mode="subtract", opacity=0.5,
+    pillow = m.add("bevel", "pillow", input=face, width=0.22, profile="round", free={"width": (0.08, 0.3)})
+    pillow_h = m.add("levels", "pillow_height", input=pillow, out_high=0.25, free={"out_high": (0.05, 0.6)})
+    # the tufting pulls the whole panel down toward the button: a bowl that rises with the distance to it
+    pull = m.add("radial_gradient", "pull", center=[0.5, 0.5], radius=0.685, free={"radius": (0.5, 1.0)})
+    bowl = m.add("pow", "bowl", input=m.add("invert", "pull_distance", input=pull), exponent=1.0,
+                 free={"exponent": (0.5, 3.0)})
+    padded = m.add("blend", "padded", foreground=bowl, background=pillow_h, mode="add", opacity=0.82,
                    free={"opacity": (0.0, 1.0)})
     fold_src = m.add("clouds", "fold_noise", scale=6, octaves=3, roughness=0.5, seed=3)
-    folds = m.add("multi_directional_warp", "folds", input=padded, intensity_input=fold_src, intensity=0.015,
+    folds = m.add("multi_directional_warp", "folds", input=padded, intensity_input=fold_src, intensity=0.02,
                   directions=4)
-    button = m.add("radial_gradient", "button", center=[0.5, 0.5], radius=0.075, free={"radius": (0.03, 0.15)})
-    button_h = m.add("pow", "button_dome", input=button, exponent=0.5)
-    with_btn = m.add("blend", "with_button", foreground=m.add("levels", "button_height", input=button_h, out_high=0.35),
-                     background=folds, mode="max")
-    grain = m.add("cells", "grain", scale=56, disorder=0.9, style="f2_minus_f1", seed=6)
-    grain_h = m.add("levels", "grain_height", input=grain, in_low=0.0, in_high=0.4, out_low=0.0, out_high=0.004)
-    height = m.add("blend", "height", foreground=grain_h, background=with_btn, mode="add")
-    m.add("height_to_normal", "normal", input=height, intensity=3.0, free={"intensity": (1.0, 8.0)})
-    tone = m.add("uniform_color", "leather", color=(0.045, 0.045, 0.045), free={"color": (0.0, 0.6)})
-    ao = m.add("ambient_occlusion", "seams", input=height, radius=0.02, intensity=2.0)
+    # a hemispherical button: sqrt(1 - (d / r)^2) from the radial gradient 1 - d / r
+    button = m.add("radial_gradient", "button", center=[0.5, 0.5], radius=0.122, free={"radius": (0.05, 0.22)})
+    rim = m.add("pow", "button_rim2", input=m.add("invert", "button_rim", input=button), exponent=2.0)
+    dome = m.add("pow", "button_dome", input=m.add("invert", "button_cap", input=rim), exponent=0.5)
+    shape = m.add("blend", "shape", foreground=m.add("levels", "button_height", input=dome, out_high=0.8),
+                  background=folds, mode="max")
+    shape_n = m.add("height_to_normal", "shape_normal", input=shape, intensity=4.95, free={"intensity": (1.0, 10.0)})
+    cells = m.add("cells", "grain_cells", scale=64, disorder=0.9, style="f2_minus_f1", seed=6)
+    grain = m.add("levels", "grain", input=cells, in_high=0.4)
+    crinkle = m.add("spectral_noise", "crinkle", seed=11, scale=0.0041, free={"scale": (0.002, 0.012)})
+    grain_mix = m.add("blend", "grain_mix", foreground=grain, background=crinkle, mode="overlay", opacity=0.64,
+                      free={"opacity": (0.0, 1.0)})
+    grain_n = m.add("height_to_normal", "grain_normal", input=grain_mix, intensity=0.004,
+                    free={"intensity": (0.0, 0.15)})
+    button_m = m.add("threshold", "button_mask", input=button, threshold=0.02, softness=0.01)
+    leather_m = m.add("invert", "leather_mask", input=button_m)
+    m.add("normal_blend", "normal", base=shape_n, detail=grain_n, mask=leather_m)
+    grain_h = m.add("levels", "grain_height", input=grain_mix, out_high=0.02)
+    height = m.add("blend", "height", foreground=grain_h, background=shape, mode="add")
+    tone = m.add("uniform_color", "leather", color=(0.076, 0.077, 0.053), free={"color": (0.0, 0.15)})
+    ao = m.add("ambient_occlusion", "seams", input=shape, radius=0.02, intensity=5.0, free={"intensity": (0.0, 5.0)})
     color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.8)
-    rough = m.add("levels", "roughness", input=grain_h, in_high=0.004, out_low=0.5, out_high=0.38,
-                  free={"out_low": (0.1, 0.7), "out_high": (0.05, 0.6)})
+    # glossy grain crests and duller valleys; the button's smooth cover has its own gloss
+    grain_r = m.add("levels", "grain_rough", input=grain_mix, in_low=0.2, in_high=0.8, out_low=0.585, out_high=0.15,
+                    free={"out_low": (0.3, 0.9), "out_high": (0.1, 0.6)})
+    button_r = m.add("uniform_gray", "button_rough", value=0.3, free={"value": (0.1, 0.6)})
+    rough = m.add("blend", "roughness", foreground=button_r, background=grain_r, mask=button_m, mode="copy")
     return m.finish(color=color, height=height, rough=rough)
 
 

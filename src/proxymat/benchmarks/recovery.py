@@ -17,6 +17,9 @@ Scores per case (all on the real generators at the end of the pipeline):
   closer to the truth than the start was (ties where the start already sat on
   the truth are left out);
 * ``filter_error``: the same mean over the varied filter parameters;
+* ``categories_lost``: the generators' categorical parameters that the case does
+  not vary (start and truth agree) and the fit changed anyway (a sweep that
+  trades the truth's euclidean cells for square ones shows here, not above);
 * ``patch_swd`` and ``lab_distance`` of the final render against the target
   (:mod:`proxymat.metrics`), and the loss under the variant's own loss.
 """
@@ -99,7 +102,10 @@ def score(result: Graph, start: Graph, truth: Graph, keys: Sequence[str]) -> dic
     err = {k: _distance(truth, k, r[k], t[k]) for k in keys}
     err0 = {k: _distance(truth, k, s[k], t[k]) for k in keys}
     judged = [k for k in gen if err0[k] > 1e-6]
+    enums = [k for k, p in truth.param_specs("all").items()
+             if p.kind == "enum" and k not in keys and _is_gen(truth, k)]
     return {
+        "categories_lost": [k for k in enums if not torch.equal(r[k], t[k])],
         "gen_error": sum(err[k] for k in gen) / len(gen) if gen else 0.0,
         "gen_error_start": sum(err0[k] for k in gen) / len(gen) if gen else 0.0,
         "filter_error": sum(err[k] for k in fil) / len(fil) if fil else 0.0,
@@ -186,12 +192,13 @@ def run_recovery(examples: Sequence[str], truths: int, variants: Sequence[str], 
 
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown table per loss variant: mean generator error, share of pairs closer than the start,
-    mean filter error, mean patch SWD and Lab distance (start -> result), mean seconds."""
+    categorical parameters lost (n/a for rows written before they were counted), mean filter error,
+    mean patch SWD and Lab distance (start -> result), mean seconds."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         by.setdefault(r["method"], []).append(r)
-    lines = ["| loss | cases | gen. error (start -> end) | closer than start | filter error | patch SWD (start -> end) "
-             "| Lab distance (start -> end) | seconds |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| loss | cases | gen. error (start -> end) | closer than start | categories lost | filter error "
+             "| patch SWD (start -> end) | Lab distance (start -> end) | seconds |", "|---|---|---|---|---|---|---|---|---|"]
 
     def mean(rs: list[dict[str, Any]], f: str) -> float:
         return sum(float(r[f]) for r in rs) / len(rs)
@@ -199,8 +206,10 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     for variant, rs in by.items():
         judged = sum(r["judged"] for r in rs)
         closer = sum(r["closer"] for r in rs)
+        lost = sum(len(r["categories_lost"]) for r in rs) if all("categories_lost" in r for r in rs) else None
         lines.append(f"| {variant} | {len(rs)} | {mean(rs, 'gen_error_start'):.3f} -> {mean(rs, 'gen_error'):.3f} "
-                     f"| {closer}/{judged} ({100 * closer / max(1, judged):.0f} %) | {mean(rs, 'filter_error'):.3f} "
+                     f"| {closer}/{judged} ({100 * closer / max(1, judged):.0f} %) | {'n/a' if lost is None else lost} "
+                     f"| {mean(rs, 'filter_error'):.3f} "
                      f"| {mean(rs, 'patch_swd_start'):.1f} -> {mean(rs, 'patch_swd'):.1f} "
                      f"| {mean(rs, 'lab_distance_start'):.1f} -> {mean(rs, 'lab_distance'):.1f} "
                      f"| {mean(rs, 'seconds'):.0f} |")
