@@ -34,38 +34,27 @@ def concrete() -> Graph:
 
 
 def plaster_stucco() -> Graph:
-    m = Material("plaster_stucco", "plaster", "Brown to beige sand-finish stucco: dense fine sand grains and "
-                 "bumps, faint curved trowel streaks, smoothed patches and a slightly mottled matte colour.")
+    m = Material("plaster_stucco", "plaster", "Beige sand-finish stucco: dense fine bumps, faint trowel swirls "
+                 "and a slightly mottled matte colour.")
     bumps = m.add("clouds", "bumps", scale=56, octaves=2, roughness=0.55, seed=1, free={"scale": (24, 64)})
-    finer = m.add("spectral_noise", "sand", seed=4, scale=0.006, free={"scale": (0.002, 0.012)})
+    finer = m.add("spectral_noise", "sand", seed=4, scale=0.003, free={"scale": (0.002, 0.01)})
     swirl_src = m.add("clouds", "swirl", scale=3, octaves=3, roughness=0.5, seed=2)
-    grains = m.add("spectral_noise", "grains", seed=9, scale=0.002)
-    streaks = m.add("spectral_noise", "streaks", seed=7, scale=0.004, anisotropy=0.85, angle=0.1,
-                    free={"angle": (0.0, 1.0)})
-    marks = m.add("warp", "trowel_marks", input=streaks, intensity_input=swirl_src, intensity=0.3)
-    swirled = m.add("warp", "trowel", input=bumps, intensity_input=swirl_src, intensity=0.05,
+    swirled = m.add("warp", "trowel", input=bumps, intensity_input=swirl_src, intensity=0.15,
                     free={"intensity": (0.0, 0.6)})
-    sharp = m.add("sigmoid_contrast", "crisp", input=swirled, contrast=0.19, pivot=0.5, free={"contrast": (0.0, 1.0)})
-    relief = m.add("blend", "relief", foreground=finer, background=sharp, mode="overlay", opacity=0.38,
+    sharp = m.add("sigmoid_contrast", "crisp", input=swirled, contrast=0.3, pivot=0.5, free={"contrast": (0.0, 1.0)})
+    relief = m.add("blend", "relief", foreground=finer, background=sharp, mode="overlay", opacity=0.5,
                    free={"opacity": (0.0, 1.0)})
     flat = m.add("smoothstep", "flattened", input=swirl_src, low=0.45, high=0.75)
     height = m.add("blend", "height", foreground=m.add("uniform_gray", "flat_level", value=0.6), background=relief,
                    mask=flat, mode="copy", opacity=0.4)
-    grainy = m.add("blend", "grainy", foreground=grains, background=height, mode="overlay", opacity=0.25,
-                   free={"opacity": (0.0, 1.0)})
-    surface = m.add("blend", "surface", foreground=marks, background=grainy, mode="overlay", opacity=0.15,
-                    free={"opacity": (0.0, 1.0)})
-    m.add("height_to_normal", "normal", input=surface, intensity=0.28, free={"intensity": (0.05, 1.5)})
+    m.add("height_to_normal", "normal", input=height, intensity=0.25, free={"intensity": (0.05, 1.5)})
     mottle = m.add("clouds", "mottle", scale=5, octaves=5, roughness=0.55, seed=3)
-    tone = m.ramp("tone", mottle, ((0.32, 0.24, 0.11), (0.41, 0.33, 0.22), (0.39, 0.31, 0.19), (0.46, 0.40, 0.31)),
+    tone = m.ramp("tone", mottle, ((0.40, 0.33, 0.22), (0.46, 0.38, 0.26), (0.50, 0.42, 0.29), (0.55, 0.46, 0.33)),
                   free={"color_1": (0.1, 0.9), "color_2": (0.1, 0.9), "color_3": (0.1, 0.9), "color_4": (0.2, 1.0)})
-    speckled = m.add("blend", "speckle", foreground=grains, background=tone, mode="overlay", opacity=0.1,
-                     free={"opacity": (0.0, 0.6)})
-    ao = m.add("ambient_occlusion", "cavities", input=surface, radius=0.01, intensity=1.64,
-               free={"intensity": (0.0, 5.0)})
-    color = m.add("blend", "color", foreground=ao, background=speckled, mode="multiply", opacity=0.4)
-    rough = m.add("levels", "roughness", input=surface, out_low=0.95, out_high=0.92, free={"out_high": (0.5, 1.0)})
-    return m.finish(color=color, height=surface, rough=rough)
+    ao = m.add("ambient_occlusion", "cavities", input=height, radius=0.01, intensity=1.0, free={"intensity": (0.0, 5.0)})
+    color = m.add("blend", "color", foreground=ao, background=tone, mode="multiply", opacity=0.4)
+    rough = m.add("levels", "roughness", input=height, out_low=0.95, out_high=0.8, free={"out_high": (0.5, 1.0)})
+    return m.finish(color=color, height=height, rough=rough)
 
 
 def rock() -> Graph:

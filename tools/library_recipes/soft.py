@@ -42,6 +42,8 @@ def leather_tufted() -> Graph:
     pull = m.add("radial_gradient", "pull", center=[0.5, 0.5], radius=0.685, free={"radius": (0.5, 1.0)})
     bowl = m.add("pow", "bowl", input=m.add("invert", "pull_distance", input=pull), exponent=1.0,
                  free={"exponent": (0.5, 3.0)})
+    # (blurred so that the bowl's ridge at the tile border, under the seams, stays smooth)
+    bowl = m.add("blur", "bowl_smooth", input=bowl, radius=0.03)
     padded = m.add("blend", "padded", foreground=bowl, background=pillow_h, mode="add", opacity=0.82,
                    free={"opacity": (0.0, 1.0)})
     fold_src = m.add("clouds", "fold_noise", scale=6, octaves=3, roughness=0.5, seed=3)
