@@ -127,3 +127,24 @@ def test_a_sweep_change_must_beat_the_layout_noise():
         notes[noise] = [s for s in said if s.startswith("Category sweep")]
     assert not any("differs by up to" in s for s in notes[0])
     assert any("differs by up to" in s and "between 4 layouts" in s for s in notes[3])
+
+
+def test_straight_gradients_render_the_real_generator_and_carry_the_proxys_slope():
+    from proxymat.optimize.proxies import load_graph_proxies
+
+    graph, target = _target(0.3)
+    proxies = load_graph_proxies(graph, log=lambda s: None)
+    spec = graph.node_spec("grain")
+    outs = {}
+    for mode in ("proxy", "straight"):
+        ev = Evaluator(graph, target, _config(mode), proxies, torch.device("cpu"), lambda s: None)
+        assert set(ev.proxy_nodes) == {"grain"} and ev.direct_nodes == frozenset()
+        real, norm = graph.generator_inputs("grain")
+        norm = {k: v.clone().requires_grad_(True) for k, v in norm.items()}
+        out = ev.proxy_hook("grain", spec, real, norm, RES, graph.seed)
+        (grad,) = torch.autograd.grad((out * torch.linspace(0, 1, RES)).sum(), norm["disorder"])
+        outs[mode] = (out.detach(), grad)
+    exact = Evaluator.real_hook("grain", spec, real, norm, RES, graph.seed)
+    assert torch.equal(outs["straight"][0], exact)  # forward: the real generator, not the proxy's image
+    assert not torch.allclose(outs["proxy"][0], exact, atol=1e-3)
+    assert float(outs["proxy"][1].abs()) > 0 and torch.allclose(outs["straight"][1], outs["proxy"][1])

@@ -199,8 +199,9 @@ def register(sub: Any) -> None:
     p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy); by autograd "
                         "through the real generator where it declares direct parameters, proxies for the rest "
-                        "(direct); or through a proxy where one fits and by autograd for the other generators "
-                        "(auto) (default: %(default)s)")
+                        "(direct); through a proxy where one fits and by autograd for the other generators "
+                        "(auto); or along the proxies' gradients with the real generators' output forward "
+                        "(straight) (default: %(default)s)")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")

@@ -28,10 +28,12 @@ def _render_settings() -> RenderSettings:
     return RenderSettings()
 
 
-GRADIENTS: tuple[str, ...] = ("proxy", "direct", "auto")
+GRADIENTS: tuple[str, ...] = ("proxy", "direct", "auto", "straight")
 """How Stage II moves generator parameters (``OptimizeConfig.gradients``): through their proxies ("proxy"), by
-autograd through the real generator where it declares direct parameters ("direct"), or through a proxy where one
-fits and by autograd through the real generator for the other nodes with direct parameters ("auto")."""
+autograd through the real generator where it declares direct parameters ("direct"), through a proxy where one
+fits and by autograd through the real generator for the other nodes with direct parameters ("auto"), or through
+the proxies' gradients with the real generators' output in the forward pass ("straight": the stage then descends
+the real loss along the proxy's slope, so a proxy's other layout or blur no longer shifts what it optimizes)."""
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class OptimizeConfig:
     sweep_noise: int = 2  # other layout seeds whose loss spread a category change must beat (0: off)
     search_refit: int = 16
     search_refit_iters: int = 10
-    gradients: str = "proxy"  # Stage II's generator gradients: "proxy", or "direct" where a generator declares them
+    gradients: str = "proxy"  # Stage II's generator gradients: one of GRADIENTS
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=_loss_config)

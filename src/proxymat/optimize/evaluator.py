@@ -230,8 +230,9 @@ class Evaluator:
 
     def proxy_hook(self, name: str, spec: GeneratorSpec, real: dict[str, torch.Tensor], norm: dict[str, torch.Tensor],
                    res: int, seed: int) -> torch.Tensor:
-        """Generator hook that runs the node's proxy, the real generator with gradients for a direct node,
-        or the real generator where it has neither."""
+        """Generator hook that runs the node's proxy (with gradients "straight": the real generator's output
+        carrying the proxy's gradient), the real generator with gradients for a direct node, or the real
+        generator where it has neither."""
         if name in self.direct_nodes:  # gradients reach the declared direct parameters only
             return spec({k: v if k in spec.direct else v.detach() for k, v in real.items()}, res, seed, grad=True)
         proxy = self.proxy_nodes.get(name)
@@ -239,7 +240,10 @@ class Evaluator:
             return self.real_hook(name, spec, real, norm, res, seed)
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
         if torch.is_grad_enabled():
-            return self._run_proxy(proxy, p, res)
+            out = self._run_proxy(proxy, p, res)
+            if self.config.gradients == "straight":  # the real output forward, the proxy's slope backward
+                return self.real_hook(name, spec, real, norm, res, seed) + (out - out.detach())
+            return out
         # Without gradients, the same inputs give the same output: the search scores every candidate batch
         # with two sets of filters, and the proxies see only the generator parameters.
         key = (name, id(proxy), res, seed, tuple(p.shape), str(p.device), p.detach().cpu().numpy().tobytes())
