@@ -70,7 +70,7 @@ class OptimizeConfig:
     sweep_noise: int = 2  # other layout seeds whose loss spread a category change must beat (0: off)
     search_refit: int = 16
     search_refit_iters: int = 10
-    gradients: str = "proxy"  # Stage II's generator gradients: one of GRADIENTS
+    gradients: str = "straight"  # Stage II's generator gradients: one of GRADIENTS
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=_loss_config)

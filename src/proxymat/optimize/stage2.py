@@ -6,7 +6,10 @@ parameters stay inside the sampling box their proxy was trained on. Every
 generators (:class:`RealCheck`); Stage II keeps the values with the lowest real
 loss (the last proxy-loss best competes too) and stops once ``stage2_patience``
 checks in a row bring no real gain, since the proxies then only chase their own
-error (``stage2_check=0``: the paper's fixed iteration count).
+error (``stage2_check=0``: the paper's fixed iteration count). With
+``gradients="straight"`` (the default) the image each step scores is drawn by the real
+generators and only the gradient comes from the proxies, so the loss Adam descends
+is the real one; ``"proxy"`` draws with the proxies as the method does.
 """
 
 from __future__ import annotations
