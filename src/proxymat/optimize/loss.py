@@ -21,8 +21,8 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, log_spectrum,
-                         polar_bins, polar_log_spectrum, profile_l1, profile_reference, spectrum_l1)
+from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, profile_l1,
+                         profile_reference, spectrum_distance, spectrum_reference)
 
 
 class MaterialLoss:
@@ -42,13 +42,8 @@ class MaterialLoss:
             self._t_ds = self._ds(target)
             self._color = color_reference(target, directions(3, c.color_directions, c.seed), c.color_pool) \
                 if c.color_weight else None
-            if c.spectrum_sectors and c.spectrum_smooth > 1:
-                raise ValueError("MaterialLoss: spectrum_sectors and spectrum_smooth > 1 are two ways to average "
-                                 "the spectrum; choose one")
-            self._polar = polar_bins(c.spectrum_res, c.spectrum_sectors, target.device) \
-                if c.spectrum_weight and c.spectrum_sectors else None
-            self._spectrum = None if not c.spectrum_weight else polar_log_spectrum(target, self._polar) \
-                if self._polar is not None else log_spectrum(target, c.spectrum_res, c.spectrum_smooth)
+            self._spectrum = spectrum_reference(target, c.spectrum_res, c.spectrum_smooth, c.spectrum_sectors) \
+                if c.spectrum_weight else None
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
@@ -85,10 +80,8 @@ class MaterialLoss:
             out["l1"] = (self._ds(render) - self._t_ds).abs().flatten(1).mean(1)
         if self._color is not None:
             out["color"] = color_sw(render, self._color)
-        if self._polar is not None:
-            out["spectrum"] = (polar_log_spectrum(render, self._polar) - self._spectrum).abs().mean(1)
-        elif self._spectrum is not None:
-            out["spectrum"] = spectrum_l1(render, self._spectrum, c.spectrum_res, c.spectrum_smooth)
+        if self._spectrum is not None:
+            out["spectrum"] = spectrum_distance(render, self._spectrum)
         if self._profile is not None:
             out["profile"] = profile_l1(render, self._profile)
         if self._fsw is not None:

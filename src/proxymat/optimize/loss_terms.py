@@ -112,6 +112,12 @@ def luminance(img: torch.Tensor, res: int) -> torch.Tensor:
     return (img * w).sum(1) if img.shape[1] == 3 else img[:, 0]
 
 
+def _centred_luminance(img: torch.Tensor, res: int) -> torch.Tensor:
+    """:func:`luminance` at ``res`` px with each image's mean removed (the spectra leave out the DC term)."""
+    luma = luminance(img, res)
+    return luma - luma.mean(dim=(-2, -1), keepdim=True)
+
+
 def log_spectrum(img: torch.Tensor, res: int = 128, smooth: int = 1) -> torch.Tensor:
     """Log power spectrum of the luminance, mean removed, at ``res`` px (area-resized): ``(B, res, res // 2 + 1)``.
 
@@ -120,8 +126,7 @@ def log_spectrum(img: torch.Tensor, res: int = 128, smooth: int = 1) -> torch.Te
     texture scatters about its mean by a factor of order 1 (exponentially), so the unsmoothed log spectra of
     two samples of one texture differ by about 1.4 on average; block averages keep the spectral envelope
     (peaks of a regular layout, the feature size) and shrink that scatter."""
-    luma = luminance(img, res)
-    luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
+    luma = _centred_luminance(img, res)
     if smooth <= 1:
         power = torch.fft.rfft2(luma, norm="ortho").abs().square()
         return torch.log(power + 1e-4)
@@ -175,12 +180,35 @@ def polar_log_spectrum(img: torch.Tensor, bins: PolarBins) -> torch.Tensor:
     """Log of the mean power (luminance, mean removed, at ``bins.res`` px) in each non-empty polar cell of
     ``bins``: ``(B, n_kept)``. A cell keeps the exact ring of its frequencies, so a count or a cell size moves
     the peak by whole rings, while the average over the sector shrinks the periodogram's scatter."""
-    luma = luminance(img, bins.res)
-    luma = luma - luma.mean(dim=(-2, -1), keepdim=True)
-    power = torch.fft.rfft2(luma, norm="ortho").abs().square().flatten(1)
+    power = torch.fft.rfft2(_centred_luminance(img, bins.res), norm="ortho").abs().square().flatten(1)
     sums = power.new_zeros(power.shape[0], bins.n_cells + 1).index_add_(1, bins.cell, power)
     mean = sums[:, bins.keep] / bins.counts[bins.keep].to(power.dtype)
     return torch.log(mean + 1e-4)
+
+
+@dataclass(frozen=True)
+class SpectrumReference:
+    spectrum: torch.Tensor  # the target's log spectrum: :func:`log_spectrum`, or :func:`polar_log_spectrum` with bins
+    res: int
+    smooth: int
+    bins: PolarBins | None  # polar cells, or None for the square grid of frequencies
+
+
+def spectrum_reference(target: torch.Tensor, res: int = 128, smooth: int = 1, sectors: int = 0) -> SpectrumReference:
+    """Precompute the target side of :func:`spectrum_distance`: its log spectrum on the square grid (averaged over
+    ``smooth`` x ``smooth`` blocks when > 1) or, with ``sectors`` > 0, over :func:`polar_bins` (made here once)."""
+    if sectors and smooth > 1:
+        raise ValueError("log spectrum: polar sectors and smooth > 1 are two ways to average the spectrum; choose one")
+    bins = polar_bins(res, sectors, target.device) if sectors else None
+    spectrum = log_spectrum(target, res, smooth) if bins is None else polar_log_spectrum(target, bins)
+    return SpectrumReference(spectrum, res, smooth, bins)
+
+
+def spectrum_distance(render: torch.Tensor, ref: SpectrumReference) -> torch.Tensor:
+    """Mean absolute difference of the renders' log spectra against the target's, as ``ref`` averages them: (B,)."""
+    if ref.bins is None:
+        return spectrum_l1(render, ref.spectrum, ref.res, ref.smooth)
+    return (polar_log_spectrum(render, ref.bins) - ref.spectrum).abs().mean(1)
 
 
 # ----------------------------------------------------------- flash profile
