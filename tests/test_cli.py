@@ -61,6 +61,11 @@ def test_gallery(tmp_path):
         (["proxy", "train", "cells", "--init", "OUT.safetensors", "--out", "OUT"], "no such proxy file"),
         (["proxy", "train", "cells", "--init", "cells", "--one-hot", "--out", "OUT"],
          "--one-hot applies to a fresh model; --init keeps the source proxy's inputs"),
+        (["proxy", "train", "cells", "--pin", "shape=f1", "--out", "OUT"],
+         "--pin 'shape=f1': expected NAME=VALUE with NAME one of ['scale', 'disorder', 'distance', 'style', 'edge_width', 'luminance_random']"),
+        (["proxy", "train", "cells", "--pin", "style", "--out", "OUT"], "--pin 'style': expected NAME=VALUE"),
+        (["proxy", "train", "cells", "--pin", "style=f9", "--out", "OUT"], "'f9' is not one of"),
+        (["proxy", "train", "cells", "--pin", "disorder=lots", "--out", "OUT"], "--pin 'disorder=lots': disorder takes a number"),
         (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "32", "--out", "OUT"],
          "--res 32 is below the 64 px of --init pptbf_mask_cellular; a proxy can only grow"),
         (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "128", "--channels", "8", "8", "--out", "OUT"],
@@ -193,3 +198,17 @@ def test_proxy_train_option_defaults_are_the_train_config_defaults():
     assert (args.steps, args.batch, args.features, args.seed, args.ema_halflife) == (
         want.steps, want.batch, want.features, want.seed, want.ema_halflife)
     assert (args.checkpoint_every, args.val_every) == (250, 250)
+
+
+def test_pin_trains_a_variant_that_carries_its_pins(tmp_path, capsys):
+    from proxymat.proxy.weights import load_proxy
+
+    out = tmp_path / "cells@f1.safetensors"
+    argv = ["proxy", "train", "cells", "--pin", "style=f1", "--pin", "edge_width=0.2", "--steps", "2", "--res", "16",
+            "--batch", "2", "--w-dim", "8", "--channels", "8", "8", "8", "--features", "random", "--no-gan",
+            "--checkpoint-every", "2", "--val-every", "2", "--threads", "1", "--quiet", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    proxy = load_proxy(out)
+    # style f1 is index 0 of the enum; the rest of the shipped pins stay
+    assert proxy.fixed == {"distance": 0.0, "style": 0.0, "edge_width": 0.2, "luminance_random": 0.0}
+    assert proxy.param_names == ("scale", "disorder")

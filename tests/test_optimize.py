@@ -241,6 +241,42 @@ def test_proxy_with_other_pinned_values_is_not_used(target):
     assert any("uses the real generator" in m for m in messages)
 
 
+def test_each_node_gets_the_variant_whose_pins_match(target):
+    g = tiny_graph()
+    f1 = CountingProxy()
+    f1.fixed = {**f1.fixed, "style": 0.0}  # a variant trained with --pin style=f1
+    shipped = CountingProxy()
+    proxies = {"cells": shipped, "cells@f1": f1}
+    run = Optimization(g, target, config(), proxies=proxies, progress=False, log=lambda s: None)
+    assert run.proxy_nodes == {"cells": shipped}  # the node draws f2_minus_f1
+    g.set_param("cells", "style", "f1")
+    run = Optimization(g, target, config(), proxies=proxies, progress=False, log=lambda s: None)
+    assert run.proxy_nodes == {"cells": f1}
+    g.set_param("cells", "style", "edges")
+    messages = []
+    run = Optimization(g, target, config(), proxies=proxies, progress=False, log=messages.append)
+    assert run.proxy_nodes == {}
+    assert any("trained with style=2 / style=0; node 'cells' differs" in m for m in messages)
+
+
+def test_shipped_variants_are_loaded_beside_the_generator_proxy(tmp_path, monkeypatch):
+    from proxymat.examples import resolve_graph
+    from proxymat.optimize import proxies as proxies_mod
+    from proxymat.optimize.proxies import load_graph_proxies, proxy_generator
+    from proxymat.proxy import weights
+
+    assert proxy_generator("cells@f1") == "cells" and proxy_generator("cells") == "cells"
+    variant = tmp_path / "cells@f1.safetensors"
+    variant.write_bytes(weights.resolve_weights("cells").read_bytes())
+    real_resolve = weights.resolve_weights
+    monkeypatch.setattr(weights, "resolve_weights", lambda name: variant if str(name) == "cells@f1" else real_resolve(name))
+    monkeypatch.setattr(weights, "shipped_proxy_names", lambda: ["cells", "cells@f1", "clouds"])
+    assert proxies_mod.shipped_variants("cells") == ["cells", "cells@f1"]
+    graph = resolve_graph("leather")
+    assert list(load_graph_proxies(graph, log=lambda s: None)) == ["cells", "cells@f1"]
+    assert list(load_graph_proxies(graph, {"cells": "cells"}, log=lambda s: None)) == ["cells"]  # --proxy: that file only
+
+
 def test_stage2_keeps_proxy_parameters_in_the_sampling_box(finished):
     # Only Stage II goes through the proxies; the polish uses the real generators and may leave the box.
     *_, (values, bounds) = finished

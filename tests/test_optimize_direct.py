@@ -129,6 +129,24 @@ def test_a_sweep_change_must_beat_the_layout_noise():
     assert any("differs by up to" in s and "between 4 layouts" in s for s in notes[3])
 
 
+def test_straight_direct_goes_straight_through_a_fitting_proxy_and_direct_elsewhere():
+    from proxymat.optimize.proxies import load_graph_proxies
+
+    graph, target = _target(0.3)
+    proxies = load_graph_proxies(graph, log=lambda s: None)
+    ev = Evaluator(graph, target, _config("straight+direct"), proxies, torch.device("cpu"), lambda s: None)
+    assert ev.direct_nodes == frozenset() and set(ev.proxy_nodes) == {"grain"}
+    spec = graph.node_spec("grain")
+    real, norm = graph.generator_inputs("grain")
+    norm = {k: v.clone().requires_grad_(True) for k, v in norm.items()}
+    out = ev.proxy_hook("grain", spec, real, norm, RES, graph.seed)
+    assert torch.equal(out.detach(), Evaluator.real_hook("grain", spec, real, norm, RES, graph.seed))  # straight through
+    other = graph.copy()
+    other.set_param("grain", "distance", "manhattan")  # no proxy fits: direct gradients, as "auto"
+    ev = Evaluator(other, target, _config("straight+direct"), proxies, torch.device("cpu"), lambda s: None)
+    assert ev.direct_nodes == frozenset({"grain"}) and ev.proxy_nodes == {}
+
+
 def test_straight_gradients_render_the_real_generator_and_carry_the_proxys_slope():
     from proxymat.optimize.proxies import load_graph_proxies
 

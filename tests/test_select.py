@@ -17,7 +17,7 @@ from proxymat.io import ImageError
 from proxymat.optimize.config import OptimizeConfig
 from proxymat.optimize.loss import LossConfig
 from proxymat.preprocess import prepare_photo
-from proxymat.select import familiar_limit, rank, select, short_config
+from proxymat.select import familiar_limit, rank, select, short_config, short_fit_swd
 from proxymat.select_index import (Entry, SelectIndexError, build_index, check_index, load_index, refresh_index,
                                    sample_graph, save_index)
 
@@ -188,8 +188,9 @@ def test_unfamiliar_photos_are_ranked_by_their_short_fits(library, index):
     config = short_config(64, 3)
     said = []
     out = select(renders, index, library, shortlist=0, config=config, wide=2, limit=-1.0, log=said.append)
-    assert all(c.short_loss > 0 and c.render is not None for c in out)
-    assert [c.short_loss for c in out] == sorted(c.short_loss for c in out)
+    assert all(c.short_loss > 0 and c.short_swd > 0 and c.render is not None for c in out)
+    assert [c.short_swd for c in out] == sorted(c.short_swd for c in out)
+    assert all(c.short_swd == pytest.approx(short_fit_swd(c.render, renders)) for c in out)
     assert said[0].startswith("the photo lies outside the library's samples") and "ranking the 2 nearest" in said[0]
     familiar = select(renders, index, library, shortlist=0, config=config, wide=2, limit=math.inf, log=said.append)
     assert [c.name for c in familiar] == [c.name for c in rank(renders, index, library)]
@@ -261,3 +262,15 @@ def test_pipeline_config_takes_a_named_loss_variant():
     assert cfg.loss.profile_weight > 0 and cfg.res == 128
     with pytest.raises(ValueError, match="unknown loss variant 'nope'"):
         pipeline_config("fast", loss="nope")
+
+
+def test_short_fit_swd_scores_the_photo_at_the_renders_size():
+    from proxymat.metrics import patch_swd
+
+    g = torch.Generator().manual_seed(0)
+    photo = torch.rand(1, 3, 128, 128, generator=g)
+    small = torch.nn.functional.interpolate(photo, size=(64, 64), mode="area")
+    assert short_fit_swd(small, photo) == pytest.approx(0.0, abs=1e-9)  # the same image once resized
+    flat = small.mean(dim=(-2, -1), keepdim=True).expand_as(small).contiguous()
+    mean3 = sum(patch_swd(flat, small, seed=s) for s in range(3)) / 3
+    assert short_fit_swd(flat, photo) == pytest.approx(mean3) and mean3 > 1.0

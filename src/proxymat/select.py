@@ -19,9 +19,15 @@ yet).
 A photo farther from every graph's samples than :data:`FAMILIAR_QUANTILE` of
 the index's own samples are from the rest (:func:`familiar_limit`, leave one
 out) is one the descriptor has not learnt to place. Then the ``wide``
-nearest get a short fit and are ranked by its loss: no graph has the photo's
-layout, so the fits compete on equal terms (measured on the shared photos
-in docs/RESULTS.md, Selection).
+nearest get a short fit and are ranked by the patch sliced Wasserstein
+distance of its render to the photo (:func:`short_fit_swd`, the field's
+measure of what looks alike): no graph has the photo's layout, so the fits
+compete on equal terms. The material loss is what each fit descends; as a
+judge between graphs of unrelated structure it sits at its noise floor on
+photos (the unsmoothed spectrum alone scatters more than the graphs differ),
+and it ranked a regular carpet weave above plaster and dark marble above
+tufted leather, where patch SWD ranks the photo's kind first
+(docs/RESULTS.md, Selection).
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ FAMILIAR_QUANTILE = 0.9
 """Share of the index's own samples (scored leave-one-out) that count as familiar: a photo scoring above
 their quantile is ranked by short fits."""
 WIDE_SHORTLIST = 12
-"""Graphs nearest by descriptor that get a short fit, ranked by its loss, for an unfamiliar photo."""
+"""Graphs nearest by descriptor that get a short fit, ranked by its patch SWD, for an unfamiliar photo."""
+SWD_SEEDS = 3
+"""Patch-SWD draws averaged per short fit (their spread is about a tenth of the graphs' differences)."""
 
 
 @dataclass
@@ -58,6 +66,7 @@ class Candidate:
     descriptor_score: float  # mean distance to the NEAREST nearest samples (the index's metric)
     sample: int  # index of that sample
     short_loss: float = math.nan  # material loss after the short fit (nan: not fitted)
+    short_swd: float = math.nan  # patch SWD of the short fit's render to the photo (nan: not fitted)
     final_loss: float = math.nan  # loss after the full pipeline (nan: not run)
     graph: Graph | None = field(default=None, repr=False)  # the latest fit (short, then full)
     render: torch.Tensor | None = field(default=None, repr=False)  # its render (1, 3, h, w)
@@ -143,13 +152,23 @@ def short_fit(graph: Graph, photo: torch.Tensor, config=None,  # noqa: ANN001
     return result.loss_final, result.graph, result.renders["final"][:1]
 
 
+def short_fit_swd(render: torch.Tensor, photo: torch.Tensor, seeds: int = SWD_SEEDS) -> float:
+    """Patch SWD (:func:`~proxymat.metrics.patch_swd`) of a short fit's ``render`` to ``photo``, the photo
+    area-resized to the render's size, averaged over ``seeds`` draws of patches and directions."""
+    from .metrics import patch_swd
+
+    res = render.shape[-1]
+    target = photo if photo.shape[-1] == res else F.interpolate(photo, size=(res, res), mode="area")
+    return sum(patch_swd(render, target, seed=s) for s in range(seeds)) / seeds
+
+
 def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlist: int = 6, config=None,  # noqa: ANN001
            log: Callable[[str], None] = lambda s: None, features: str = "auto", wide: int = WIDE_SHORTLIST,
            limit: float | None = None) -> list[Candidate]:
     """Every entry ranked for ``photo``: by descriptor, the ``shortlist`` nearest with a short fit
-    (``short_loss``, ``graph`` and ``render`` set); or, when the photo is unfamiliar (its best score above
-    ``limit``, by default :func:`familiar_limit`), the ``max(shortlist, wide)`` nearest short-fitted and
-    ranked by their loss, ahead of the rest in descriptor order (``wide`` 0: never)."""
+    (``short_loss``, ``short_swd``, ``graph`` and ``render`` set); or, when the photo is unfamiliar (its best
+    score above ``limit``, by default :func:`familiar_limit`), the ``max(shortlist, wide)`` nearest
+    short-fitted and ranked by their patch SWD, ahead of the rest in descriptor order (``wide`` 0: never)."""
     ranked = rank(photo, index, entries)
     by_name = {e.name: e for e in entries}
     outside = False
@@ -160,11 +179,13 @@ def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlis
     if outside:
         log(f"the photo lies outside the library's samples (descriptor distance {ranked[0].descriptor_score:.2f} > "
             f"{limit:.2f}, where {FAMILIAR_QUANTILE:.0%} of them lie): ranking the {min(n, len(ranked))} nearest "
-            f"by the loss of a short fit")
+            f"by the patch SWD of a short fit")
     head, tail = ranked[:n], ranked[n:]
     for c in head:
         c.short_loss, c.graph, c.render = short_fit(start_graph(by_name[c.name], index, c.sample), photo, config, features)
-        log(f"short fit {c.name}: descriptor distance {c.descriptor_score:.3f}, loss {c.short_loss:.4f}")
+        c.short_swd = short_fit_swd(c.render, photo)
+        log(f"short fit {c.name}: descriptor distance {c.descriptor_score:.3f}, loss {c.short_loss:.4f}, "
+            f"patch SWD {c.short_swd:.2f}")
     if outside:
-        head.sort(key=lambda c: c.short_loss)
+        head.sort(key=lambda c: c.short_swd)
     return head + tail

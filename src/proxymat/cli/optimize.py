@@ -201,7 +201,8 @@ def register(sub: Any) -> None:
                         "through the real generator where it declares direct parameters, proxies for the rest "
                         "(direct); through a proxy where one fits and by autograd for the other generators "
                         "(auto); or along the proxies' gradients with the real generators' output forward "
-                        "(straight) (default: %(default)s)")
+                        "(straight); or straight where a proxy fits and by autograd for the other generators "
+                        "(straight+direct) (default: %(default)s)")
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")

@@ -34,6 +34,8 @@ def run_train(args: argparse.Namespace) -> int:
     spec = _spec(args.generator)
     if args.unpin:
         spec = replace(spec, fixed={})
+    if args.pin:
+        spec = replace(spec, fixed={**spec.fixed, **_pins(spec, args.pin)})
     device = torch_device(args.device)
     try:
         ctx = dist_context()
@@ -67,6 +69,29 @@ def run_train(args: argparse.Namespace) -> int:
     if ctx.is_main:
         print(f"saved {result.out_path} after {result.step} steps")
     return 0
+
+
+def _pins(spec: Any, items: list[str]) -> dict[str, float]:
+    """``--pin NAME=VALUE`` items -> pinned parameter values in real units (an enum by its choice name),
+    each checked against ``spec``; a bad item is a one-line :class:`CliError`."""
+    out: dict[str, float] = {}
+    names = [p.name for p in spec.params]
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in names:
+            raise CliError(f"--pin {item!r}: expected NAME=VALUE with NAME one of {names}")
+        param = spec.param(name)
+        value: Any = text
+        if param.kind not in ("enum",):
+            try:
+                value = float(text)
+            except ValueError:
+                raise CliError(f"--pin {item!r}: {name} takes a number") from None
+        try:
+            out[name] = param.to_numbers(value)[0]
+        except ValueError as err:
+            raise CliError(f"--pin {item!r}: {err}") from None
+    return out
 
 
 def _init_config(args: argparse.Namespace) -> Any:
@@ -197,6 +222,9 @@ def register(sub: Any) -> None:
                    help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--unpin", action="store_true",
                    help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
+    t.add_argument("--pin", action="append", default=[], metavar="NAME=VALUE",
+                   help="train for nodes with this parameter at this value (repeatable; an enum by its choice, e.g. "
+                        "style=f1): it is no input of the proxy, and the proxy serves only nodes that match every pin")
     t.add_argument("--one-hot", action="store_true",
                    help="feed each enum input to the mapping network one-hot instead of as a scalar index")
     t.add_argument("--quiet", action="store_true", help="no progress output")

@@ -28,12 +28,14 @@ def _render_settings() -> RenderSettings:
     return RenderSettings()
 
 
-GRADIENTS: tuple[str, ...] = ("proxy", "direct", "auto", "straight")
+GRADIENTS: tuple[str, ...] = ("proxy", "direct", "auto", "straight", "straight+direct")
 """How Stage II moves generator parameters (``OptimizeConfig.gradients``): through their proxies ("proxy"), by
 autograd through the real generator where it declares direct parameters ("direct"), through a proxy where one
 fits and by autograd through the real generator for the other nodes with direct parameters ("auto"), or through
 the proxies' gradients with the real generators' output in the forward pass ("straight": the stage then descends
-the real loss along the proxy's slope, so a proxy's other layout or blur no longer shifts what it optimizes)."""
+the real loss along the proxy's slope, so a proxy's other layout or blur no longer shifts what it optimizes),
+or "straight" where a proxy fits and by autograd through the real generator for the other nodes with direct
+parameters ("straight+direct": no generator is left to the random search alone)."""
 
 
 @dataclass(frozen=True)

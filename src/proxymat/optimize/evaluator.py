@@ -148,35 +148,39 @@ class Evaluator:
     def direct_generators(self, graph: Graph, applicable: Mapping[str, ProxyLike] | None = None) -> frozenset[str]:
         """Generator nodes of ``graph`` that Stage II moves by direct gradients: with ``gradients`` "direct" every
         node whose generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters,
-        with "auto" those of them that no proxy fits (``applicable``: :meth:`applicable_proxies` of ``graph``,
+        with "auto" or "straight+direct" those of them that no proxy fits (``applicable``: :meth:`applicable_proxies` of ``graph``,
         found here when None), with "proxy" none."""
-        if self.config.gradients not in ("direct", "auto"):
+        if self.config.gradients not in ("direct", "auto", "straight+direct"):
             return frozenset()
         declared = frozenset(name for name in graph.nodes
                              if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
-        if self.config.gradients == "auto":
+        if self.config.gradients in ("auto", "straight+direct"):
             fits = self.applicable_proxies(graph, quiet=True) if applicable is None else applicable
             return declared - set(fits)
         return declared
 
     def applicable_proxies(self, graph: Graph, quiet: bool = False) -> dict[str, ProxyLike]:
-        """Generator nodes of ``graph`` whose proxy fits: the proxy's pinned parameters equal the node's
-        values (``quiet``: do not log the nodes whose proxy does not fit)."""
+        """Generator nodes of ``graph`` whose proxy fits: the first of the generator's proxies
+        (:func:`~.proxies.proxy_generator` of the keys of :attr:`proxies`) whose pinned parameters equal
+        the node's values (``quiet``: do not log the nodes none of whose proxies fits)."""
+        from .proxies import proxy_generator
+
         out: dict[str, ProxyLike] = {}
         for name, node in graph.nodes.items():
             spec = graph.node_spec(name)
-            proxy = self.proxies.get(getattr(spec, "name", ""))
-            if proxy is None:
-                continue
-            fixed = getattr(proxy, "fixed", None) or getattr(spec, "fixed", {})
-            clash = [k for k, v in fixed.items()
-                     if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
-            if clash:
-                if not quiet:
-                    self.log(f"proxy for {spec.name!r} was trained with {', '.join(f'{k}={fixed[k]:g}' for k in clash)}; "
-                             f"node {name!r} differs, so it uses the real generator (random search and polish only)")
-                continue
-            out[name] = proxy
+            candidates = [p for k, p in self.proxies.items() if proxy_generator(k) == getattr(spec, "name", "")]
+            clashes: list[str] = []
+            for proxy in candidates:
+                fixed = getattr(proxy, "fixed", None) or getattr(spec, "fixed", {})
+                clash = [k for k, v in fixed.items()
+                         if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
+                if not clash:
+                    out[name] = proxy
+                    break
+                clashes.append(", ".join(f"{k}={fixed[k]:g}" for k in clash))
+            if candidates and name not in out and not quiet:
+                self.log(f"proxy for {spec.name!r} was trained with {' / '.join(clashes)}; "
+                         f"node {name!r} differs, so it uses the real generator (random search and polish only)")
         return out
 
     # ------------------------------------------------------------ renders and losses
@@ -241,7 +245,7 @@ class Evaluator:
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
         if torch.is_grad_enabled():
             out = self._run_proxy(proxy, p, res)
-            if self.config.gradients == "straight":  # the real output forward, the proxy's slope backward
+            if self.config.gradients in ("straight", "straight+direct"):  # the real output forward, the proxy's slope backward
                 return self.real_hook(name, spec, real, norm, res, seed) + (out - out.detach())
             return out
         # Without gradients, the same inputs give the same output: the search scores every candidate batch

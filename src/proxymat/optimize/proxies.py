@@ -11,6 +11,24 @@ from ..graph import Graph
 from ..nodes.generators.base import GeneratorSpec
 
 
+VARIANT_SEP = "@"
+"""Separates a generator's name from a variant tag in a proxy's name: ``cells@f1`` is a second proxy of
+``cells``, trained with other pinned parameters (``proxy train cells --pin style=f1``)."""
+
+
+def proxy_generator(name: str) -> str:
+    """The generator a proxy name serves: ``cells@f1`` -> ``cells``, ``cells`` -> ``cells``."""
+    return name.split(VARIANT_SEP, 1)[0]
+
+
+def shipped_variants(generator: str) -> list[str]:
+    """The shipped proxy names of ``generator``: its own name first (when shipped), then its variants."""
+    from ..proxy.weights import shipped_proxy_names
+
+    names = shipped_proxy_names()
+    return [n for n in names if n == generator] + [n for n in names if proxy_generator(n) == generator and n != generator]
+
+
 def graph_generators(graph: Graph) -> dict[str, GeneratorSpec]:
     """Generator specs used by a graph, by generator name."""
     out = {}
@@ -23,7 +41,9 @@ def graph_generators(graph: Graph) -> dict[str, GeneratorSpec]:
 
 def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = None, device: torch.device | str = "cpu",
                        log: Callable[[str], None] = print, skip: Collection[str] = ()) -> dict[str, torch.nn.Module]:
-    """Load a proxy for every generator of ``graph`` that has one.
+    """Load the proxies of every generator of ``graph`` that has one: each shipped proxy of the generator,
+    keyed by its name (``cells``, and variants with other pins such as ``cells@f1``; the optimizer gives
+    each node the first whose pins match it).
 
     ``extra`` maps generator names to weight files that override the shipped ones;
     generators in ``skip`` get no proxy (``--no-proxy``). A shipped proxy whose recorded held-out
@@ -45,19 +65,22 @@ def load_graph_proxies(graph: Graph, extra: Mapping[str, str | Path] | None = No
         if name in skip:
             log(f"proxy for generator {name!r} turned off (--no-proxy)")
             continue
-        source = (extra or {}).get(name, name)
-        path = resolve_weights(source)
-        if not path.is_file():
-            if extra and name in extra:
+        if extra and name in extra:
+            path = resolve_weights(extra[name])
+            if not path.is_file():
                 raise ProxyWeightsError(f"proxy weights not found: {path}")
+            proxies[name] = load_proxy(path, device=device, spec=spec)
+            continue
+        variants = shipped_variants(name)
+        if not variants:
             log(f"no trained proxy for generator {name!r}")
-            continue
-        proxy = load_proxy(path, device=device, spec=spec)
-        if name not in (extra or {}) and proxy.below_flat_floor():
-            m = proxy.metrics
-            log(f"shipped proxy for generator {name!r} not used: on held-out parameters it is no better than a "
-                f"flat image (L1 {m['l1']:.3f} vs {m['flat_l1']:.3f}, SSIM {m['ssim']:.2f} vs {m['flat_ssim']:.2f}); "
-                f"--proxy {name} uses it anyway")
-            continue
-        proxies[name] = proxy
+        for key in variants:
+            proxy = load_proxy(resolve_weights(key), device=device, spec=spec)
+            if proxy.below_flat_floor():
+                m = proxy.metrics
+                log(f"shipped proxy {key!r} not used: on held-out parameters it is no better than a "
+                    f"flat image (L1 {m['l1']:.3f} vs {m['flat_l1']:.3f}, SSIM {m['ssim']:.2f} vs {m['flat_ssim']:.2f}); "
+                    f"--proxy {name if key == name else f'{name}={key}'} uses it anyway")
+                continue
+            proxies[key] = proxy
     return proxies
