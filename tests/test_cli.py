@@ -212,3 +212,13 @@ def test_pin_trains_a_variant_that_carries_its_pins(tmp_path, capsys):
     # style f1 is index 0 of the enum; the rest of the shipped pins stay
     assert proxy.fixed == {"distance": 0.0, "style": 0.0, "edge_width": 0.2, "luminance_random": 0.0}
     assert proxy.param_names == ("scale", "disorder")
+
+
+def test_a_shipped_variant_is_scored_on_its_own_category(capsys):
+    from proxymat.benchmarks.fidelity import fidelity_row
+
+    row = fidelity_row("cells@f1", 4)
+    assert row["generator"] == "cells@f1" and row["res"] == 64
+    assert row["l1"] < 0.5 * row["flat_l1"]  # F1 draws: the F2-F1 pin would make it score far worse
+    assert main(["proxy", "eval", "cells@f1", "--n", "4", "--json", "--threads", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"] == row["train_steps"]

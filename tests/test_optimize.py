@@ -392,7 +392,7 @@ def test_no_proxy_leaves_a_shipped_proxy_out():
 
     graph = resolve_graph("leather")
     messages: list[str] = []
-    assert set(load_graph_proxies(graph, log=messages.append)) == {"cells"}
+    assert set(load_graph_proxies(graph, log=messages.append)) == {"cells", "cells@f1"}  # the generator's proxy and its variant
     assert load_graph_proxies(graph, log=messages.append, skip=["cells"]) == {}
     assert "proxy for generator 'cells' turned off (--no-proxy)" in messages
 
@@ -409,6 +409,7 @@ def test_a_shipped_proxy_below_its_flat_floor_is_left_out_unless_asked(tmp_path,
     record_metrics(weak, {"l1": 0.2, "flat_l1": 0.17, "ssim": 0.02, "flat_ssim": 0.03})
     real_resolve = weights.resolve_weights
     monkeypatch.setattr(weights, "resolve_weights", lambda name: weak if str(name) == "cells" else real_resolve(name))
+    monkeypatch.setattr(weights, "shipped_proxy_names", lambda: ["cells"])
     graph = resolve_graph("leather")
     messages: list[str] = []
     assert load_graph_proxies(graph, log=messages.append) == {}

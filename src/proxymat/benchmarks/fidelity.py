@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
 from ..nodes.generators import get_generator
 from ..proxy.metrics import evaluate_proxy, proxy_grid
 from ..proxy.status import GOAL_L1, GOAL_SSIM, GOAL_TEXTURE, train_hours
-from ..proxy.weights import load_proxy
+from ..proxy.weights import load_proxy, proxy_generator
 
 
 def fidelity_row(name: str, n_eval: int, figures: Path | None = None) -> dict[str, Any]:
     """The E1 row of the shipped proxy ``name``: L1, SSIM, Gram and the flat-image floor over ``n_eval``
-    held-out parameter vectors, with its training steps and hours; with ``figures``, a real-vs-proxy grid
+    held-out parameter vectors (drawn with what the proxy pins: a variant such as ``cells@f1`` is scored on
+    its own category), with its training steps and hours; with ``figures``, a real-vs-proxy grid
     ``e1_NAME.png`` there (its path in ``grid``)."""
-    spec = get_generator(name)
+    spec = get_generator(proxy_generator(name))
     proxy = load_proxy(name, spec=spec)
+    spec = replace(spec, fixed=proxy.fixed)
     row = {"bench": "proxy_fidelity", "generator": name, **evaluate_proxy(proxy, spec, n=n_eval),
            "train_steps": proxy.training_info.get("steps"), "train_hours": train_hours(proxy)}
     if figures is not None:

@@ -124,7 +124,11 @@ def run_eval(args: argparse.Namespace) -> int:
     from ..proxy.metrics import evaluate_proxy, proxy_grid
     from ..proxy.quantile_mask import QuantileMaskProxy, load_proxy_for
 
-    spec = _spec(args.generator)
+    from ..proxy.weights import VARIANT_SEP, proxy_generator
+
+    spec = _spec(proxy_generator(args.generator))
+    if VARIANT_SEP in args.generator and not args.weights:  # a shipped variant by its name, e.g. cells@f1
+        args.weights = args.generator
     device = torch_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -232,7 +236,8 @@ def register(sub: Any) -> None:
     t.set_defaults(func=run_train)
 
     e = psub.add_parser("eval", help="fidelity of a proxy against its real generator on held-out parameters")
-    e.add_argument("generator", help="generator name (proxymat proxy list shows the shipped proxies)")
+    e.add_argument("generator", help="generator name, or a shipped proxy's name such as cells@f1 (proxymat proxy list "
+                   "shows the shipped proxies)")
     e.add_argument("--weights", help="weights file or shipped name (default: the shipped proxy); for a mask "
                    "family also a proxy of its rank field, thresholded at the white fraction")
     e.add_argument("--n", type=positive_int, default=256, help="held-out parameter sets (default 256)")

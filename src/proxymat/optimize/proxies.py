@@ -9,16 +9,9 @@ import torch
 
 from ..graph import Graph
 from ..nodes.generators.base import GeneratorSpec
+from ..proxy.weights import proxy_generator
 
-
-VARIANT_SEP = "@"
-"""Separates a generator's name from a variant tag in a proxy's name: ``cells@f1`` is a second proxy of
-``cells``, trained with other pinned parameters (``proxy train cells --pin style=f1``)."""
-
-
-def proxy_generator(name: str) -> str:
-    """The generator a proxy name serves: ``cells@f1`` -> ``cells``, ``cells`` -> ``cells``."""
-    return name.split(VARIANT_SEP, 1)[0]
+__all__ = ["graph_generators", "load_graph_proxies", "proxy_generator", "shipped_variants"]
 
 
 def shipped_variants(generator: str) -> list[str]:

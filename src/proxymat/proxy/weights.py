@@ -99,6 +99,16 @@ def save_proxy(
     return Path(path)
 
 
+VARIANT_SEP = "@"
+"""Separates a generator's name from a variant tag in a proxy's name: ``cells@f1`` is a second proxy of
+``cells``, trained with other pinned parameters (``proxy train cells --pin style=f1``)."""
+
+
+def proxy_generator(name: str) -> str:
+    """The generator a proxy name serves: ``cells@f1`` -> ``cells``, ``cells`` -> ``cells``."""
+    return name.split(VARIANT_SEP, 1)[0]
+
+
 def resolve_weights(path_or_name: str | Path) -> Path:
     """A file path, or a bare name looked up in the packaged ``proxymat/weights`` folder."""
     p = Path(path_or_name)
