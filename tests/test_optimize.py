@@ -256,7 +256,8 @@ def test_each_node_gets_the_variant_whose_pins_match(target):
     messages = []
     run = Optimization(g, target, config(), proxies=proxies, progress=False, log=messages.append)
     assert run.proxy_nodes == {}
-    assert any("trained with style=2 / style=0; node 'cells' differs" in m for m in messages)
+    assert any("proxies for 'cells' were trained with style=2 (cells); style=0 (cells@f1); node 'cells' differs" in m
+               for m in messages)
 
 
 def test_shipped_variants_are_loaded_beside_the_generator_proxy(tmp_path, monkeypatch):

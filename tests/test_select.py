@@ -274,3 +274,27 @@ def test_short_fit_swd_scores_the_photo_at_the_renders_size():
     flat = small.mean(dim=(-2, -1), keepdim=True).expand_as(small).contiguous()
     mean3 = sum(patch_swd(flat, small, seed=s) for s in range(3)) / 3
     assert short_fit_swd(flat, photo) == pytest.approx(mean3) and mean3 > 1.0
+
+
+def test_full_fits_of_an_unfamiliar_photo_compete_by_patch_swd(library, index, monkeypatch):
+    import proxymat.photo_fit as photo_fit
+    import proxymat.select as select_mod
+    from proxymat.photo_fit import FitPlan, fit_photo
+
+    tiny = OptimizeConfig(res=64, iters1=2, iters2=2, iters3=2, samples=2, search_batch=2, rescore=1, polish=2,
+                          sweep_iters=0, search_refit=0, loss=LossConfig(scales=(1.0, 0.5)))
+    *_, renders = sample_graph(library[1].load(), 1, seed=5, res=64)
+    plan = FitPlan(top_k=2, shortlist=2, wide=2, short_iters=2)
+    real_swd = photo_fit.short_fit_swd
+    scores = iter([1.0, 2.0, 2.0, 1.0])  # full fits' patch SWD: first-fitted 1 then 2, then 2 then 1
+    monkeypatch.setattr(photo_fit, "short_fit_swd", lambda render, target: next(scores))
+    for limit, by in ((math.inf, "descriptor"), (-1.0, "patch_swd")):  # familiar, then unfamiliar
+        monkeypatch.setattr(select_mod, "familiar_limit", lambda *a, limit=limit, **k: limit)
+        fit = fit_photo(renders, library, index, tiny, plan, log=lambda s: None)
+        fitted = fit.candidates[:2]
+        assert all(c.ranked_by == by and c.final_loss == c.final_loss for c in fitted)
+        if by == "descriptor":
+            assert fit.winner is min(fitted, key=lambda c: c.final_loss)
+        else:
+            assert [c.final_swd for c in fitted] == [2.0, 1.0] and fit.winner is fitted[1]
+    assert real_swd(renders, renders) == pytest.approx(0.0, abs=1e-9)

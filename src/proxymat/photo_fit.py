@@ -6,17 +6,19 @@ loads every library graph once, so a graph that fails to load is a one-line
 :class:`~proxymat.graph.GraphError` before any work. :func:`fit_photo` ranks
 the graphs (:func:`proxymat.select.select`), runs the full pipeline
 (:class:`~proxymat.optimize.stages.Optimization`) on the ``top_k`` best,
-each starting from its short fit, and keeps the lowest final loss.
+each starting from its short fit, and keeps the best: by the final patch SWD
+to the photo when the short fits were ranked by it (an unfamiliar photo),
+else by the final loss.
 
 Time: ``--quality default`` fits the graph ranked first only (``top_k`` 1,
 after short fits of the 3 nearest at 64 px, a few seconds each; of the 12
 nearest when the photo is unfamiliar, see :mod:`proxymat.select`). On an idle
 2-core machine at 256 px a whole ``fit`` took 56-104 s per photo, the largest
 library graph included (docs/RESULTS.md, Selection).
-``best`` fits 3 graphs fully and keeps the lowest final loss. Three full fits by
-default were measured on the 5 shared photos (``bench select --real --top-k 3``):
-the same winner on 4, and on the dark stone photo rusty_metal (lower loss and patch
-SWD, the wrong kind) instead of marble_dark, for 3x the time; so ``default`` keeps 1.
+``best`` fits 3 graphs fully. Three full fits by default were measured on the 5
+shared photos (``bench select --real --top-k 3``, when the winner was the lowest
+loss): on the dark stone photo rusty_metal (lower loss and patch SWD, the wrong
+kind) won instead of marble_dark, for 3x the time; so ``default`` keeps 1.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .graph import Graph, GraphError
-from .select import WIDE_SHORTLIST, Candidate, select, short_config, start_graph
+from .select import WIDE_SHORTLIST, Candidate, select, short_config, short_fit_swd, start_graph
 from .select_index import Entry, Index, SelectIndexError, build_index, check_index, load_index, refresh_index
 
 Log = Callable[[str], None]
@@ -102,7 +104,9 @@ def fit_photo(target: torch.Tensor, entries: Sequence[Entry], index: Index, conf
               log: Log = print, progress: bool = False, device: torch.device | str = "cpu",
               proxies_for: Callable[[Graph], dict] | None = None) -> PhotoFit:
     """Select graphs for ``target`` (1, 3, res, res, already encoded like the renders) and fit the
-    ``plan.top_k`` best with ``config`` (an OptimizeConfig); the lowest final loss wins."""
+    ``plan.top_k`` best with ``config`` (an OptimizeConfig). The winner is the lowest by the score the
+    candidates were ranked by: the final patch SWD to the photo for an unfamiliar photo (whose short fits
+    were ranked by it, :func:`~proxymat.select.select`), else the final loss."""
     from .optimize.stages import Optimization
 
     short = replace(short_config(plan.short_res, plan.short_iters, config.seed), loss=replace(
@@ -122,9 +126,11 @@ def fit_photo(target: torch.Tensor, entries: Sequence[Entry], index: Index, conf
         run = Optimization(graph, target, config, proxies=proxies, progress=progress, device=device, log=log)
         result = run.run()
         c.final_loss, c.graph, c.render = result.loss_final, result.graph, result.renders["final"][:1].cpu()
-        log(f"{c.name}: final loss {result.loss_final:.4f} in {result.seconds:.1f}s")
-        if best is None or result.loss_final < best[0]:
-            best = (result.loss_final, result, run, c)
+        c.final_swd = short_fit_swd(c.render, target.cpu())
+        log(f"{c.name}: final loss {result.loss_final:.4f}, patch SWD {c.final_swd:.2f} in {result.seconds:.1f}s")
+        score = c.final_swd if c.ranked_by == "patch_swd" else c.final_loss
+        if best is None or score < best[0]:
+            best = (score, result, run, c)
     assert best is not None
     return PhotoFit(candidates, best[1], best[2], best[3])
 

@@ -61,7 +61,7 @@ def write_report(out_dir: Path, result: Any, target: torch.Tensor, settings: Map
     ``settings`` is recorded as given; the keys ``command``, ``target``, ``target_encoding`` and
     ``loss_description`` are also shown in the report's record of the run when present.
     ``candidates`` (``proxymat fit``'s ranked library graphs: name, category, descriptor_rank,
-    descriptor_score, short_loss, short_swd, final_loss and an ``image`` path relative to ``out_dir``, any of them
+    descriptor_score, short_loss, short_swd, final_loss, final_swd and an ``image`` path relative to ``out_dir``, any of them
     None) are shown first, as a table.
     """
     from . import __version__
@@ -149,14 +149,15 @@ def _candidates_html(rows: Sequence[Mapping[str, Any]]) -> str:
         body += (f"<tr><td>{img}</td><td>{html.escape(str(c['name']))}</td><td>{html.escape(str(c.get('category') or ''))}</td>"
                  f"<td>{c.get('descriptor_rank') or '&ndash;'}</td><td>{_number(c.get('descriptor_score'), 3)}</td>"
                  f"<td>{_number(c.get('short_loss'), 4)}</td><td>{_number(c.get('short_swd'), 2)}</td>"
-                 f"<td>{_number(c.get('final_loss'), 4)}</td></tr>")
+                 f"<td>{_number(c.get('final_loss'), 4)}</td><td>{_number(c.get('final_swd'), 2)}</td></tr>")
     return ("<h2>Candidates</h2><p>The library graphs ranked for this photo: first by the distance of the photo's "
             "descriptor to the nearest of each graph's random samples; for a photo unlike every sample, the nearest "
             "dozen by the patch SWD of a short low-resolution fit to the photo. The best of those got the full "
-            "pipeline and the lowest final loss won. "
+            "pipeline; the lowest final patch SWD won for such a photo, else the lowest final loss. "
             "Images: each graph's latest fit.</p>"
             "<table><tr><th></th><th>graph</th><th>category</th><th>descriptor rank</th><th>descriptor distance</th>"
-            f"<th>short-fit loss</th><th>short-fit patch SWD</th><th>final loss</th></tr>{body}</table>")
+            f"<th>short-fit loss</th><th>short-fit patch SWD</th><th>final loss</th><th>final patch SWD</th></tr>"
+            f"{body}</table>")
 
 
 def _lead(summary: Mapping[str, Any], name: str) -> str:

@@ -67,7 +67,9 @@ class Candidate:
     sample: int  # index of that sample
     short_loss: float = math.nan  # material loss after the short fit (nan: not fitted)
     short_swd: float = math.nan  # patch SWD of the short fit's render to the photo (nan: not fitted)
+    ranked_by: str = "descriptor"  # "patch_swd": ranked by short_swd (an unfamiliar photo); full fits then compete by it too
     final_loss: float = math.nan  # loss after the full pipeline (nan: not run)
+    final_swd: float = math.nan  # patch SWD of the full fit's render to the photo (nan: not run)
     graph: Graph | None = field(default=None, repr=False)  # the latest fit (short, then full)
     render: torch.Tensor | None = field(default=None, repr=False)  # its render (1, 3, h, w)
 
@@ -188,4 +190,6 @@ def select(photo: torch.Tensor, index: Index, entries: Sequence[Entry], shortlis
             f"patch SWD {c.short_swd:.2f}")
     if outside:
         head.sort(key=lambda c: c.short_swd)
+        for c in head:
+            c.ranked_by = "patch_swd"
     return head + tail

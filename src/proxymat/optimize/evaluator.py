@@ -168,18 +168,20 @@ class Evaluator:
         out: dict[str, ProxyLike] = {}
         for name, node in graph.nodes.items():
             spec = graph.node_spec(name)
-            candidates = [p for k, p in self.proxies.items() if proxy_generator(k) == getattr(spec, "name", "")]
+            candidates = [(k, p) for k, p in self.proxies.items() if proxy_generator(k) == getattr(spec, "name", "")]
             clashes: list[str] = []
-            for proxy in candidates:
+            for key, proxy in candidates:
                 fixed = getattr(proxy, "fixed", None) or getattr(spec, "fixed", {})
                 clash = [k for k, v in fixed.items()
                          if spec.param(k).to_numbers(node.params.get(k, spec.param(k).default))[0] != float(v)]
                 if not clash:
                     out[name] = proxy
                     break
-                clashes.append(", ".join(f"{k}={fixed[k]:g}" for k in clash))
+                pins = ", ".join(f"{k}={fixed[k]:g}" for k in clash)
+                clashes.append(pins if len(candidates) == 1 else f"{pins} ({key})")
             if candidates and name not in out and not quiet:
-                self.log(f"proxy for {spec.name!r} was trained with {' / '.join(clashes)}; "
+                which = f"proxy for {spec.name!r} was" if len(candidates) == 1 else f"proxies for {spec.name!r} were"
+                self.log(f"{which} trained with {'; '.join(clashes)}; "
                          f"node {name!r} differs, so it uses the real generator (random search and polish only)")
         return out
 
