@@ -15,10 +15,11 @@ after short fits of the 3 nearest at 64 px, a few seconds each; of the 12
 nearest when the photo is unfamiliar, see :mod:`proxymat.select`). On an idle
 2-core machine at 256 px a whole ``fit`` took 56-104 s per photo, the largest
 library graph included (docs/RESULTS.md, Selection).
-``best`` fits 3 graphs fully. Three full fits by default were measured on the 5
-shared photos (``bench select --real --top-k 3``, when the winner was the lowest
-loss): on the dark stone photo rusty_metal (lower loss and patch SWD, the wrong
-kind) won instead of marble_dark, for 3x the time; so ``default`` keeps 1.
+``best`` fits 3 graphs fully. Three full fits were measured on the 5 shared
+photos (``bench select --real --quality fast --top-k 3``): the right kind on 3,
+against 5 with one; a regular carpet's full fit ends below plaster's by patch
+SWD, and rusty_metal below marble_dark by loss on the dark stone photo, for 3x
+the time; so ``default`` keeps 1.
 """
 
 from __future__ import annotations
