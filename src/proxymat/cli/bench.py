@@ -338,7 +338,7 @@ def register(sub: Any) -> None:
     q.add_argument("--per-graph", type=positive_int, default=4, help="held-out targets per library graph (default 4)")
     q.add_argument("--shortlist", type=positive_int, default=6, help="graphs nearest by descriptor that get a short fit")
     q.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                   help="--real: graphs that get the full pipeline, the lowest final loss kept (default: the preset's, "
+                   help="--real: graphs that get the full pipeline, the best kept as proxymat fit keeps it (default: the preset's, "
                         "as proxymat fit)")
     q.add_argument("--no-short-fits", dest="short_fits", action="store_false", help="rank by descriptor only")
     q.add_argument("--seed", type=non_negative_int, default=0, help="seed of the held-out draws (default 0)")

@@ -18,7 +18,7 @@ from .common import CliError, add_plugin_argument, non_negative_int, positive_in
 
 QUALITY_USE = {"fast": "one short pipeline run on the nearest graph",
                "default": "one full fit of the nearest graph (within 10 min at 256 px on 2 cores)",
-               "best": "three longer full fits, the lowest loss kept"}
+               "best": "three longer full fits, the best kept (patch SWD for a photo unlike the library's samples, else the loss)"}
 
 
 def _check_output(out: Path) -> None:
@@ -110,7 +110,7 @@ def register(sub: Any) -> None:
     p.add_argument("--res", type=int, default=None, choices=OPTIMIZE_RES.choices(),
                    help="working resolution in pixels (default: the --quality preset's)")
     p.add_argument("--top-k", type=positive_int, default=None, metavar="K",
-                   help="graphs that get the full pipeline, the lowest final loss kept (default: the preset's, 1 for default)")
+                   help="graphs that get the full pipeline, the best kept: lowest final patch SWD for an unfamiliar photo, else lowest loss (default: the preset's, 1 for default)")
     p.add_argument("--shortlist", type=positive_int, default=None, metavar="N",
                    help="graphs nearest by descriptor that get a short low-resolution fit (default: the preset's, 3)")
     p.add_argument("--proxy", action="append", metavar="GENERATOR=FILE",
