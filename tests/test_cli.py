@@ -218,7 +218,7 @@ def test_a_shipped_variant_is_scored_on_its_own_category(capsys):
     from proxymat.benchmarks.fidelity import fidelity_row
 
     row = fidelity_row("cells@f1", 4)
-    assert row["generator"] == "cells@f1" and row["res"] == 64
+    assert row["generator"] == "cells@f1" and row["res"] == 128
     assert row["l1"] < 0.5 * row["flat_l1"]  # F1 draws: the F2-F1 pin would make it score far worse
     assert main(["proxy", "eval", "cells@f1", "--n", "4", "--json", "--threads", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"] == row["train_steps"]
