@@ -36,6 +36,10 @@ the proxies' gradients with the real generators' output in the forward pass ("st
 the real loss along the proxy's slope, so a proxy's other layout or blur no longer shifts what it optimizes),
 or "straight" where a proxy fits and by autograd through the real generator for the other nodes with direct
 parameters ("straight+direct": no generator is left to the random search alone)."""
+STRAIGHT_THROUGH: frozenset[str] = frozenset({"straight", "straight+direct"})
+"""GRADIENTS whose proxy nodes draw the real generator's output forward and carry the proxy's gradient back."""
+DIRECT_WHERE_NO_PROXY: frozenset[str] = frozenset({"auto", "straight+direct"})
+"""GRADIENTS that move by direct gradients only the nodes no proxy fits ("direct" moves all declared ones)."""
 
 
 @dataclass(frozen=True)

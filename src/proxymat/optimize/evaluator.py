@@ -30,7 +30,7 @@ from ..graph import Graph, Ref
 from ..nodes.generators.base import GeneratorSpec
 from ..program import Program
 from ..render import Renderer
-from .config import OptimizeConfig
+from .config import DIRECT_WHERE_NO_PROXY, STRAIGHT_THROUGH, OptimizeConfig
 from .free import allows, free_bounds, intersect, restrict
 from .loss import MaterialLoss
 from .records import Log, Values
@@ -150,11 +150,11 @@ class Evaluator:
         node whose generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters,
         with "auto" or "straight+direct" those of them that no proxy fits (``applicable``: :meth:`applicable_proxies` of ``graph``,
         found here when None), with "proxy" none."""
-        if self.config.gradients not in ("direct", "auto", "straight+direct"):
+        if self.config.gradients != "direct" and self.config.gradients not in DIRECT_WHERE_NO_PROXY:
             return frozenset()
         declared = frozenset(name for name in graph.nodes
                              if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
-        if self.config.gradients in ("auto", "straight+direct"):
+        if self.config.gradients in DIRECT_WHERE_NO_PROXY:
             fits = self.applicable_proxies(graph, quiet=True) if applicable is None else applicable
             return declared - set(fits)
         return declared
@@ -247,7 +247,7 @@ class Evaluator:
         p = torch.stack([norm[n] for n in proxy.param_names], dim=-1)
         if torch.is_grad_enabled():
             out = self._run_proxy(proxy, p, res)
-            if self.config.gradients in ("straight", "straight+direct"):  # the real output forward, the proxy's slope backward
+            if self.config.gradients in STRAIGHT_THROUGH:  # the real output forward, the proxy's slope backward
                 return self.real_hook(name, spec, real, norm, res, seed) + (out - out.detach())
             return out
         # Without gradients, the same inputs give the same output: the search scores every candidate batch
