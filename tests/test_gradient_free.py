@@ -262,3 +262,26 @@ def test_run_baseline_progress_bar_counts_seconds(loss, capsys):
     baseline("random", loss, time_budget_s=0.5, max_evals=None, progress=True)
     err = capsys.readouterr().err
     assert "random_search" in err and "/1s" in err  # a bar over the (rounded up) 1 s budget
+
+
+def test_a_layout_averaged_objective_is_the_mean_loss_over_the_graph_seed_and_the_next_ones(loss):
+    from proxymat.optimize.objective import layout_seeds
+
+    assert layout_seeds(5, 3) == [5, 6, 7]
+    own, other = tiny_graph(), tiny_graph()
+    other.seed = own.seed + 1
+    single = objective(loss)
+    a, b = single.real_loss(own), single.real_loss(other)
+    assert abs(a - b) > 1e-5  # the layouts differ, so the mean is not either one
+    x = single.x0
+    assert single.f(x) == pytest.approx(a, rel=1e-5)
+    averaged = objective(loss, layouts=2)
+    assert averaged.f(x) == pytest.approx((a + b) / 2, rel=1e-5)
+    assert averaged.evaluations == 1  # one point, whatever the number of layouts
+    batch = averaged.f_batch(np.stack([x, x]))
+    assert batch == pytest.approx([(a + b) / 2] * 2, rel=1e-5)
+
+
+def test_an_objective_needs_at_least_one_layout(loss):
+    with pytest.raises(ValueError, match="layouts must be >= 1, got 0"):
+        objective(loss, layouts=0)

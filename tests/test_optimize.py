@@ -336,6 +336,20 @@ def test_polish_lowers_the_loss_by_moving_generator_parameters_only():
     assert isinstance(run.graph.value("cells.scale"), int)  # discrete parameters stay on their grid
 
 
+def test_polish_with_several_layouts_compares_their_mean_loss_and_reports_the_own_layout():
+    truth, target = _generator_only_target()
+    run = Optimization(tiny_graph(), target, config(polish=24, polish_layouts=2), progress=False, log=lambda s: None)
+    ev = run.evaluator
+    other = run.graph.copy()
+    other.seed += 1
+    mean_start = (ev.real_loss(run.graph) + ev.real_loss(other)) / 2
+    run.polish()
+    rec = run.records[-1]
+    assert rec.curve[0] == pytest.approx(mean_start, rel=1e-5)
+    assert rec.curve == sorted(rec.curve, reverse=True) and rec.curve[-1] < rec.curve[0] - 1e-4
+    assert rec.loss_end == pytest.approx(ev.real_loss(run.graph), abs=1e-6)  # scored at the graph's own layout
+
+
 def test_polish_radius_grows_after_gains_shrinks_after_misses_within_bounds():
     from proxymat.optimize.stages import POLISH_RADIUS_RANGE, next_radius
 

@@ -110,7 +110,8 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     chosen = {k: v for k, v in preset.items() if k != "res"}
     chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep))
                    if v is not None})
-    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise)
+    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise,
+                          polish_layouts=args.polish_layouts)
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
                         figures=Path(args.figures) if args.figures else None)
@@ -368,6 +369,8 @@ def register(sub: Any) -> None:
                    help="Stage II's generator gradients (as optimize --gradients; default %(default)s)")
     q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
                    help="as optimize --sweep-noise (default %(default)s)")
+    q.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
+                   help="as optimize --polish-layouts (default %(default)s)")
     q.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",
                    help="as optimize --stage2-patience (default: the --quality preset's)")
     q.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",

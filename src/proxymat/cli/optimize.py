@@ -57,6 +57,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
         stage3=not args.no_stage3, gradients=args.gradients, sweep_noise=args.sweep_noise,
+        polish_layouts=args.polish_layouts,
         loss=material_loss_config(chosen["res"], args.features, getattr(args, "loss", None) or "default"),
     )
 
@@ -196,6 +197,10 @@ def register(sub: Any) -> None:
                    help="the category sweep keeps a change only when it lowers the loss by more than half of what the "
                         "loss differs between the current graph's layout and N other layout seeds (0: off; default "
                         "%(default)s)")
+    p.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
+                   help="the polish compares the loss averaged over N layouts (the graph's seed and the N - 1 next "
+                        "ones), so that it does not fit one layout's chance features; costs N times the renders "
+                        "(default %(default)s)")
     p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy); by autograd "
                         "through the real generator where it declares direct parameters, proxies for the rest "

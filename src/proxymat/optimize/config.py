@@ -67,6 +67,7 @@ class OptimizeConfig:
     polish_radius: float = 0.1
     polish_filters: bool = False
     polish_grow: float = 1.5
+    polish_layouts: int = 1  # layouts whose mean loss the polish compares (1: the graph's own only)
     stage2_check: int = 10
     stage2_patience: int = 10
     sweep_iters: int = 25

@@ -21,8 +21,8 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, profile_l1,
-                         profile_reference, spectrum_distance, spectrum_reference)
+from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, patch_reference,
+                         patch_sw, profile_l1, profile_reference, spectrum_distance, spectrum_reference)
 
 
 class MaterialLoss:
@@ -45,6 +45,8 @@ class MaterialLoss:
             self._spectrum = spectrum_reference(target, c.spectrum_res, c.spectrum_smooth, c.spectrum_sectors) \
                 if c.spectrum_weight else None
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
+            self._patch = patch_reference(target, c.patch_count, c.patch_directions, c.seed + 101) \
+                if c.patch_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
                 if c.feature_sw_weight else None
 
@@ -84,6 +86,8 @@ class MaterialLoss:
             out["spectrum"] = spectrum_distance(render, self._spectrum)
         if self._profile is not None:
             out["profile"] = profile_l1(render, self._profile)
+        if self._patch is not None:
+            out["patch"] = patch_sw(render, self._patch)
         if self._fsw is not None:
             out["feature_sw"] = sum(feature_sw(f, r) for f, r in zip(feats, self._fsw)) / len(self._fsw)
         return out
@@ -99,7 +103,8 @@ class MaterialLoss:
     def weights(self) -> dict[str, float]:
         c = self.config
         return {"gram": c.gram_weight, "l1": c.l1_weight, "color": c.color_weight, "spectrum": c.spectrum_weight,
-                "feature_sw": c.feature_sw_weight, "profile": c.profile_weight}
+                "feature_sw": c.feature_sw_weight, "profile": c.profile_weight,
+                "patch": c.patch_weight}
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         return self.per_image(render).mean()
@@ -121,6 +126,9 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
                         if config.spectrum_sectors else ")"))
     if config.profile_weight:
         parts.append(f"flash profile L1 (x{config.profile_weight:g}, {config.profile_rings} rings)")
+    if config.patch_weight:
+        parts.append(f"patch sliced Wasserstein (x{config.patch_weight:g}, {config.patch_count} 7x7 patches per "
+                     f"pyramid level, {config.patch_directions} directions)")
     if config.feature_sw_weight:
         parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
     return " + ".join(parts) or "nothing (every weight is 0)"

@@ -34,31 +34,38 @@ class LossConfig:
     profile_rings: int = 16
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
+    patch_weight: float = 0.0
+    patch_count: int = 1024  # random 7x7 patch positions per pyramid level
+    patch_directions: int = 64
     seed: int = 0  # random projection directions
 
 
 # Named loss variants compared by the recovery benchmark (``proxymat bench recovery``). ``default`` is what
-# optimize, fit and the benchmarks use: Gram statistics, the Lab colour distribution and the log power
-# spectrum. The 16 px L1 of ``gram`` compares coarse layouts, which differ between a photo and any render,
-# so it rewards bland renders (less cell disorder, averaged hues); the recovery benchmark chose to drop it
-# and to add the spectrum (docs/RESULTS.md).
+# optimize, fit and the benchmarks use: Gram statistics, the Lab colour distribution, the log power spectrum
+# and the distribution of 7x7 colour patches over a Laplacian pyramid. The 16 px L1 of ``gram`` compares
+# coarse layouts, which differ between a photo and any render, so it rewards bland renders (less cell
+# disorder, averaged hues); the recovery benchmark chose to drop it, to add the spectrum and then the patches
+# (docs/RESULTS.md). The other variants change one thing of ``no_patch``, the default before the patches.
 _COLOR = LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16)
-_DEFAULT = replace(_COLOR, spectrum_weight=0.02)
+_BASE = replace(_COLOR, spectrum_weight=0.02)
 LOSS_PRESETS: dict[str, LossConfig] = {
-    "default": _DEFAULT,
-    "color": _COLOR,  # the default without the spectrum term
-    "gram": LossConfig(),  # the earlier default: Gram + 16 px L1
-    "color_full": replace(_DEFAULT, color_pool=0, color_directions=32),  # colour SW on every pixel (slower)
-    "fsw": replace(_DEFAULT, gram_weight=0.0, feature_sw_weight=1.0),  # feature sliced Wasserstein, not Gram
-    "all": replace(_DEFAULT, feature_sw_weight=1.0),
+    # sliced Wasserstein between 7x7 colour patches over a Laplacian pyramid (the patch-SWD metric's family,
+    # its own positions and directions): grain and local structure that Gram statistics average away
+    "default": replace(_BASE, patch_weight=3.0),
+    "no_patch": _BASE,  # the default without the patch term
+    "color": _COLOR,  # no_patch without the spectrum term
+    "gram": LossConfig(),  # the first default: Gram + 16 px L1
+    "color_full": replace(_BASE, color_pool=0, color_directions=32),  # colour SW on every pixel (slower)
+    "fsw": replace(_BASE, gram_weight=0.0, feature_sw_weight=1.0),  # feature sliced Wasserstein, not Gram
+    "all": replace(_BASE, feature_sw_weight=1.0),
     # the spectrum's envelope: power averaged over 4 x 4 frequency blocks (single bins scatter as noise)
-    "smooth_spectrum": replace(_DEFAULT, spectrum_smooth=4),
-    "smooth2_spectrum": replace(_DEFAULT, spectrum_smooth=2),  # 2 x 2 blocks: keeps the low frequencies' resolution
+    "smooth_spectrum": replace(_BASE, spectrum_smooth=4),
+    "smooth2_spectrum": replace(_BASE, spectrum_smooth=2),  # 2 x 2 blocks: keeps the low frequencies' resolution
     # power averaged over polar cells, 1 frequency wide and a quarter of the orientations (centred on the
     # axes): the scatter shrinks as with blocks, but a count or a cell size moves the peak by whole rings
-    "polar_spectrum": replace(_DEFAULT, spectrum_sectors=4),
+    "polar_spectrum": replace(_BASE, spectrum_sectors=4),
     # the flash highlight's falloff: mean log luminance in 16 rings around the centre
-    "profile": replace(_DEFAULT, profile_weight=0.05),
+    "profile": replace(_BASE, profile_weight=0.05),
 }
 
 

@@ -41,6 +41,17 @@ def snap(x: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return x
 
 
+def layout_seeds(seed: int, layouts: int) -> list[int]:
+    """The graph seeds of ``layouts`` layouts averaged by a layout-averaged loss: ``seed`` and the next ones."""
+    return [seed + k for k in range(layouts)]
+
+
+def _reseeded(graph: Graph, seed: int) -> Graph:
+    g = graph.copy()
+    g.seed = seed
+    return g
+
+
 # ------------------------------------------------------------------------ objective
 class Objective:
     """Loss of a graph's parameter vector against a target, with budgets and history.
@@ -50,14 +61,19 @@ class Objective:
     bounds how many candidates one graph evaluation holds; the time budget is
     checked between such chunks, so a batch overruns it by at most one chunk.
     ``observer``, when set, is called after each recorded chunk (e.g. by
-    :func:`budget_bar`).
+    :func:`budget_bar`). With ``layouts`` N > 1 a point's loss is the mean over
+    N layouts: the graph's seed and the N - 1 next ones (:func:`layout_seeds`),
+    so that a search does not fit one layout's chance features.
     """
 
     observer: Callable[["Objective"], None] | None = None
 
     def __init__(self, graph: Graph, target: torch.Tensor, loss: MaterialLoss, *, res: int | None = None,
                  settings: RenderSettings = RenderSettings(), time_budget_s: float | None = None,
-                 max_evals: int | None = None, batch_size: int = 16, device: torch.device | str = "cpu"):
+                 max_evals: int | None = None, batch_size: int = 16, device: torch.device | str = "cpu",
+                 layouts: int = 1):
+        if layouts < 1:
+            raise ValueError(f"layouts must be >= 1, got {layouts}")
         self.graph = graph.copy()
         self.target = target
         self.loss = loss
@@ -66,6 +82,7 @@ class Objective:
         self.renderer = Renderer(settings)
         self.device = torch.device(device)
         self.program = self.graph.compile()  # validated once; every evaluation reuses it
+        self.programs = [self.program] + [_reseeded(self.graph, s).compile() for s in layout_seeds(graph.seed, layouts)[1:]]
         self.layout = self.graph.space().layout()  # the parameters an optimizer moves, in graph order
         self._init_search(self.from_values(self.graph.normalized("all", optimizable_only=True)),
                           time_budget_s, max_evals, batch_size)
@@ -171,8 +188,8 @@ class Objective:
     def _losses(self, X: np.ndarray) -> np.ndarray:
         values = {k: v.to(self.device) for k, v in self.to_values(X).items()}
         with torch.no_grad():
-            maps = self.program.evaluate(self.res, values, device=self.device)
-            losses = self.loss.per_image(self.renderer(maps))
+            losses = sum(self.loss.per_image(self.renderer(p.evaluate(self.res, values, device=self.device)))
+                         for p in self.programs) / len(self.programs)
         losses = losses.double().cpu().numpy()
         return np.broadcast_to(losses, (X.shape[0],)).copy()
 

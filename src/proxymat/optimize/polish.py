@@ -55,7 +55,7 @@ def polish(ev: Evaluator, host: StageHost) -> None:
         ev.graph = Graph.from_dict(best["graph"])
         start = ev.real_loss()
     obj = Objective(ev.graph, ev.target, ev.loss, res=config.res, settings=config.render,
-                    batch_size=config.search_batch, device=ev.device)
+                    batch_size=config.search_batch, device=ev.device, layouts=config.polish_layouts)
     movable = obj.layout.mask(ev.keys("all" if config.polish_filters else "generators"))
     lo, hi = obj.layout.bounds(ev.free or {})
     if not movable.any():
@@ -64,7 +64,9 @@ def polish(ev: Evaluator, host: StageHost) -> None:
     steps = obj.layout.steps[movable]
     x = obj.x0.copy()
     rng = np.random.default_rng(config.seed)
-    radius, best_loss, curve, accepted = config.polish_radius, start, [start], 0
+    # with several layouts the rounds compare layout-averaged losses: the start's too (one more evaluation)
+    base = start if config.polish_layouts == 1 else float(obj.f_batch(x[None])[0])
+    radius, best_loss, curve, accepted = config.polish_radius, base, [base], 0
     rounds = math.ceil(config.polish / max(config.search_batch, 1))
     first = 0
     if resumed is not None:
