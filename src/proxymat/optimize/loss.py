@@ -1,9 +1,10 @@
-"""Material matching loss: texture statistics, colour distribution, spectrum and a coarse L1.
+"""Material matching loss: texture statistics, colour and patch distributions, spectrum and a coarse L1.
 
 ``L = gram_weight * mean|G(render) - G(target)|``
 ``  + l1_weight * mean|ds(render) - ds(target)|``
 ``  + color_weight * SW(Lab pixels) + spectrum_weight * mean|log P(render) - log P(target)|``
 ``  + feature_sw_weight * SW(texture features) + profile_weight * mean|log R(render) - log R(target)|``
+``  + patch_weight * mean over Laplacian levels of SW(7x7 colour patches)``
 
 G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
 an area downsampling to ``ds_res`` pixels (colour and layout at a coarse

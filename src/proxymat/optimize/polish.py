@@ -10,7 +10,10 @@ can travel far (``polish_grow=1`` only shrinks). It starts from the
 lowest-loss graph so far (Stage II can end above it). With ``polish_filters``
 the filter parameters move too (as in SA). It moves the generators that have
 no proxy, and corrects a proxy's bias. A graph's free parameters move within
-their ranges, the others not at all.
+their ranges, the others not at all. With ``polish_layouts`` N > 1 the rounds
+compare the loss averaged over N layout seeds (the graph's and the next ones),
+so that a gain must hold beyond one layout's chance features; the stage record
+still ends with the loss at the graph's own layout.
 """
 
 from __future__ import annotations
