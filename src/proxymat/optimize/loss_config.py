@@ -41,20 +41,19 @@ class LossConfig:
 
 
 # Named loss variants compared by the recovery benchmark (``proxymat bench recovery``). ``default`` is what
-# optimize, fit and the benchmarks use: Gram statistics, the Lab colour distribution, the log power spectrum
-# and the distribution of 7x7 colour patches over a Laplacian pyramid. The 16 px L1 of ``gram`` compares
-# coarse layouts, which differ between a photo and any render, so it rewards bland renders (less cell
-# disorder, averaged hues); the recovery benchmark chose to drop it, to add the spectrum and then the patches
-# (docs/RESULTS.md). The other variants change one thing of ``no_patch``, the default before the patches.
+# optimize, fit and the benchmarks use: Gram statistics, the Lab colour distribution and the log power
+# spectrum. The 16 px L1 of ``gram`` compares coarse layouts, which differ between a photo and any render,
+# so it rewards bland renders (less cell disorder, averaged hues); the recovery benchmark chose to drop it
+# and to add the spectrum (docs/RESULTS.md). The other variants change one thing of ``default``.
 _COLOR = LossConfig(l1_weight=0.0, color_weight=1.0, color_pool=64, color_directions=16)
 _BASE = replace(_COLOR, spectrum_weight=0.02)
 LOSS_PRESETS: dict[str, LossConfig] = {
+    "default": _BASE,
     # sliced Wasserstein between 7x7 colour patches over a Laplacian pyramid (the patch-SWD metric's family,
     # its own positions and directions): grain and local structure that Gram statistics average away
-    "default": replace(_BASE, patch_weight=3.0),
-    "no_patch": _BASE,  # the default without the patch term
-    "color": _COLOR,  # no_patch without the spectrum term
-    "gram": LossConfig(),  # the first default: Gram + 16 px L1
+    "patch": replace(_BASE, patch_weight=3.0),
+    "color": _COLOR,  # the default without the spectrum term
+    "gram": LossConfig(),  # the earlier default: Gram + 16 px L1
     "color_full": replace(_BASE, color_pool=0, color_directions=32),  # colour SW on every pixel (slower)
     "fsw": replace(_BASE, gram_weight=0.0, feature_sw_weight=1.0),  # feature sliced Wasserstein, not Gram
     "all": replace(_BASE, feature_sw_weight=1.0),
