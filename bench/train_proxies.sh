@@ -130,9 +130,9 @@ queue_x() {  # a variant for flat random-value cells (granite, cork), like queue
     --no-gan --threads 1 --quiet --out runs/proxies/cells_cell_random.safetensors
 }
 queue_y() {  # a brick_generator proxy (all 9 parameters, counts as inputs) from scratch at 64 px, one thread at lowest
-  # priority on a loaded machine; stopped at step 15500 (2.1 h) and finished with --steps 15500. Held-out at 64 px
-  # (128 sets): L1 0.197 (flat 0.220), SSIM 0.20, Gram 0.30 x a flat image's: rows learned, columns not yet.
-  # Not shipped; weights bench/weights/brick_generator64_15500.safetensors, log brick_generator64.log; resumes from
+  # priority on a loaded machine; stopped at step 19000 (about 2.4 h) and finished with --steps 19000. Held-out at
+  # 64 px (128 sets): L1 0.192 (flat 0.220), SSIM 0.23, Gram 0.28 x a flat image's: rows learned, columns not yet.
+  # Not shipped; weights bench/weights/brick_generator64_19000.safetensors, log brick_generator64.log; resumes from
   # runs/proxies/brick_generator64.*
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --out runs/proxies/brick_generator64.safetensors
@@ -167,7 +167,7 @@ record_all
 queue_v  # one core, 64 px
 queue_w  # one core, stopped at 4750 steps; shipped as cells@f1 (128 px)
 # queue_x  # one core, stopped at 5000 steps (not shipped yet)
-# queue_y  # one core, 64 px bricks, stopped at 15500 steps (not shipped)
+# queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
