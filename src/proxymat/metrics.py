@@ -72,15 +72,17 @@ def pyramid_levels(res: int) -> int:
     return max(1, int(math.log2(max(res, MIN_LEVEL_PX) / MIN_LEVEL_PX)))
 
 
-def _patches_at(x: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-    """7x7 patches of ``x`` (1, C, H, W) centred at (ys, xs), wrapping around the edges (tileable maps): (n, C*49)."""
-    _, c, h, w = x.shape
+def patches_at(x: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+    """7x7 patches of ``x (B, C, H, W)`` centred at (ys, xs), wrapping around the edges (tileable maps):
+    ``(B, N, C*49)``, each patch channel by channel, rows then columns."""
+    b, c, h, w = x.shape
     n = ys.shape[0]
-    offs = torch.arange(PATCH) - PATCH // 2
-    rows = (ys.view(n, 1) + offs.view(1, PATCH)) % h  # (n, 7)
-    cols = (xs.view(n, 1) + offs.view(1, PATCH)) % w
-    patches = x[0][:, rows.view(n, PATCH, 1), cols.view(n, 1, PATCH)]  # (C, n, 7, 7)
-    return patches.permute(1, 0, 2, 3).reshape(n, c * PATCH * PATCH)
+    offs = torch.arange(PATCH, device=x.device) - PATCH // 2
+    rows = (ys.to(x.device).view(n, 1) + offs.view(1, PATCH)) % h  # (n, 7)
+    cols = (xs.to(x.device).view(n, 1) + offs.view(1, PATCH)) % w
+    flat = (rows.view(n, PATCH, 1) * w + cols.view(n, 1, PATCH)).reshape(-1)  # (N * 49,) pixel indices
+    p = x.reshape(b, c, h * w).index_select(2, flat).view(b, c, n, PATCH * PATCH)  # index_add backward: fast
+    return p.transpose(1, 2).reshape(b, n, c * PATCH * PATCH)
 
 
 def patch_swd(a: torch.Tensor, b: torch.Tensor, patches: int = 2048, directions: int = 512, seed: int = 0) -> float:
@@ -99,7 +101,7 @@ def patch_swd(a: torch.Tensor, b: torch.Tensor, patches: int = 2048, directions:
     for la, lb in zip(laplacian_pyramid(a, levels), laplacian_pyramid(b, levels)):
         h, w = la.shape[-2:]
         ys, xs = torch.randint(0, h, (patches,), generator=gen), torch.randint(0, w, (patches,), generator=gen)
-        pa, pb = _patches_at(la, ys, xs), _patches_at(lb, ys, xs)
+        pa, pb = patches_at(la, ys, xs)[0], patches_at(lb, ys, xs)[0]
         dirs = torch.randn(pa.shape[1], directions, generator=gen)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
         sa, _ = (pa @ dirs).sort(dim=0)

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 
 from ..colorspace import srgb_to_lab
 from ..exact_ops import adaptive_avg_pool
-from ..metrics import PATCH, laplacian_pyramid, pyramid_levels
+from ..metrics import PATCH, laplacian_pyramid, patches_at, pyramid_levels
 
 _LAB_SCALE = torch.tensor([1.0 / 100.0, 1.0 / 128.0, 1.0 / 128.0])
 _LUMA = (0.299, 0.587, 0.114)
@@ -285,18 +285,6 @@ class PatchReference:
     sorted_refs: tuple[torch.Tensor, ...]  # per level (K, N)
 
 
-def _patches(x: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
-    """7x7 patches of ``x (B, C, H, W)`` centred at (ys, xs), wrapping around (tileable maps): ``(B, N, C*49)``."""
-    b, c, h, w = x.shape
-    n = ys.shape[0]
-    offs = torch.arange(PATCH, device=x.device) - PATCH // 2
-    rows = (ys.to(x.device).view(n, 1) + offs.view(1, PATCH)) % h
-    cols = (xs.to(x.device).view(n, 1) + offs.view(1, PATCH)) % w
-    flat = (rows.view(n, PATCH, 1) * w + cols.view(n, 1, PATCH)).reshape(-1)  # (N * 49,) pixel indices
-    p = x.reshape(b, c, h * w).index_select(2, flat).view(b, c, n, PATCH * PATCH)  # index_add backward: fast
-    return p.transpose(1, 2).reshape(b, n, c * PATCH * PATCH)
-
-
 def patch_reference(target: torch.Tensor, patches: int, count: int, seed: int) -> PatchReference:
     """Precompute the target side of :func:`patch_sw` (``target`` is ``(1, 3, H, W)``): ``patches`` random
     positions per pyramid level and ``count`` random directions, fixed by ``seed``."""
@@ -308,7 +296,7 @@ def patch_reference(target: torch.Tensor, patches: int, count: int, seed: int) -
         h, w = lv.shape[-2:]
         ys, xs = torch.randint(0, h, (patches,), generator=gen), torch.randint(0, w, (patches,), generator=gen)
         positions.append((ys, xs))
-        refs.append(sorted_projections(_patches(lv, ys, xs)[0], dirs))
+        refs.append(sorted_projections(patches_at(lv, ys, xs)[0], dirs))
     return PatchReference(tuple(positions), dirs, tuple(refs))
 
 
@@ -316,6 +304,6 @@ def patch_sw(render: torch.Tensor, ref: PatchReference) -> torch.Tensor:
     """Mean over pyramid levels of the sliced Wasserstein distance between 7x7 colour patches of each render
     and of the target, at the reference's positions and directions: (B,)."""
     levels = laplacian_pyramid(render, len(ref.positions))
-    total = sum(sliced_distance(_patches(lv, ys, xs), r, ref.dirs)
+    total = sum(sliced_distance(patches_at(lv, ys, xs), r, ref.dirs)
                 for lv, (ys, xs), r in zip(levels, ref.positions, ref.sorted_refs))
     return total / len(levels)

@@ -46,7 +46,8 @@ def layout_seeds(seed: int, layouts: int) -> list[int]:
     return [seed + k for k in range(layouts)]
 
 
-def _reseeded(graph: Graph, seed: int) -> Graph:
+def reseeded(graph: Graph, seed: int) -> Graph:
+    """A copy of ``graph`` at another layout seed."""
     g = graph.copy()
     g.seed = seed
     return g
@@ -62,7 +63,7 @@ class Objective:
     checked between such chunks, so a batch overruns it by at most one chunk.
     ``observer``, when set, is called after each recorded chunk (e.g. by
     :func:`budget_bar`). With ``layouts`` N > 1 a point's loss is the mean over
-    N layouts: the graph's seed and the N - 1 next ones (:func:`layout_seeds`),
+    N layouts: the graph's seed and the N - 1 next ones (:func:`layout_seeds`, as the sweep's layout noise),
     so that a search does not fit one layout's chance features.
     """
 
@@ -82,7 +83,7 @@ class Objective:
         self.renderer = Renderer(settings)
         self.device = torch.device(device)
         self.program = self.graph.compile()  # validated once; every evaluation reuses it
-        self.programs = [self.program] + [_reseeded(self.graph, s).compile() for s in layout_seeds(graph.seed, layouts)[1:]]
+        self.programs = [self.program] + [reseeded(self.graph, s).compile() for s in layout_seeds(graph.seed, layouts)[1:]]
         self.layout = self.graph.space().layout()  # the parameters an optimizer moves, in graph order
         self._init_search(self.from_values(self.graph.normalized("all", optimizable_only=True)),
                           time_budget_s, max_evals, batch_size)

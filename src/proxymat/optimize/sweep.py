@@ -34,6 +34,7 @@ import torch
 
 from ..graph import Graph
 from .filters import fit_filters
+from .objective import layout_seeds, reseeded
 from .records import StageRecord, Values
 from .stage2 import STAGE2_MIN_GAIN
 
@@ -64,10 +65,8 @@ def layout_noise(ev: Evaluator, graph: Graph, filters: Values, seeds: int) -> fl
     fitted.set_normalized(filters)
     own = ev.real_loss(fitted)
     spread = 0.0
-    for k in range(1, seeds + 1):
-        other = fitted.copy()
-        other.seed = fitted.seed + k
-        spread = max(spread, abs(ev.real_loss(other) - own) / max(own, 1e-12))
+    for seed in layout_seeds(fitted.seed, seeds + 1)[1:]:
+        spread = max(spread, abs(ev.real_loss(reseeded(fitted, seed)) - own) / max(own, 1e-12))
     return spread
 
 
