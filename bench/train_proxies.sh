@@ -134,8 +134,14 @@ queue_y() {  # a brick_generator proxy (all 9 parameters, counts as inputs) from
   # 64 px (128 sets): L1 0.192 (flat 0.220), SSIM 0.23, Gram 0.28 x a flat image's: rows learned, columns not yet.
   # Not shipped; weights bench/weights/brick_generator64_19000.safetensors, log brick_generator64.log; resumes from
   # runs/proxies/brick_generator64.*
+  # Continued to step 20700 (log only; superseded by queue_z, which learns the columns).
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --out runs/proxies/brick_generator64.safetensors
+}
+queue_z() {  # queue_y with Fourier inputs (--fourier 16: sin and cos of 16 frequencies per axis at 64 px), the same
+  # seed and recipe, one thread at lowest priority: after 2000 steps it draws rows and columns. STATUS_Z
+  nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet --fourier 16 \
+    --out runs/proxies/brick_fourier64.safetensors
 }
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
@@ -168,6 +174,7 @@ queue_v  # one core, 64 px
 queue_w  # one core, stopped at 4750 steps; shipped as cells@f1 (128 px)
 # queue_x  # one core, stopped at 5000 steps (not shipped yet)
 # queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
+# queue_z  # one core, 64 px bricks with Fourier inputs (not shipped yet)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps

@@ -2,9 +2,11 @@
 
 import json
 
+import pytest
 import torch
 
-from proxymat.benchmarks.recovery import TRUTH_SEED_BASE, draw_case, run_recovery, score, summarize, varied_keys
+from proxymat.benchmarks.recovery import (TRUTH_SEED_BASE, case_key, draw_case, run_case, run_recovery, score, start_from_truth,
+                                         summarize, varied_keys)
 from proxymat.examples import example_truth_text, resolve_graph
 from proxymat.graph import Graph
 from proxymat.optimize.config import OptimizeConfig
@@ -80,6 +82,35 @@ def test_tiny_run_writes_rows_figures_and_a_table(tmp_path):
     kept = run_recovery(["leather"], 1, ["default"], res=64, base=base, log=lambda s: None,
                         kept=lambda key, unit: [rows[0]] if key["example"] == "leather" else None)
     assert kept == [rows[0]]
+
+
+def test_a_case_started_at_its_truth_starts_at_zero_error_on_another_layout():
+    base = OptimizeConfig(iters1=1, iters2=1, iters3=1, samples=2, rescore=1, polish=1, sweep_iters=0,
+                          search_refit=0, stage2_check=1, stage2_patience=1)
+    row, images = run_case("leather", 0, "default", res=64, base=base, from_truth="all")
+    assert row["gen_error_start"] == 0.0 and row["judged"] == 0  # nothing to get closer to
+    assert row["from_truth"] == "all" and all(start == 0.0 for start, _ in row["per_param"].values())
+    assert not torch.equal(images["start"], images["target"])  # same parameters, the optimization's own layout
+    random_start, _ = run_case("leather", 0, "default", res=64, base=base)
+    assert random_start["gen_error_start"] > 0 and "from_truth" not in random_start
+    assert case_key("leather", 0, 64, base) != case_key("leather", 0, 64, base, from_truth="all")  # --resume keeps them apart
+
+
+def test_start_from_truth_sets_only_the_asked_half_and_keeps_the_start_layout():
+    start, truth = _example("leather")
+    start, truth, keys = draw_case(start, truth, 0)
+    gens = start_from_truth(start, truth, "generators")
+    filters = start_from_truth(start, truth, "filters")
+    assert start_from_truth(start, truth, "all").normalized("all").keys() == truth.normalized("all").keys()
+    for k in keys:
+        want_gen = gens.normalized("all")[k]
+        if k.startswith("grain."):  # the cells generator
+            assert torch.equal(want_gen, truth.normalized("all")[k]) and torch.equal(filters.normalized("all")[k], start.normalized("all")[k])
+        else:
+            assert torch.equal(want_gen, start.normalized("all")[k]) and torch.equal(filters.normalized("all")[k], truth.normalized("all")[k])
+    assert gens.seed == filters.seed == start.seed != truth.seed
+    with pytest.raises(ValueError, match="from_truth must be one of all, generators, filters"):
+        start_from_truth(start, truth, "everything")
 
 
 def test_cli_refuses_an_unknown_loss_variant(capsys):

@@ -13,6 +13,7 @@ from proxymat.nodes.generators import get_generator
 from proxymat.optimize.checkpoint import CheckpointError
 from proxymat.optimize.filters import fit_filters
 from proxymat.optimize.loss import LossConfig, MaterialLoss
+from proxymat.optimize.objective import reseeded
 from proxymat.optimize.search import RandomSearch
 from proxymat.optimize.stages import STAGE2_MIN_GAIN, Optimization, OptimizeConfig, RealCheck
 from proxymat.proxy.model import ProxyConfig, build_proxy
@@ -512,6 +513,34 @@ def test_category_trials_list_every_other_choice_of_enum_generator_parameters():
                                      ("cells.style", "cell_random")])
 
 
+def test_count_trials_step_each_integer_generator_parameter_by_powers_of_two_inside_its_box(target):
+    run = Optimization(tiny_graph(), target, config(sweep_counts=3), progress=False, log=lambda s: None)
+    ev = run.evaluator
+    lo, hi = ev.generator_bounds()["cells.scale"]  # cells' sampling box: scale 4-16; the graph has 4
+    spec = run.graph.param_specs("generators")["cells.scale"]
+    assert spec.normalize(4)[0] == pytest.approx(lo) and spec.normalize(16)[0] == pytest.approx(hi)
+    assert ev.count_trials() == [("cells.scale", 5), ("cells.scale", 6), ("cells.scale", 8)]  # 3, 2, 0 leave the box
+    ev.graph.set_param("cells", "scale", 10)
+    assert ev.count_trials() == [("cells.scale", v) for v in (6, 8, 9, 11, 12, 14)]
+    assert ev.sweep_trials() == ev.category_trials() + ev.count_trials()
+    off = Optimization(tiny_graph(), target, config(), progress=False, log=lambda s: None).evaluator
+    assert off.count_trials() == [] and off.sweep_trials() == off.category_trials()
+
+
+def test_sweep_with_counts_moves_a_count_that_is_several_units_off():
+    truth = tiny_graph()
+    truth.set_param("cells", "scale", 8)
+    with torch.no_grad():
+        target = render(truth.evaluate(RES))
+    logs: list[str] = []
+    run = Optimization(tiny_graph(), target, config(sweep_iters=2, sweep_counts=3, sweep_noise=0, sweep_rounds=1), progress=False,
+                       log=logs.append)
+    assert run.graph.value("cells.scale") == 4
+    run.sweep()
+    assert run.graph.value("cells.scale") == 8, logs[-1]
+    assert "changed cells.scale=8" in logs[-1]
+
+
 def _style_target(style: str) -> torch.Tensor:
     truth = tiny_graph()
     truth.set_param("cells", "style", style)
@@ -620,6 +649,41 @@ def test_refit_search_keeps_the_lowest_refit_among_current_chosen_and_the_best_s
     assert (loss, idx) == (pytest.approx(0.05), 5)
     assert all(v.shape == (filters[k].numel(),) for k, v in fit.items())
     assert "rank 6 of 6 by its search loss" in logs[-1]
+
+
+def test_refit_search_with_several_layouts_picks_the_lowest_mean_and_reports_the_own_layout(target, monkeypatch):
+    logs: list[str] = []
+    run = Optimization(tiny_graph(), target, config(search_refit=2, search_layouts=3), progress=False, log=logs.append)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = searcher(run).sample_generator_values(6)
+    search_losses = torch.tensor([0.5, 0.1, 0.4, 0.2, 0.3, 0.6])
+
+    def fake_refit(fvals, subset, iters):
+        n = next(iter(subset.values())).shape[0]
+        return torch.tensor([0.45, 0.05, 0.09, 0.08][:n]), {k: torch.zeros(n, v.numel()) for k, v in fvals.items()}
+
+    search = searcher(run)
+    monkeypatch.setattr(search, "refit_candidates", fake_refit)
+    # Candidate 5 wins at the own layout by chance; at the 2 other layouts candidate 3 is far lower.
+    monkeypatch.setattr(search, "other_layouts_losses", lambda fits, subset, layouts: torch.tensor([0.9, 0.5, 0.3, 0.1]))
+    loss, idx, _ = search.refit_search(filters, cands, search_losses, chosen=5)
+    assert (loss, idx) == (pytest.approx(0.08), 3)  # mean (0.08 + 0.1) / 3 = 0.06 < (0.05 + 0.5) / 3
+    assert "mean over 3 layouts 0.0600" in logs[-1]
+
+
+def test_other_layouts_losses_sum_each_candidates_real_loss_at_the_next_layout_seeds(target):
+    run = Optimization(tiny_graph(), target, config(search_batch=2), progress=False, log=lambda s: None)
+    filters = run.graph.normalized("filters", optimizable_only=True)
+    cands = searcher(run).sample_generator_values(3)  # two batches: 2 + 1
+    fits = {k: v.reshape(1, -1).repeat(3, 1) + 0.01 * torch.arange(3.0).reshape(3, 1) for k, v in filters.items()}
+    got = searcher(run).other_layouts_losses(fits, cands, 3)
+    for j in range(3):
+        graph = run.graph.copy()
+        graph.set_normalized({**{k: v[j] for k, v in fits.items()}, **{k: v[j] for k, v in cands.items()}})
+        want = sum(run.evaluator.real_loss(reseeded(graph, graph.seed + d)) for d in (1, 2))
+        own = run.evaluator.real_loss(graph)
+        assert float(got[j]) == pytest.approx(want, rel=1e-4)
+        assert abs(want / 2 - own) > 1e-6  # the other layouts differ from the own one
 
 
 def test_stage2_with_refits_starts_no_worse_than_the_current_parameters(target):

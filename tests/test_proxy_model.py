@@ -21,6 +21,7 @@ from proxymat.proxy.model import (
     count_params,
     denormalize_params,
     expand_categories,
+    fourier_inputs,
     normalize_params,
     one_hot_categories,
     proxy_inputs,
@@ -198,6 +199,62 @@ def test_output_wraps_around_under_circular_padding():
         net.const.copy_(torch.roll(net.const, shifts=1, dims=2))
     # a 1-cell shift at 4x4 is a 4-pixel shift at 16x16
     assert torch.allclose(net.forward_raw(p), torch.roll(base, shifts=4, dims=3), atol=1e-5)
+
+
+# -------------------------------------------------------------- Fourier inputs
+def test_fourier_inputs_hold_f_periods_per_side_and_wrap_around():
+    res, k = 16, 4
+    waves = fourier_inputs(res, k)
+    assert waves.shape == (4 * k, res, res)
+    for f in (1, 2, 4):  # periods that divide the side: the wave repeats every res / f pixels
+        along_x, along_y = waves[f - 1], waves[2 * k + f - 1]
+        assert torch.allclose(along_x, torch.roll(along_x, res // f, dims=1), atol=1e-6)
+        assert not torch.allclose(along_x, torch.roll(along_x, res // (2 * f), dims=1), atol=1e-3)
+        assert torch.allclose(along_x, along_y.T, atol=1e-6)
+        assert torch.allclose(along_x[0], along_x[5])  # constant along y
+    assert waves.mean(dim=(1, 2)).abs().max() < 1e-6
+    gram = waves.flatten(1) @ waves.flatten(1).T / res**2  # distinct waves are orthogonal over the tile
+    assert torch.allclose(gram - torch.diag(torch.diagonal(gram)), torch.zeros_like(gram), atol=1e-5)
+
+
+@pytest.mark.parametrize("k, where", [(0, 0), (3, 8), (4, 16), (7, 16), (16, 64)])
+def test_fourier_inputs_join_the_first_resolution_above_twice_their_count(k, where):
+    cfg = ProxyConfig(n_params=2, res=64, w_dim=8, map_depth=1, channels=(4, 4, 4, 4, 4), fourier=k)
+    assert cfg.fourier_res == where
+    net = build_proxy(cfg)
+    for r, block in zip(cfg.resolutions, net.blocks):
+        assert (block.fourier is not None) == (r == where)
+        if block.conv0 is not None:
+            assert block.conv0.weight.shape[1] == 4 + (4 * k if r == where else 0)
+    assert ProxyConfig.from_dict(cfg.to_dict()) == cfg
+    assert ("fourier" in cfg.to_dict()) == bool(k)  # files without Fourier inputs stay unchanged
+    assert not any("fourier" in key for key in net.state_dict())  # rebuilt from the config, not stored
+
+
+def test_config_rejects_fourier_inputs_the_resolution_cannot_hold():
+    with pytest.raises(ValueError, match="fourier"):
+        ProxyConfig(n_params=2, res=16, fourier=8)  # needs 32 px
+    with pytest.raises(ValueError, match="fourier"):
+        ProxyConfig(n_params=2, res=16, fourier=-1)
+
+
+def test_fourier_proxy_roundtrips_through_its_file_and_keeps_gradients(tmp_path):
+    from proxymat.proxy.weights import load_proxy, save_proxy
+
+    spec = toy_spec()
+    cfg = ProxyConfig(n_params=4, res=16, w_dim=8, map_depth=1, channels=(4, 4, 4), fourier=3)
+    net = build_proxy(cfg)
+    p = torch.rand(3, 4, requires_grad=True)
+    out = net(p)
+    out.sum().backward()
+    assert p.grad.abs().sum() > 0
+    with torch.no_grad():  # the file holds fp16 weights
+        for v in net.parameters():
+            v.copy_(v.half().float())
+    path = save_proxy(tmp_path / "toy.safetensors", net, spec)
+    loaded = load_proxy(path, spec=spec)
+    assert loaded.net.config.fourier == 3
+    assert torch.allclose(loaded.net(p.detach()), net(p.detach()), atol=1e-4)
 
 
 # ------------------------------------------------------------- params <-> input

@@ -22,6 +22,12 @@ Scores per case (all on the real generators at the end of the pipeline):
   trades the truth's euclidean cells for square ones shows here, not above);
 * ``patch_swd`` and ``lab_distance`` of the final render against the target
   (:mod:`proxymat.metrics`), and the loss under the variant's own loss.
+
+With ``from_truth="all"`` every case starts at its truth (only the layout differs),
+so ``gen_error`` measures how far the pipeline drifts from a perfect start: the floor
+the loss sets on recovery, whatever the search does. ``"generators"`` or ``"filters"``
+start only those parameters at the truth (the others at the drawn start), which tells
+which half of a random start the pipeline fails to recover.
 """
 
 from __future__ import annotations
@@ -115,8 +121,11 @@ def score(result: Graph, start: Graph, truth: Graph, keys: Sequence[str]) -> dic
 
 
 def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConfig | None = None,
-             proxies: dict[str, Any] | None = None, progress: bool = False) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """Fit one drawn case with one loss variant; returns its row and the images (target, start, result)."""
+             proxies: dict[str, Any] | None = None, progress: bool = False,
+             from_truth: str = "") -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Fit one drawn case with one loss variant (``from_truth``: "all", "generators" or "filters" start at
+    the truth's values, at the optimization's layout seed); returns its row and the images (target, start,
+    result)."""
     from ..examples import example_truth_text, resolve_graph
     from ..optimize.proxies import load_graph_proxies
 
@@ -125,6 +134,8 @@ def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConf
     if truth_text is None:
         raise ValueError(f"example {name!r} has no target graph")
     start, truth, keys = draw_case(example_start, Graph.loads(truth_text), k)
+    if from_truth:
+        start = start_from_truth(start, truth, from_truth)
     loss_cfg = material_loss_config(res, "random", variant)
     cfg = replace(base or OptimizeConfig(), res=res, loss=loss_cfg)
     with torch.no_grad():
@@ -136,28 +147,45 @@ def run_case(name: str, k: int, variant: str, res: int = 128, base: OptimizeConf
     result = Optimization(start, target, cfg, proxies=proxies, progress=progress, log=lambda s: None).run()
     seconds = time.perf_counter() - t0
     final = result.renders["final"]
-    row = {**case_key(name, k, res, cfg), "method": variant, "seconds": round(seconds, 1),
+    row = {**case_key(name, k, res, cfg, from_truth), "method": variant, "seconds": round(seconds, 1),
            "loss": result.loss_final, **score(result.graph, start, truth, keys),
            **{f"{m}": round(v, 4) for m, v in fit_scores(final, target).items()},
            **{f"{m}_start": round(v, 4) for m, v in fit_scores(init, target).items()}}
     return row, {"target": target, "start": init, variant: final}
 
 
-def case_key(name: str, k: int, res: int, cfg: OptimizeConfig) -> dict[str, Any]:
-    """What identifies one case's rows (for ``--resume``): example, case, resolution and the pipeline's settings
-    other than the loss (each row's ``method`` names its loss variant)."""
+FROM_TRUTH = ("all", "generators", "filters")
+"""What ``from_truth`` may start at the truth."""
+
+
+def start_from_truth(start: Graph, truth: Graph, which: str) -> Graph:
+    """``start`` with ``which`` of its parameters ("all", "generators" or "filters") set to the truth's;
+    the layout seed stays the start's."""
+    if which not in FROM_TRUTH:
+        raise ValueError(f"from_truth must be one of {', '.join(FROM_TRUTH)}, not {which!r}")
+    out = start.copy()
+    out.set_normalized(truth.normalized(which))
+    return out
+
+
+def case_key(name: str, k: int, res: int, cfg: OptimizeConfig, from_truth: str = "") -> dict[str, Any]:
+    """What identifies one case's rows (for ``--resume``): example, case, resolution, the start (marked only
+    when it is the truth) and the pipeline's settings other than the loss (each row's ``method`` names its
+    loss variant)."""
     settings = cfg.result_settings()
     settings.pop("loss", None)
     settings.pop("res", None)
-    return {"example": name, "case": k, "res": res, "settings": json.loads(json.dumps(settings))}
+    key = {"example": name, "case": k, "res": res, "settings": json.loads(json.dumps(settings))}
+    return {**key, "from_truth": from_truth} if from_truth else key
 
 
 def run_recovery(examples: Sequence[str], truths: int, variants: Sequence[str], res: int = 128,
                  base: OptimizeConfig | None = None, log: Callable[[str], None] = print,
                  kept: Callable[[dict[str, Any], str], list[dict[str, Any]] | None] | None = None,
                  save: Callable[[list[dict[str, Any]]], None] | None = None,
-                 figures: Path | None = None) -> list[dict[str, Any]]:
-    """Every (example, case) with every loss variant, the variants of a case side by side.
+                 figures: Path | None = None, from_truth: str = "") -> list[dict[str, Any]]:
+    """Every (example, case) with every loss variant, the variants of a case side by side (``from_truth``:
+    started at the truth, see the module docstring).
 
     ``kept(key, label)`` returns a finished case's earlier rows (``--resume``) or None; ``save`` is
     called with all rows after each case; ``figures`` gets one comparison image per case
@@ -172,13 +200,13 @@ def run_recovery(examples: Sequence[str], truths: int, variants: Sequence[str], 
     for name in examples:
         proxies = load_graph_proxies(resolve_graph(name), log=lambda s: None)
         for k in range(truths):
-            earlier = kept(case_key(name, k, res, cfg), f"{name}, case {k}") if kept else None
+            earlier = kept(case_key(name, k, res, cfg, from_truth), f"{name}, case {k}") if kept else None
             if earlier:
                 rows += earlier
                 continue
             images: dict[str, torch.Tensor] = {}
             for variant in variants:
-                row, imgs = run_case(name, k, variant, res, cfg, proxies)
+                row, imgs = run_case(name, k, variant, res, cfg, proxies, from_truth=from_truth)
                 images.update(imgs)
                 rows.append(row)
                 log(json.dumps(row))

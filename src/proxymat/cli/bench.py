@@ -110,11 +110,11 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     chosen = {k: v for k, v in preset.items() if k != "res"}
     chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep))
                    if v is not None})
-    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise,
-                          polish_layouts=args.polish_layouts)
+    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise, sweep_counts=args.sweep_counts,
+                          polish_layouts=args.polish_layouts, search_layouts=args.search_layouts)
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
-                        figures=Path(args.figures) if args.figures else None)
+                        figures=Path(args.figures) if args.figures else None, from_truth=args.from_truth)
     return rows, summarize(rows)
 
 
@@ -361,16 +361,24 @@ def register(sub: Any) -> None:
                    help="loss variants to compare side by side (proxymat.optimize.loss.LOSS_PRESETS; default: default)")
     q.add_argument("--names", nargs="+", default=None, metavar="EXAMPLE", help="only these examples")
     q.add_argument("--truths", type=positive_int, default=3, help="random truths per example (default 3)")
+    q.add_argument("--from-truth", nargs="?", const="all", default="", choices=("all", "generators", "filters"),
+                   help="start every case at its truth (only the layout differs): how far the pipeline drifts from "
+                        "a perfect start, the floor the loss sets on recovery; 'generators' or 'filters' start only "
+                        "those at the truth")
     q.add_argument("--res", type=int, choices=(64, 128, 256), default=128,
                    help="working resolution in pixels (default 128)")
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
     q.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="Stage II's generator gradients (as optimize --gradients; default %(default)s)")
+    q.add_argument("--sweep-counts", type=non_negative_int, default=config_default("sweep_counts"), metavar="N",
+                   help="as optimize --sweep-counts (default %(default)s)")
     q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
                    help="as optimize --sweep-noise (default %(default)s)")
     q.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
                    help="as optimize --polish-layouts (default %(default)s)")
+    q.add_argument("--search-layouts", type=positive_int, default=config_default("search_layouts"), metavar="N",
+                   help="as optimize --search-layouts (default %(default)s)")
     q.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",
                    help="as optimize --stage2-patience (default: the --quality preset's)")
     q.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",

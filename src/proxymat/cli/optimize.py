@@ -57,7 +57,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
         stage3=not args.no_stage3, gradients=args.gradients, sweep_noise=args.sweep_noise,
-        polish_layouts=args.polish_layouts,
+        sweep_counts=args.sweep_counts,
+        polish_layouts=args.polish_layouts, search_layouts=args.search_layouts,
         loss=material_loss_config(chosen["res"], args.features, getattr(args, "loss", None) or "default"),
     )
 
@@ -193,6 +194,10 @@ def register(sub: Any) -> None:
                         "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
     p.add_argument("--search-refit-iters", type=non_negative_int, default=config_default("search_refit_iters"), metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
+    p.add_argument("--sweep-counts", type=non_negative_int, default=config_default("sweep_counts"), metavar="N",
+                   help="the category sweep also tries every count (an integer generator parameter: bricks per row, "
+                        "cells per side) at its value +-1, 2, ..., 2^(N-1) with its filters re-fit (0: off; default "
+                        "%(default)s)")
     p.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
                    help="the category sweep keeps a change only when it lowers the loss by more than half of what the "
                         "loss differs between the current graph's layout and N other layout seeds (0: off; default "
@@ -200,6 +205,10 @@ def register(sub: Any) -> None:
     p.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
                    help="the polish compares the loss averaged over N layouts (the graph's seed and the N - 1 next "
                         "ones), so that it does not fit one layout's chance features; costs N times the renders "
+                        "(default %(default)s)")
+    p.add_argument("--search-layouts", type=positive_int, default=config_default("search_layouts"), metavar="N",
+                   help="Stage II's search picks its start among the re-fit candidates by their loss averaged over N "
+                        "layouts (the graph's seed and the N - 1 next ones), not by one layout's chance features "
                         "(default %(default)s)")
     p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="how Stage II moves generator parameters: through their proxies (proxy); by autograd "

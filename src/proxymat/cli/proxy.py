@@ -42,12 +42,12 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise CliError(str(err)) from None
     out = Path(args.out or f"proxies/{spec.name}.safetensors")
-    if args.init and args.one_hot:
-        raise CliError("--one-hot applies to a fresh model; --init keeps the source proxy's inputs")
+    if args.init and (args.one_hot or args.fourier):
+        raise CliError("--one-hot and --fourier apply to a fresh model; --init keeps the source proxy's inputs")
     try:
         mcfg = _init_config(args) if args.init else ProxyConfig(
             n_params=len(proxy_inputs(spec)), res=args.res or 128, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()),
-            categories=one_hot_categories(spec) if args.one_hot else ())
+            categories=one_hot_categories(spec) if args.one_hot else (), fourier=args.fourier)
     except ValueError as err:
         raise CliError(str(err)) from None
     tcfg = TrainConfig(steps=args.steps, batch=args.batch, res=mcfg.res, device=str(device), num_threads=args.threads,
@@ -231,6 +231,9 @@ def register(sub: Any) -> None:
                         "style=f1): it is no input of the proxy, and the proxy serves only nodes that match every pin")
     t.add_argument("--one-hot", action="store_true",
                    help="feed each enum input to the mapping network one-hot instead of as a scalar index")
+    t.add_argument("--fourier", type=non_negative_int, default=0, metavar="K",
+                   help="feed sin and cos of K frequencies along x and y to the first resolution above 2K, so that "
+                        "counts (bricks per row, tiles per side) become a choice of frequency (0: none, as the method)")
     t.add_argument("--quiet", action="store_true", help="no progress output")
     add_plugin_argument(t)
     t.set_defaults(func=run_train)

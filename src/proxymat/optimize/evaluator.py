@@ -131,6 +131,30 @@ class Evaluator:
         specs = graph.param_specs("generators")
         return [(k, v) for k, v in category_trials(graph) if allows(self.free, k, float(specs[k].normalize(v)[0]))]
 
+    def count_trials(self, graph: Graph | None = None) -> list[tuple[str, int]]:
+        """``(key, value)`` for every integer generator parameter (a count: bricks per row, cells per side) at
+        its value plus and minus 1, 2, 4, ... (``config.sweep_counts`` steps each way), inside its sampling box
+        and free range (:meth:`generator_bounds`); none when ``sweep_counts`` is 0."""
+        graph = self.graph if graph is None else graph
+        steps = [1 << j for j in range(max(int(self.config.sweep_counts), 0))]
+        if not steps:
+            return []
+        specs = graph.param_specs("generators")
+        out: list[tuple[str, int]] = []
+        for key, (lo, hi) in self.generator_bounds().items():
+            spec = specs.get(key)
+            if spec is None or spec.kind != "int":
+                continue
+            now = int(round(float(graph.value(key))))
+            for value in sorted({now + sign * d for d in steps for sign in (-1, 1)}):
+                if spec.low <= value <= spec.high and min(lo, hi) - 1e-6 <= float(spec.normalize(value)[0]) <= max(lo, hi) + 1e-6:
+                    out.append((key, value))
+        return out
+
+    def sweep_trials(self, graph: Graph | None = None) -> list[tuple[str, Any]]:
+        """The category sweep's trials: :meth:`category_trials`, then :meth:`count_trials`."""
+        return self.category_trials(graph) + self.count_trials(graph)
+
     def refresh_proxies(self, quiet: bool = False) -> None:
         """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`),
         and :attr:`direct_nodes` to its generator nodes that Stage II moves by direct gradients

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import torch
 
+from .objective import layout_seeds, reseeded
 from .records import Values
 
 if TYPE_CHECKING:
@@ -214,11 +215,32 @@ class RandomSearch:
         idx = list(dict.fromkeys(order))[: ev.config.search_refit + 2]
         subset = {k: v[idx] for k, v in candidates.items()}
         refit, fits = self.refit_candidates(filters, subset, ev.config.search_refit_iters)
-        j = int(torch.argmin(refit))
+        layouts = max(int(ev.config.search_layouts), 1)
+        score = refit if layouts == 1 else (refit + self.other_layouts_losses(fits, subset, layouts)) / layouts
+        j = int(torch.argmin(score))
         rank = int((losses < losses[idx[j]]).sum())
+        mean = "" if layouts == 1 else f", mean over {layouts} layouts {float(score[j]):.4f}"
         ev.log(f"Stage II search: filters re-fit to {len(idx)} candidates ({ev.config.search_refit_iters} iterations each): "
-                f"loss {float(refit[j]):.4f} for sample {idx[j]} (rank {rank + 1} of {len(losses)} by its search loss)")
+                f"loss {float(refit[j]):.4f}{mean} for sample {idx[j]} (rank {rank + 1} of {len(losses)} by its search loss)")
         return float(refit[j]), idx[j], {k: v[j] for k, v in fits.items()}
+
+    def other_layouts_losses(self, fits: Values, candidates: Values, layouts: int) -> torch.Tensor:
+        """The summed real-generator loss of each candidate with its re-fit filters at the ``layouts - 1``
+        layout seeds after the graph's own (:func:`~.objective.layout_seeds`), ``search_batch`` at a time."""
+        ev = self.ev
+        n = next(iter(candidates.values())).shape[0]
+        step = max(ev.config.search_batch, 1)
+        total = torch.zeros(n)
+        for seed in layout_seeds(ev.graph.seed, layouts)[1:]:
+            program = reseeded(ev.graph, seed).compile()
+
+            def one(s: int) -> dict[str, Any]:
+                batch = {k: v[s: s + step].detach() for k, v in {**fits, **candidates}.items()}
+                with torch.no_grad():
+                    return {"losses": ev.loss.per_image(ev.render_values(program, batch, hook=ev.real_hook)).cpu()}
+
+            total += torch.cat([self.batch(partial(one, s))["losses"] for s in range(0, n, step)])
+        return total
 
     def choose_start(self, filters: Values, gen_now: Values,
                      resumed: Mapping[str, Any] | None = None) -> tuple[Values, Values, str]:

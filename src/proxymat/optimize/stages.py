@@ -243,7 +243,7 @@ class Optimization:
         plan = [("stage1", c.stage1, self.stage1), ("sweep", c.stage2 and c.sweep_iters > 0, self.sweep),
                 ("stage2", c.stage2, self.stage2), ("polish", c.stage2 and c.polish > 0, self.polish),
                 ("stage3", c.stage3, self.stage3)]
-        self.bars = RunProgress(planned_work(c, len(ev.category_trials())), self.progress)
+        self.bars = RunProgress(planned_work(c, len(ev.sweep_trials())), self.progress)
         for name in done:
             self.bars.finish_stage(name)
         for name, enabled, fn in plan:

@@ -4,7 +4,10 @@ Each categorical generator parameter (enum or bool) is set to each of its other
 choices in turn (at most ``sweep_max`` trials per round, drawn at random when
 there are more) and the filters are re-fit to it by a short Adam of
 ``sweep_iters`` iterations with the real generators; the current choices get
-the same re-fit, and the lowest loss wins. Up to ``sweep_rounds`` rounds, each
+the same re-fit, and the lowest loss wins. With ``sweep_counts`` N > 0 every integer
+generator parameter (a count) is also tried at its value plus and minus 1, 2, ..., 2^(N-1)
+inside its sampling box (:meth:`~.evaluator.Evaluator.count_trials`): a count several
+units off is a basin that filters and gradients cannot leave. Up to ``sweep_rounds`` rounds, each
 trying one more change on top of the last winner, while a round finds a gain;
 every re-fit starts from the filters the sweep started with, so trials differ
 only in their categories. A change that leaves a proxy's pinned category (so
@@ -118,7 +121,7 @@ def sweep(ev: Evaluator, host: StageHost) -> None:
     rng = random.Random(config.seed)
     if resumed is None:
         before, start = ev.graph.copy(), ev.real_loss()
-        if not ev.category_trials():
+        if not ev.sweep_trials():
             host.records.append(StageRecord("sweep", start, start, [start], time.perf_counter() - t0,
                                             "no categorical generator parameters"))
             return
@@ -130,7 +133,7 @@ def sweep(ev: Evaluator, host: StageHost) -> None:
         ev.proxy_nodes = ev.usable_proxies(p.before, quiet=True)
     while p.round < max(config.sweep_rounds, 1):
         round_rng = rng.getstate()
-        trials = ev.category_trials()
+        trials = ev.sweep_trials()
         if len(trials) > config.sweep_max:
             trials = rng.sample(trials, config.sweep_max)
         proxied = set(ev.usable_proxies(ev.graph, quiet=True))

@@ -11,7 +11,13 @@ method's description):
 * synthesis: a learned 4x4 constant, per resolution two modulated 3x3 convs with
   weight demodulation (the first one after a x2 [1,3,3,1] upsampling), and a
   "skip" output: a modulated 1x1 toRGB (1 channel, no demodulation) per
-  resolution summed with the upsampled image of the previous resolution.
+  resolution summed with the upsampled image of the previous resolution;
+* optional Fourier position inputs (``fourier`` K > 0, not in the method): at the
+  first resolution above 2K, ``sin`` and ``cos`` of 2 pi k x and 2 pi k y for
+  k = 1..K join the upsampled features, so that the styles can pick a count's
+  frequency (bricks per row, tiles per side) instead of building it from the
+  4x4 constant through local convolutions. They are periodic over the map,
+  so a tileable proxy stays tileable.
 
 Spatial operations wrap around by default (``padding="circular"``) because the
 generators are tileable. This module also holds the small helpers that turn a
@@ -62,6 +68,7 @@ class ProxyConfig:
     padding: str = "circular"
     conv_clamp: float | None = None
     categories: tuple[int, ...] = field(default=())
+    fourier: int = 0
 
     def __post_init__(self) -> None:
         if self.n_params < 1:
@@ -80,6 +87,19 @@ class ProxyConfig:
         if len(chans) != n_levels or min(chans) < 1:
             raise ValueError(f"ProxyConfig: need {n_levels} positive channel counts for res {self.res}, got {chans}")
         object.__setattr__(self, "channels", chans)
+        if self.fourier < 0 or (self.fourier and self.fourier_res > self.res):
+            raise ValueError(f"ProxyConfig: fourier must be >= 0 with 2 * fourier < res {self.res}, got {self.fourier}")
+
+    @property
+    def fourier_res(self) -> int:
+        """The resolution whose first conv sees the Fourier inputs: the first above ``2 * fourier``
+        (at least 8; 0 without them)."""
+        if not self.fourier:
+            return 0
+        r = 8
+        while r <= 2 * self.fourier:
+            r *= 2
+        return r
 
     @property
     def resolutions(self) -> tuple[int, ...]:
@@ -97,6 +117,8 @@ class ProxyConfig:
             d["categories"] = list(self.categories)
         else:
             d.pop("categories")  # files written before one-hot inputs existed stay byte-identical
+        if not self.fourier:
+            d.pop("fourier")  # and those of proxies without Fourier inputs
         return d
 
     @classmethod
@@ -183,6 +205,16 @@ def upsample2x(x: torch.Tensor, circular: bool = True) -> torch.Tensor:
     return x
 
 
+def fourier_inputs(res: int, k: int) -> torch.Tensor:
+    """(4k, res, res): sin and cos of 2 pi f x, then of 2 pi f y, for f = 1..k, x and y in [0, 1) at pixel centres."""
+    t = (torch.arange(res, dtype=torch.float64) + 0.5) / res
+    phase = 2 * math.pi * torch.arange(1, k + 1, dtype=torch.float64)[:, None] * t[None]  # (k, res)
+    waves = torch.cat([phase.sin(), phase.cos()])  # (2k, res)
+    along_x = waves[:, None, :].expand(-1, res, -1)
+    along_y = waves[:, :, None].expand(-1, -1, res)
+    return torch.cat([along_x, along_y]).float()
+
+
 def _neighbours(x: torch.Tensor, dim: int, circular: bool) -> tuple[torch.Tensor, torch.Tensor]:
     if circular:
         return torch.roll(x, 1, dims=dim), torch.roll(x, -1, dims=dim)
@@ -239,13 +271,18 @@ class ModulatedConv(nn.Module):
 
 
 class SynthesisBlock(nn.Module):
-    """One resolution: [upsample, conv], conv, toRGB."""
+    """One resolution: [upsample, (Fourier inputs,) conv], conv, toRGB."""
 
-    def __init__(self, c_in: int, c_out: int, cfg: ProxyConfig, first: bool):
+    def __init__(self, c_in: int, c_out: int, cfg: ProxyConfig, first: bool, res: int = 0):
         super().__init__()
         circ = cfg.padding == "circular"
         self.first, self.circular = first, circ
-        self.conv0 = None if first else ModulatedConv(c_in, c_out, cfg.w_dim, circular=circ, conv_clamp=cfg.conv_clamp)
+        injects = not first and bool(cfg.fourier) and res == cfg.fourier_res
+        self.fourier: torch.Tensor | None
+        self.register_buffer("fourier", fourier_inputs(res, cfg.fourier) if injects else None, persistent=False)
+        extra = 4 * cfg.fourier if injects else 0
+        self.conv0 = None if first else ModulatedConv(c_in + extra, c_out, cfg.w_dim, circular=circ,
+                                                      conv_clamp=cfg.conv_clamp)
         self.conv1 = ModulatedConv(c_out, c_out, cfg.w_dim, circular=circ, conv_clamp=cfg.conv_clamp)
         self.torgb = ModulatedConv(c_out, 1, cfg.w_dim, kernel=1, demodulate=False, act=False, circular=circ)
 
@@ -258,7 +295,10 @@ class SynthesisBlock(nn.Module):
         """``ws``: (B, num_ws, w_dim), one w per modulated layer."""
         k = 0
         if self.conv0 is not None:
-            x = self.conv0(upsample2x(x, self.circular), ws[:, 0])
+            x = upsample2x(x, self.circular)
+            if self.fourier is not None:
+                x = torch.cat([x, self.fourier.to(x.dtype)[None].expand(x.shape[0], -1, -1, -1)], dim=1)
+            x = self.conv0(x, ws[:, 0])
             k = 1
         x = self.conv1(x, ws[:, k])
         y = self.torgb(x, ws[:, k + 1])
@@ -276,7 +316,7 @@ class ProxyNet(nn.Module):
         self.mapping = MappingNet(config)
         self.const = nn.Parameter(torch.randn(chans[0], 4, 4))
         self.blocks = nn.ModuleList(
-            SynthesisBlock(chans[max(k - 1, 0)], chans[k], config, first=(k == 0)) for k in range(len(chans))
+            SynthesisBlock(chans[max(k - 1, 0)], chans[k], config, first=(k == 0), res=4 << k) for k in range(len(chans))
         )
 
     @property
