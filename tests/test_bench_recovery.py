@@ -118,3 +118,24 @@ def test_cli_refuses_an_unknown_loss_variant(capsys):
 
     assert main(["bench", "recovery", "--losses", "nope"]) == 2
     assert "unknown loss variant nope (known: default, " in capsys.readouterr().err
+
+
+def test_cli_passes_the_search_and_start_options_to_the_run(monkeypatch, tmp_path):
+    import proxymat.benchmarks.recovery as recovery
+    from proxymat.cli.main import main
+
+    seen = {}
+
+    def fake_run(names, truths, variants, res=128, base=None, from_truth="", **kw):
+        seen.update(names=names, base=base, from_truth=from_truth)
+        return []
+
+    monkeypatch.setattr(recovery, "run_recovery", fake_run)
+    out = tmp_path / "rows.json"
+    assert main(["bench", "recovery", "--names", "bricks", "--samples", "256", "--search-refit", "32", "--sweep-counts",
+                 "3", "--search-layouts", "2", "--from-truth", "--json-out", str(out)]) == 0
+    base = seen["base"]
+    assert (base.samples, base.search_refit, base.sweep_counts, base.search_layouts) == (256, 32, 3, 2)
+    assert seen["names"] == ["bricks"] and seen["from_truth"] == "all"
+    assert main(["bench", "recovery", "--names", "bricks", "--from-truth", "generators", "--json-out", str(out)]) == 0
+    assert seen["from_truth"] == "generators" and seen["base"].samples == OptimizeConfig().samples

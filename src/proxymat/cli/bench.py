@@ -108,7 +108,8 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     _check_names(args.losses, list(LOSS_NAMES), "unknown loss variant")
     preset = quality_settings(args.quality)
     chosen = {k: v for k, v in preset.items() if k != "res"}
-    chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep))
+    chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep),
+                                     ("samples", args.samples), ("search_refit", args.search_refit))
                    if v is not None})
     base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise, sweep_counts=args.sweep_counts,
                           polish_layouts=args.polish_layouts, search_layouts=args.search_layouts)
@@ -371,6 +372,10 @@ def register(sub: Any) -> None:
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
     q.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
                    help="Stage II's generator gradients (as optimize --gradients; default %(default)s)")
+    q.add_argument("--samples", type=positive_int, default=None, metavar="N",
+                   help="as optimize --samples: Stage II's random search draws (default: the --quality preset's)")
+    q.add_argument("--search-refit", type=non_negative_int, default=None, metavar="N",
+                   help="as optimize --search-refit (default: the --quality preset's)")
     q.add_argument("--sweep-counts", type=non_negative_int, default=config_default("sweep_counts"), metavar="N",
                    help="as optimize --sweep-counts (default %(default)s)")
     q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",

@@ -234,7 +234,7 @@ class RandomSearch:
         for seed in layout_seeds(ev.graph.seed, layouts)[1:]:
             program = reseeded(ev.graph, seed).compile()
 
-            def one(s: int) -> dict[str, Any]:
+            def one(s: int, program: Any = program) -> dict[str, Any]:
                 batch = {k: v[s: s + step].detach() for k, v in {**fits, **candidates}.items()}
                 with torch.no_grad():
                     return {"losses": ev.loss.per_image(ev.render_values(program, batch, hook=ev.real_hook)).cpu()}
