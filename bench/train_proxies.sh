@@ -140,8 +140,8 @@ queue_y() {  # a brick_generator proxy (all 9 parameters, counts as inputs) from
 }
 queue_z() {  # queue_y with Fourier inputs (--fourier 16: sin and cos of 16 frequencies per axis at 64 px), the same
   # seed and recipe, one thread at lowest priority: from step 2000 it draws rows and columns (the plain
-  # one rows only). Stopped at step 10750 (1.9 h) and finished with --steps 10750: held-out at 64 px (128 sets) L1 0.226
-  # (flat 0.220), SSIM 0.09, Gram 0.31 x flat's. Not shipped; weights bench/weights/brick_fourier64_10750.safetensors,
+  # one rows only). Stopped at step 13250 (2.2 h) and finished with --steps 13250: held-out at 64 px (128 sets) L1 0.217
+  # (flat 0.220), SSIM 0.13, Gram 0.28 x flat's. Not shipped; weights bench/weights/brick_fourier64_13250.safetensors,
   # log brick_fourier64.log; resumes from runs/proxies/brick_fourier64.*
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet --fourier 16 \
     --out runs/proxies/brick_fourier64.safetensors

@@ -57,6 +57,10 @@ class ProxyConfig:
     its choice), or 0 for a scalar input; empty means every input is scalar.
     One-hot inputs carry no gradient (categorical parameters are swept, not
     descended).
+
+    ``fourier`` K > 0 adds sin and cos of K frequencies along x and y as
+    inputs of the first convolution at :attr:`fourier_res` (see the module
+    docstring); 0 keeps the method's network.
     """
 
     n_params: int
