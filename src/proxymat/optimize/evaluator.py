@@ -131,11 +131,11 @@ class Evaluator:
         specs = graph.param_specs("generators")
         return [(k, v) for k, v in category_trials(graph) if allows(self.free, k, float(specs[k].normalize(v)[0]))]
 
-    def count_trials(self, graph: Graph | None = None) -> list[tuple[str, int]]:
-        """``(key, value)`` for every integer generator parameter (a count: bricks per row, cells per side) at
-        its value plus and minus 1, 2, 4, ... (``config.sweep_counts`` steps each way), inside its sampling box
-        and free range (:meth:`generator_bounds`); none when ``sweep_counts`` is 0."""
-        graph = self.graph if graph is None else graph
+    def count_trials(self) -> list[tuple[str, int]]:
+        """``(key, value)`` for every integer generator parameter (a count: bricks per row, cells per side) of
+        the current graph at its value plus and minus 1, 2, 4, ... (``config.sweep_counts`` steps each way),
+        inside its sampling box and free range (:meth:`generator_bounds`); none when ``sweep_counts`` is 0."""
+        graph = self.graph
         steps = [1 << j for j in range(max(int(self.config.sweep_counts), 0))]
         if not steps:
             return []
@@ -151,9 +151,10 @@ class Evaluator:
                     out.append((key, value))
         return out
 
-    def sweep_trials(self, graph: Graph | None = None) -> list[tuple[str, Any]]:
-        """The category sweep's trials: :meth:`category_trials`, then :meth:`count_trials`."""
-        return self.category_trials(graph) + self.count_trials(graph)
+    def sweep_trials(self) -> list[tuple[str, Any]]:
+        """The category sweep's trials of the current graph: :meth:`category_trials`, then :meth:`count_trials`
+        (whose sampling boxes are the current graph's)."""
+        return self.category_trials() + self.count_trials()
 
     def refresh_proxies(self, quiet: bool = False) -> None:
         """Set :attr:`proxy_nodes` to the proxies that fit the current graph (see :meth:`applicable_proxies`),
