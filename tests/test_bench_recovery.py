@@ -133,9 +133,11 @@ def test_cli_passes_the_search_and_start_options_to_the_run(monkeypatch, tmp_pat
     monkeypatch.setattr(recovery, "run_recovery", fake_run)
     out = tmp_path / "rows.json"
     assert main(["bench", "recovery", "--names", "bricks", "--samples", "256", "--search-refit", "32", "--sweep-counts",
-                 "3", "--search-layouts", "2", "--from-truth", "--json-out", str(out)]) == 0
+                 "3", "--search-layouts", "2", "--count-search", "5", "--gradients", "straight+direct", "--polish-layouts",
+                 "3", "--sweep-noise", "1", "--from-truth", "--json-out", str(out)]) == 0
     base = seen["base"]
     assert (base.samples, base.search_refit, base.sweep_counts, base.search_layouts) == (256, 32, 3, 2)
+    assert (base.count_search, base.gradients, base.polish_layouts, base.sweep_noise) == (5, "straight+direct", 3, 1)
     assert seen["names"] == ["bricks"] and seen["from_truth"] == "all"
     assert main(["bench", "recovery", "--names", "bricks", "--from-truth", "generators", "--json-out", str(out)]) == 0
     assert seen["from_truth"] == "generators" and seen["base"].samples == OptimizeConfig().samples

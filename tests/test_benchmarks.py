@@ -35,7 +35,7 @@ def test_example_benchmark_runs_and_summarizes():
     assert [r["method"] for r in rows] == ["full", "stage1", "random"]
     for r in rows:
         assert r["loss"] <= r["loss_init"] + 1e-6 and "param_error" in r
-    assert list(rows[0]["stages"]) == ["stage1", "sweep", "stage2", "polish", "stage3"]
+    assert list(rows[0]["stages"]) == ["stage1", "counts", "sweep", "stage2", "polish", "stage3"]
     assert rows[0]["stages"]["sweep"]["note"] == "no categorical generator parameters"  # plaster: clouds only
     assert list(rows[1]["stages"]) == ["stage1"] and "stages" not in rows[2]  # the random baseline has no stages
     assert rows[1]["stages"]["stage1"]["loss_end"] == pytest.approx(rows[1]["loss"], abs=1e-4)

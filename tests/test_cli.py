@@ -176,8 +176,10 @@ def test_optimize_option_defaults_are_the_config_defaults():
     assert [f.name for f in fields(got) if f.name != "loss" and getattr(got, f.name) != getattr(want, f.name)] == []
     assert got.loss.features == want.loss.features
     tuned = config_from_args(build_parser().parse_args(["optimize", "--search-refit", "3", "--iters", "1", "2", "3",
-                                                        "--no-stage3", "--res", "128"]))
+                                                        "--no-stage3", "--res", "128", "--count-search", "2",
+                                                        "--gradients", "auto", "--search-layouts", "4"]))
     assert (tuned.search_refit, tuned.iters1, tuned.iters2, tuned.iters3, tuned.stage3, tuned.res) == (3, 1, 2, 3, False, 128)
+    assert (tuned.count_search, tuned.gradients, tuned.search_layouts) == (2, "auto", 4)
 
 
 def test_building_the_parser_imports_no_torch():

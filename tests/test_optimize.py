@@ -76,6 +76,7 @@ def target() -> torch.Tensor:
 def config(**kw) -> OptimizeConfig:
     base = OptimizeConfig(res=RES, iters1=8, iters2=8, iters3=6, samples=6, search_batch=4, polish=8, lr1=0.05, lr2=0.05, lr3=0.02,
                           sweep_iters=0, gradients="proxy",  # the untrained stand-in proxy draws Stage II's images
+                          count_search=0,  # the count search's own tests (test_counts.py) turn it on
                           loss=LossConfig(features="random", scales=(1.0, 0.5)))
     return replace(base, **kw)
 

@@ -114,7 +114,7 @@ def test_layout_labels_never_overlap_and_wrap_at_the_width():
 
 
 def test_loss_curve_legend_has_every_stage_below_the_plot(tmp_path):
-    curves = {"stage1": list(np.geomspace(1, 0.1, 50)), "sweep": [0.1], "stage2": [0.09, 0.08], "polish": [0.08] * 3,
+    curves = {"stage1": list(np.geomspace(1, 0.1, 50)), "counts": [0.1, 0.1], "sweep": [0.1], "stage2": [0.09, 0.08], "polish": [0.08] * 3,
               "stage3": list(np.geomspace(0.08, 0.05, 40))}
     img = np.asarray(Image.open(plot_curves(curves, tmp_path / "c.png", size=(360, 240))).convert("RGB"))
     assert img.shape[0] > 240  # the legend adds rows below the plot instead of writing over it

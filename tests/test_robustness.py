@@ -469,7 +469,7 @@ def test_killed_optimize_resumes_from_checkpoint(tmp_path):
     assert not finished_early, "the run ended before it could be killed"
     saved = json.loads(state.read_text())
     done = [r["name"] for r in saved["records"]]
-    assert done and set(done) <= {"stage1", "sweep", "stage2", "polish", "stage3"} and "stage3" not in done
+    assert done and set(done) <= {"stage1", "counts", "sweep", "stage2", "polish", "stage3"} and "stage3" not in done
     Graph.from_dict(saved["graph"])  # the checkpointed graph is valid
     assert not (out / "report.html").exists()
     assert not list(out.rglob("*.tmp"))
@@ -483,5 +483,5 @@ def test_killed_optimize_resumes_from_checkpoint(tmp_path):
     graph = Graph.load(out / "graph.json")
     assert set(graph.nodes) == set(LEATHER["nodes"])
     final = json.loads(state.read_text())
-    assert [r["name"] for r in final["records"]] == ["stage1", "sweep", "stage2", "polish", "stage3"]
+    assert [r["name"] for r in final["records"]] == ["stage1", "counts", "sweep", "stage2", "polish", "stage3"]
     assert final["records"][0] == saved["records"][0]  # the finished stage was kept as it was

@@ -18,8 +18,8 @@ from PIL import Image, ImageDraw, ImageFont
 from .atomic import atomic_target
 from .gallery import tile_grid
 
-STAGE_COLORS = {"stage1": (31, 119, 180), "sweep": (148, 103, 189), "stage2": (214, 39, 40), "polish": (255, 127, 14),
-                "stage3": (44, 160, 44)}
+STAGE_COLORS = {"stage1": (31, 119, 180), "counts": (140, 86, 75), "sweep": (148, 103, 189), "stage2": (214, 39, 40),
+                "polish": (255, 127, 14), "stage3": (44, 160, 44)}
 METHOD_COLORS = ((214, 39, 40), (31, 119, 180), (44, 160, 44), (148, 103, 189), (255, 127, 14))
 INK = (20, 20, 20)
 GRID = (225, 225, 225)

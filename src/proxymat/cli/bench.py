@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..benchmarks.records import Rows, record_run, save_rows
-from ..optimize.config import GRADIENTS, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from .common import CliError, map_res, non_negative_int, positive_float, positive_int
+from .pipeline_options import add_pipeline_options, pipeline_settings
 
 if TYPE_CHECKING:
     from ..benchmarks.resume import Resume
@@ -111,8 +111,7 @@ def _run_recovery(args: argparse.Namespace, save: Saver) -> tuple[Rows, str]:
     chosen.update({k: v for k, v in (("stage2_patience", args.stage2_patience), ("sweep_iters", args.sweep),
                                      ("samples", args.samples), ("search_refit", args.search_refit))
                    if v is not None})
-    base = OptimizeConfig(**chosen, gradients=args.gradients, sweep_noise=args.sweep_noise, sweep_counts=args.sweep_counts,
-                          polish_layouts=args.polish_layouts, search_layouts=args.search_layouts)
+    base = OptimizeConfig(**chosen, **pipeline_settings(args))
     rows = run_recovery(args.names or known, args.truths, args.losses, res=args.res, base=base, log=_progress,
                         kept=lambda key, unit: _kept(args, key, args.losses, unit), save=save,
                         figures=Path(args.figures) if args.figures else None, from_truth=args.from_truth)
@@ -370,20 +369,11 @@ def register(sub: Any) -> None:
                    help="working resolution in pixels (default 128)")
     q.add_argument("--quality", choices=("fast", "default", "best"), default="default",
                    help="the pipeline's preset (as optimize --quality; its resolution is replaced by --res)")
-    q.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
-                   help="Stage II's generator gradients (as optimize --gradients; default %(default)s)")
     q.add_argument("--samples", type=positive_int, default=None, metavar="N",
                    help="as optimize --samples: Stage II's random search draws (default: the --quality preset's)")
     q.add_argument("--search-refit", type=non_negative_int, default=None, metavar="N",
                    help="as optimize --search-refit (default: the --quality preset's)")
-    q.add_argument("--sweep-counts", type=non_negative_int, default=config_default("sweep_counts"), metavar="N",
-                   help="as optimize --sweep-counts (default %(default)s)")
-    q.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
-                   help="as optimize --sweep-noise (default %(default)s)")
-    q.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
-                   help="as optimize --polish-layouts (default %(default)s)")
-    q.add_argument("--search-layouts", type=positive_int, default=config_default("search_layouts"), metavar="N",
-                   help="as optimize --search-layouts (default %(default)s)")
+    add_pipeline_options(q, echo=True)
     q.add_argument("--stage2-patience", type=positive_int, default=None, metavar="K",
                    help="as optimize --stage2-patience (default: the --quality preset's)")
     q.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",

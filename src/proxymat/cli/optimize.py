@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ..allocator import retain_freed_memory
-from ..optimize.config import GRADIENTS, QUALITY, config_default
+from ..optimize.config import QUALITY, config_default
 from ..optimize.loss_config import LOSS_NAMES
 from ..resolution import OPTIMIZE_RES
 from .common import CliError, add_plugin_argument, at_least_one, choose_threads, fraction, non_negative_int, positive_int, torch_device
+from .pipeline_options import add_pipeline_options, pipeline_settings
 
 
 def _target_path(args: argparse.Namespace) -> Path:
@@ -56,9 +57,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
         **chosen, seed=args.seed, local_fraction=args.local_fraction, polish_filters=args.polish_filters,
         polish_grow=args.polish_grow, stage2_check=args.stage2_check, search_refit_iters=args.search_refit_iters,
         stage1=not args.no_stage1, stage2=not args.no_stage2, random_search=not args.no_random_search,
-        stage3=not args.no_stage3, gradients=args.gradients, sweep_noise=args.sweep_noise,
-        sweep_counts=args.sweep_counts,
-        polish_layouts=args.polish_layouts, search_layouts=args.search_layouts,
+        stage3=not args.no_stage3, **pipeline_settings(args),
         loss=material_loss_config(chosen["res"], args.features, getattr(args, "loss", None) or "default"),
     )
 
@@ -194,29 +193,7 @@ def register(sub: Any) -> None:
                         "(--search-refit-iters Adam iterations each, real generators) and start from the best (0: off)")
     p.add_argument("--search-refit-iters", type=non_negative_int, default=config_default("search_refit_iters"), metavar="N",
                    help="Adam iterations of each --search-refit re-fit")
-    p.add_argument("--sweep-counts", type=non_negative_int, default=config_default("sweep_counts"), metavar="N",
-                   help="the category sweep also tries every count (an integer generator parameter: bricks per row, "
-                        "cells per side) at its value +-1, 2, ..., 2^(N-1) with its filters re-fit (0: off; default "
-                        "%(default)s)")
-    p.add_argument("--sweep-noise", type=non_negative_int, default=config_default("sweep_noise"), metavar="N",
-                   help="the category sweep keeps a change only when it lowers the loss by more than half of what the "
-                        "loss differs between the current graph's layout and N other layout seeds (0: off; default "
-                        "%(default)s)")
-    p.add_argument("--polish-layouts", type=positive_int, default=config_default("polish_layouts"), metavar="N",
-                   help="the polish compares the loss averaged over N layouts (the graph's seed and the N - 1 next "
-                        "ones), so that it does not fit one layout's chance features; costs N times the renders "
-                        "(default %(default)s)")
-    p.add_argument("--search-layouts", type=positive_int, default=config_default("search_layouts"), metavar="N",
-                   help="Stage II's search picks its start among the re-fit candidates by their loss averaged over N "
-                        "layouts (the graph's seed and the N - 1 next ones), not by one layout's chance features "
-                        "(default %(default)s)")
-    p.add_argument("--gradients", choices=GRADIENTS, default=config_default("gradients"),
-                   help="how Stage II moves generator parameters: through their proxies (proxy); by autograd "
-                        "through the real generator where it declares direct parameters, proxies for the rest "
-                        "(direct); through a proxy where one fits and by autograd for the other generators "
-                        "(auto); or along the proxies' gradients with the real generators' output forward "
-                        "(straight); or straight where a proxy fits and by autograd for the other generators "
-                        "(straight+direct) (default: %(default)s)")
+    add_pipeline_options(p)
     p.add_argument("--no-stage1", action="store_true", help="ablation: skip Stage I")
     p.add_argument("--no-stage2", action="store_true", help="ablation: skip Stage II (Stage I alone is MATch)")
     p.add_argument("--no-random-search", action="store_true", help="ablation: no random search in Stage II")

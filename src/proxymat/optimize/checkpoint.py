@@ -37,7 +37,7 @@ import torch
 
 FORMAT = "proxymat-checkpoint"
 VERSION = 2
-STAGES = ("stage1", "sweep", "stage2", "polish", "stage3")
+STAGES = ("stage1", "counts", "sweep", "stage2", "polish", "stage3")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "int64": torch.int64, "uint8": torch.uint8}
 
 
@@ -308,6 +308,9 @@ def check_partial(state: State, where: str) -> None:
             ok = _sweep_fits(p)
         elif p["stage"] == "stage2" and "search" in p:
             ok = _search_fits(p["search"], graph)
+        elif p["stage"] == "counts":
+            ok = (isinstance(p["it"], int) and p["it"] >= 0 and _number(p["start"]) and isinstance(p["changes"], list)
+                  and all(isinstance(c, str) for c in p["changes"]))
         elif p["stage"] == "polish":
             ok = tuple(p["x"].shape) == (graph.space().layout().dim,) and isinstance(p["rng"], dict) and all(
                 _number(p[k]) for k in ("radius", "best_loss", "accepted"))

@@ -76,6 +76,7 @@ class OptimizeConfig:
     sweep_proxy_margin: float = 0.02
     sweep_noise: int = 2  # other layout seeds whose loss spread a category change must beat (0: off)
     sweep_counts: int = 0  # the sweep also tries each count at +-1, 2, ..., 2^(N-1) (0: categories only)
+    count_search: int = 4  # after Stage I, re-fit the N count combinations whose spectra match best (0: off)
     search_refit: int = 16
     search_refit_iters: int = 10
     search_layouts: int = 1  # layouts whose mean loss picks the search's re-fit candidate (1: the graph's own only)

@@ -25,13 +25,16 @@ def bars_wanted(requested: bool, stream: IO[str] | None = None) -> bool:
     return bool(requested and isatty is not None and isatty())
 
 
-def planned_work(config: Any, category_trials: int = 0) -> dict[str, float]:
+def planned_work(config: Any, category_trials: int = 0, count_nodes: int = 0) -> dict[str, float]:
     """Units of work of each enabled stage of an :class:`~.config.OptimizeConfig` (``category_trials``:
-    how many other category choices the graph offers the sweep)."""
+    how many other category choices the graph offers the sweep; ``count_nodes``: how many generator nodes
+    have counts for the count search)."""
     c = config
     plan: dict[str, float] = {}
     if c.stage1:
         plan["stage1"] = float(c.iters1)
+    if c.stage2 and c.count_search > 0 and count_nodes:
+        plan["counts"] = float(count_nodes * c.count_search * max(c.sweep_iters, 1))
     if c.stage2 and c.sweep_iters > 0 and category_trials:
         plan["sweep"] = float((1 + min(category_trials, c.sweep_max)) * c.sweep_iters)
     if c.stage2:

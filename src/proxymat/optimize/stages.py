@@ -4,6 +4,7 @@ search and a polish, over one :class:`~.evaluator.Evaluator` that owns the param
 The stages run in this order, each a small object or function of its own module:
 
 * Stage I (:mod:`.filters`): Adam on filter parameters; generator outputs fixed (real generators).
+* Count search (:mod:`.counts`): the counts whose layout spectrum matches the target's, filters re-fit.
 * Category sweep (:mod:`.sweep`): other choices of categorical generator parameters, filters re-fit.
 * Stage II (:mod:`.stage2`): a random search over the generator parameters through the proxies
   (:mod:`.search`), then joint Adam on filters and generators through the proxies, watched by the
@@ -19,11 +20,12 @@ in order and keeps the records, renders and the lowest-loss graph so far, progre
 checkpoints. The final result is the graph with the lowest real-generator loss of all stages.
 
 A graph that declares ``free`` parameters (see :mod:`.free`) has only those moved, by every stage
-(the filter fits, the sweep, the search, Stage II's Adam, the polish), each within its declared range.
+(the filter fits, the count search, the sweep, the search, Stage II's Adam, the polish), each within its
+declared range.
 
-Each stage ends with a checkpoint, and every stage (Stage I, the sweep, Stage II's search and Adam,
-the polish, Stage III) also saves one every ``checkpoint_every`` seconds (60 by default), between two
-of its iterations, trials or batches, so a killed run loses at most about a minute and one such step.
+Each stage ends with a checkpoint, and every stage (Stage I, the count search, the sweep, Stage II's
+search and Adam, the polish, Stage III) also saves one every ``checkpoint_every`` seconds (60 by default),
+between two of its iterations, trials, nodes or batches, so a killed run loses at most about a minute and one such step.
 A rerun into the same output folder resumes from the checkpoint and gives the same result as an
 uninterrupted run; it refuses (:class:`~.checkpoint.CheckpointError`) a checkpoint made by another
 run: other graph, target, encoding, resolution, settings or proxies (see :mod:`.checkpoint`).
@@ -45,6 +47,7 @@ from ..atomic import atomic_write_text
 from ..graph import Graph
 from . import checkpoint as ckpt
 from .config import OptimizeConfig
+from .counts import count_search, node_counts
 from .evaluator import Evaluator, ProxyLike, category_trials
 from .filters import STAGE1, STAGE3
 from .polish import POLISH_RADIUS_RANGE, POLISH_SHRINK, next_radius, polish
@@ -135,6 +138,9 @@ class Optimization:
     # ------------------------------------------------------------ the stages
     def stage1(self) -> None:
         STAGE1(self.evaluator, self)
+
+    def counts(self) -> None:
+        count_search(self.evaluator, self)
 
     def sweep(self) -> None:
         sweep(self.evaluator, self)
@@ -240,10 +246,11 @@ class Optimization:
             self.note_best("initial", init_loss)
         done = {r.name for r in self.records}
         c = self.config
-        plan = [("stage1", c.stage1, self.stage1), ("sweep", c.stage2 and c.sweep_iters > 0, self.sweep),
+        plan = [("stage1", c.stage1, self.stage1), ("counts", c.stage2 and c.count_search > 0, self.counts),
+                ("sweep", c.stage2 and c.sweep_iters > 0, self.sweep),
                 ("stage2", c.stage2, self.stage2), ("polish", c.stage2 and c.polish > 0, self.polish),
                 ("stage3", c.stage3, self.stage3)]
-        self.bars = RunProgress(planned_work(c, len(ev.sweep_trials())), self.progress)
+        self.bars = RunProgress(planned_work(c, len(ev.sweep_trials()), len(node_counts(ev))), self.progress)
         for name in done:
             self.bars.finish_stage(name)
         for name, enabled, fn in plan:
