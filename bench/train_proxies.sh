@@ -140,9 +140,10 @@ queue_y() {  # a brick_generator proxy (all 9 parameters, counts as inputs) from
 }
 queue_z() {  # queue_y with Fourier inputs (--fourier 16: sin and cos of 16 frequencies per axis at 64 px), the same
   # seed and recipe, one thread at lowest priority: from step 2000 it draws rows and columns (the plain
-  # one rows only). Stopped at step 13250 (2.2 h) and finished with --steps 13250: held-out at 64 px (128 sets) L1 0.217
-  # (flat 0.220), SSIM 0.13, Gram 0.28 x flat's. Not shipped; weights bench/weights/brick_fourier64_13250.safetensors,
-  # log brick_fourier64.log; resumes from runs/proxies/brick_fourier64.*
+  # one rows only). Stopped at step 27000 (4.6 CPU-h over two sessions) and finished with --steps 27000: held-out at
+  # 64 px (128 sets) L1 0.184 (flat 0.220), SSIM 0.29, Gram 0.030 = 0.19 x flat's (0.157). Not shipped (64 px, L1 far
+  # from 0.05); weights bench/weights/brick_fourier64_27000.safetensors, log brick_fourier64.log; resumes from
+  # runs/proxies/brick_fourier64.*
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet --fourier 16 \
     --out runs/proxies/brick_fourier64.safetensors
 }
