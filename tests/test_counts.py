@@ -161,7 +161,6 @@ def test_a_malformed_count_search_state_is_refused(brick_target, tmp_path):
 
     cfg = config(count_search=2, sweep_iters=4)
     run = Optimization(brick_graph(), brick_target, cfg, out_dir=tmp_path, progress=False, log=lambda s: None)
-    run.records = []
     run.save_checkpoint({"stage": "counts", "it": 0, "elapsed": 0.0, "start": 0.5, "curve": [0.5], "changes": [3]})
     again = Optimization(brick_graph(), brick_target, cfg, out_dir=tmp_path, progress=False, log=lambda s: None)
     with pytest.raises(CheckpointError, match="saved state of counts does not fit"):

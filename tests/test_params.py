@@ -102,3 +102,12 @@ def test_validate_never_crashes_with_other_errors(value):
             spec.validate(value)
         except ParamError:
             pass
+
+
+def test_integer_range_holds_the_whole_values_of_a_normalized_box_with_float32_edges():
+    p = i("count", 4, 1, 64)
+    box = (float(p.normalize(4)[0]), float(p.normalize(16)[0]))  # float32 edges, a hair off the integers
+    assert p.integer_range(box) == (4, 16)
+    assert p.integer_range((box[1], box[0])) == (4, 16)  # either order
+    assert p.integer_range((0.0, 1.0)) == (1, 64)
+    assert p.integer_range((0.05, 0.06)) == (5, 4)  # 4.15-4.78: no whole value, an empty range

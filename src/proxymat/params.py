@@ -177,6 +177,14 @@ class ParamSpec:
             raise ParamError(f"parameter {self.name!r}: expected {self.size} normalized values")
         return self.from_numbers(self.denormalize_tensor(u).tolist())
 
+    def integer_range(self, box: tuple[float, float]) -> tuple[int, int]:
+        """The lowest and highest whole values (within ``low``-``high``) whose normalized value lies in the
+        normalized ``box`` (either order), to 1e-6 of it; empty when the first exceeds the second."""
+        lo, hi = sorted(box)
+        span = self.high - self.low
+        return (max(math.ceil(self.low + (lo - 1e-6) * span), math.ceil(self.low)),
+                min(math.floor(self.low + (hi + 1e-6) * span), math.floor(self.high)))
+
     def to_json(self) -> dict[str, Any]:
         """Description for listings (`proxymat nodes`)."""
         d: dict[str, Any] = {"name": self.name, "kind": self.kind, "default": _jsonable(self.default)}

@@ -74,16 +74,13 @@ def layout_spectrum(img: torch.Tensor, res: int = RANK_RES, kmax: int = MAX_FREQ
 def layout_distance(img: torch.Tensor, target_spectrum: torch.Tensor) -> torch.Tensor:
     """Mean absolute difference ``(B,)`` between :func:`layout_spectrum` of ``img`` and ``target_spectrum``
     (made by :func:`layout_spectrum` at the same resolution)."""
-    res = img.shape[-1] if img.shape[-1] < RANK_RES else RANK_RES
-    return (layout_spectrum(img, res) - target_spectrum).abs().mean(dim=(-2, -1))
+    return (layout_spectrum(img, min(img.shape[-1], RANK_RES)) - target_spectrum).abs().mean(dim=(-2, -1))
 
 
 def count_grid(spec: ParamSpec, box: tuple[float, float], now: int, n: int = GRID_VALUES) -> list[int]:
     """The values of an integer parameter to try: every one in its normalized ``box``, or ``n`` of them
     log-spaced over it when there are more, with the current value ``now`` always included."""
-    lo, hi = sorted(box)
-    a = max(int(math.ceil(spec.low + lo * (spec.high - spec.low) - 1e-6)), int(spec.low))
-    b = min(int(math.floor(spec.low + hi * (spec.high - spec.low) + 1e-6)), int(spec.high))
+    a, b = spec.integer_range(box)
     if b - a + 1 <= n:
         values = set(range(a, b + 1))
     elif a >= 1:

@@ -141,14 +141,14 @@ class Evaluator:
             return []
         specs = graph.param_specs("generators")
         out: list[tuple[str, int]] = []
-        for key, (lo, hi) in self.generator_bounds().items():
+        for key, box in self.generator_bounds().items():
             spec = specs.get(key)
             if spec is None or spec.kind != "int":
                 continue
             now = int(round(float(graph.value(key))))
-            for value in sorted({now + sign * d for d in steps for sign in (-1, 1)}):
-                if spec.low <= value <= spec.high and min(lo, hi) - 1e-6 <= float(spec.normalize(value)[0]) <= max(lo, hi) + 1e-6:
-                    out.append((key, value))
+            first, last = spec.integer_range(box)
+            out += [(key, value) for value in sorted({now + sign * d for d in steps for sign in (-1, 1)})
+                    if first <= value <= last]
         return out
 
     def sweep_trials(self) -> list[tuple[str, Any]]:
