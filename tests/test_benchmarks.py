@@ -41,6 +41,20 @@ def test_example_benchmark_runs_and_summarizes():
     assert rows[1]["stages"]["stage1"]["loss_end"] == pytest.approx(rows[1]["loss"], abs=1e-4)
     table = summarize(rows)
     assert "| plaster |" in table and "**" in table and "Parameter error" in table and "Seconds:" in table
+    # the truth drawn at 32 px is not the 256 px target shrunk (a floor above 0), and every row carries it
+    assert len({r["loss_truth"] for r in rows}) == 1 and 0.0 < rows[0]["loss_truth"] < rows[0]["loss_init"]
+    assert "| example | init | full | stage1 | random | truth |" in table
+
+
+def test_the_loss_table_shows_the_truths_floor_where_an_example_has_one():
+    rows = [{"example": e, "method": m, "loss_init": 0.5, "loss": v, "seconds": 1.0, **extra}
+            for e, m, v, extra in [("leather", "full", 0.01, {"loss_truth": 0.02}), ("leather", "sa", 0.03, {"loss_truth": 0.02}),
+                                   ("photo", "full", 0.2, {}), ("photo", "sa", 0.1, {})]]
+    lines = summarize(rows).splitlines()
+    assert lines[0] == "Loss on the render (lowest in bold; truth: the ground truth rendered at the working resolution):"
+    assert lines[2:6] == ["| example | init | full | sa | truth |", "|---|---|---|---|---|",
+                          "| leather | 0.5000 | **0.0100** | 0.0300 | 0.0200 |", "| photo | 0.5000 | 0.2000 | **0.1000** | - |"]
+    assert summarize(rows[2:]).splitlines()[0] == "Loss on the render (lowest in bold):"  # no truth, no column
 
 
 def test_summary_reports_loss_parameter_error_and_time_per_seed():

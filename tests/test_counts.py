@@ -7,7 +7,7 @@ import torch
 
 from proxymat.graph import Graph
 from proxymat.optimize import counts as counts_module
-from proxymat.optimize.counts import count_grid, layout_distance, layout_spectrum
+from proxymat.optimize.counts import count_grid, layout_distance, layout_spectrum, shortlist
 from proxymat.optimize.stages import Optimization
 from proxymat.render import render
 from test_optimize import RES, config, tiny_graph
@@ -75,6 +75,100 @@ def test_count_grid_takes_every_value_of_a_small_box_and_log_spaced_ones_of_a_la
     assert wide[:4] == [1, 2, 3, 6]  # log-spaced: 1 * 64 ** (i / 7)
 
 
+def power_law_filtered(img: torch.Tensor, exponent: float) -> torch.Tensor:
+    """``img`` with its Fourier amplitudes multiplied by ``|f| ** exponent`` (the mean kept): a change of the
+    spectrum's slope alone, as sharper edges or stronger shading make."""
+    n = img.shape[-1]
+    f = torch.fft.fftfreq(n) * n
+    radius = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
+    gain = torch.where(radius > 0, radius.clamp_min(1.0) ** exponent, torch.ones_like(radius))
+    return torch.fft.ifft2(torch.fft.fft2(img) * gain).real
+
+
+def test_the_detrended_spectrum_sees_the_slope_that_filters_set_less_than_a_scale():
+    img = rendered(tiny_graph())
+    steeper = power_law_filtered(img, 0.5)
+    plain, flat = (layout_spectrum(img, RES, detrend=d) for d in (False, True))
+    other = tiny_graph()
+    other.set_param("cells", "scale", 6)
+    coarser = rendered(other)
+    # plain: the new slope scores as far as a 6/4 scale change (1.03 against 1.04 when written)
+    assert layout_distance(steeper, plain).item() > 0.9 * layout_distance(coarser, plain).item()
+    # detrended: a third of the plain distance (what is left: the log's floor and the frequency cut), a
+    # third of the scale change's (0.29 against 0.95), which the detrending keeps
+    assert layout_distance(steeper, flat, detrend=True).item() < 0.35 * layout_distance(steeper, plain).item()
+    assert layout_distance(steeper, flat, detrend=True).item() < 0.4 * layout_distance(coarser, flat, detrend=True).item()
+    assert layout_distance(coarser, flat, detrend=True).item() > 0.8 * layout_distance(coarser, plain).item()
+
+
+def test_a_detrended_spectrum_has_no_slope_left():
+    spectrum = layout_spectrum(torch.rand(3, 3, RES, RES), RES, detrend=True)
+    k = spectrum.shape[-1] // 2
+    f = torch.arange(-k, k + 1, dtype=torch.float32)
+    radius = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2).reshape(-1)
+    keep = radius > 0  # the zero frequency is left out of the fit
+    residual = spectrum.reshape(3, -1)[:, keep]
+    x = torch.log(radius[keep])
+    assert residual.mean(dim=1).abs().max() < 1e-4  # no offset
+    assert (residual * (x - x.mean())).mean(dim=1).abs().max() < 1e-4  # no slope in log |f|
+
+
+def test_the_shortlist_takes_each_rankings_best_in_turn_without_repeats_or_the_current_counts():
+    distances = [(0.0, 0.0), (0.1, 0.9), (0.2, 0.8), (0.3, 0.1), (0.4, 0.2), (0.5, 0.3)]
+    assert shortlist(distances, 4) == [(1, 0), (3, 1), (2, 0), (4, 1)]
+    assert shortlist([(0.0, 0.0), (0.1, 0.1), (0.2, 0.2)], 4) == [(1, 0), (2, 0)]  # one order: no repeats
+    assert shortlist(distances, 1) == [(1, 0)]
+
+
+def test_a_promising_candidate_gets_more_re_fit_and_so_does_the_current_layout(brick_target, monkeypatch):
+    """A layout whose filters need longer than ``sweep_iters`` to catch up (scored by a stand-in re-fit whose
+    loss falls with the iterations): it wins only after the extension, and the current layout gets the
+    same extension first."""
+    run = Optimization(brick_graph(3, 16), brick_target, config(count_search=2, sweep_iters=10, sweep_noise=0),
+                       progress=False, log=lambda s: None)
+    ev = run.evaluator
+    current = ev.real_loss()
+    calls: list[tuple[tuple[int, int], int]] = []
+
+    def refit(ev_, host, graph, iters):
+        counts = (graph.value("bricks.bricks_x"), graph.value("bricks.bricks_y"))
+        calls.append((counts, iters))
+        done = sum(i for c, i in calls if c == counts)
+        if counts == (3, 16):  # the current layout: already fitted
+            return current * 0.99, ev_.values("filters", graph)
+        if counts == (7, 7):  # the far layout: 1.125x after 10 iterations, 0.875x after 30
+            return current * (1.25 - 0.0125 * done), ev_.values("filters", graph)
+        return current * 1.15, ev_.values("filters", graph)
+
+    monkeypatch.setattr(counts_module, "refit_filters", refit)
+    monkeypatch.setattr(counts_module, "rank", lambda ev_, keys, combos: [
+        (0.0, 0.0) if c == (3, 16) else (0.0 if c == (4, 16) else 1.0, 0.0 if c == (7, 7) else 1.0) for c in combos])
+    change = counts_module.search_node(ev, run, ["bricks.bricks_x", "bricks.bricks_y"])
+    assert change == "bricks.bricks_x=7, bricks.bricks_y=7"
+    assert [c for c, i in calls if i == 10] == [(4, 16), (7, 7)]  # the shortlist, one from each ranking
+    assert sorted(c for c, i in calls if i == 20) == [(3, 16), (4, 16), (7, 7)]  # extended: both, and the current
+
+
+def test_no_extension_when_a_candidate_already_wins_or_none_is_near(brick_target, monkeypatch):
+    run = Optimization(brick_graph(3, 16), brick_target, config(count_search=2, sweep_iters=10, sweep_noise=0),
+                       progress=False, log=lambda s: None)
+    ev = run.evaluator
+    current = ev.real_loss()
+    for factor, change in ((0.5, "bricks.bricks_x=4, bricks.bricks_y=16"), (2.0, None)):
+        calls: list[int] = []
+
+        def refit(ev_, host, graph, iters, factor=factor):
+            calls.append(iters)
+            return current * factor, ev_.values("filters", graph)
+
+        monkeypatch.setattr(counts_module, "refit_filters", refit)
+        monkeypatch.setattr(counts_module, "rank", lambda ev_, keys, combos: [
+            (0.0, 0.0) if c == (3, 16) else (0.0 if c == (4, 16) else 1.0, 0.5) for c in combos])
+        assert counts_module.search_node(ev, run, ["bricks.bricks_x", "bricks.bricks_y"]) == change
+        assert calls == [10, 10]  # the two short re-fits only
+        ev.graph = brick_graph(3, 16)
+
+
 # ----------------------------------------------------------- the stage
 def test_count_search_finds_counts_several_units_off_and_records_the_change(brick_target):
     logs: list[str] = []
@@ -84,7 +178,7 @@ def test_count_search_finds_counts_several_units_off_and_records_the_change(bric
     before = run.evaluator.real_loss()
     ranked = counts_module.combinations(run.evaluator, ["bricks.bricks_x", "bricks.bricks_y"])
     distances = counts_module.rank(run.evaluator, ["bricks.bricks_x", "bricks.bricks_y"], ranked)
-    assert ranked[min(range(len(ranked)), key=distances.__getitem__)] == (7, 7)  # the spectrum ranks the truth first
+    assert ranked[min(range(len(ranked)), key=lambda i: distances[i][0])] == (7, 7)  # the spectrum ranks the truth first
     run.counts()
     record = run.records[-1]
     assert (run.graph.value("bricks.bricks_x"), run.graph.value("bricks.bricks_y")) == (7, 7), logs[-1]

@@ -2,9 +2,10 @@
 
 The reference was recorded with ``python tools/optimize_fingerprint.py --only no-sweep:leather
 --out tests/data/optimize_fingerprint_leather.json`` on one thread; on that machine the output is
-identical byte for byte. Another CPU may round a few float32 operations differently, so numbers
-are compared to a relative 1e-4 here (and numbers inside log lines to their printed digits); all
-text, every discrete choice and every stage's length must match exactly.
+identical byte for byte. Another CPU may round a few float32 operations differently, and a fit's
+Adam steps carry that on (up to a relative 1.1e-3 between two 2-core machines), so numbers are compared
+to a relative 2e-3 here (and numbers inside log lines to their printed digits); all text, every discrete
+choice and every stage's length must match exactly.
 """
 
 import importlib.util
@@ -16,6 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "tests" / "data" / "optimize_fingerprint_leather.json"
 CASE = "no-sweep:leather"
+RTOL = 2e-3
+"""Relative tolerance of floats (see the module docstring)."""
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
 
 
@@ -56,21 +59,22 @@ def differences(ref, now, where="", out=None) -> list[str]:
 
 
 def _close(a: str, b: str) -> bool:
-    """Two numbers as written: equal, or floats within a relative 1e-4 (or one unit of the last printed digit)."""
+    """Two numbers as written: equal, or floats within a relative :data:`RTOL` (or one unit of the last printed
+    digit)."""
     if a == b:
         return True
     if "." not in a + b and "e" not in a + b:
         return False  # integers: exact
     x, y = float(a), float(b)
     digits = len(a.split(".")[1].split("e")[0]) if "." in a and "e" not in a else 17
-    return abs(x - y) <= max(1e-4 * max(abs(x), abs(y)), 1.01 * 10.0 ** -digits if digits < 8 else 0.0)
+    return abs(x - y) <= max(RTOL * max(abs(x), abs(y)), 1.01 * 10.0 ** -digits if digits < 8 else 0.0)
 
 
 def test_the_comparison_catches_changed_numbers_text_and_lengths():
     ref = {"a": "0.048361390829086304", "log": ["loss 0.0513 -> 0.0484 in <t>s"], "n": 10, "c": [1.5, 2.5]}
     assert differences(ref, json.loads(json.dumps(ref))) == []
-    assert differences(ref, {**ref, "a": "0.04836139"}) == []  # within 1e-4 relative
-    assert differences(ref, {**ref, "a": "0.0484"}) != []
+    assert differences(ref, {**ref, "a": "0.0484"}) == []  # within 2e-3 relative (8e-4)
+    assert differences(ref, {**ref, "a": "0.0486"}) != []  # 5e-3
     assert differences(ref, {**ref, "log": ["loss 0.0513 -> 0.0485 in <t>s"]}) == []  # one unit of the last digit
     assert differences(ref, {**ref, "log": ["loss 0.0513 -> 0.0490 in <t>s"]}) != []
     assert differences(ref, {**ref, "log": ["loss 0.0513 => 0.0484 in <t>s"]}) != []

@@ -46,7 +46,7 @@ from proxymat.render import render
 
 RES = 64
 FREE_GRAPH = "leather_grain"  # a library graph with free parameters (generator and filter ones)
-KILLS = {"stage1": 5, "counts": 15, "sweep": 30, "search": 44, "stage2": 52, "polish": 59, "stage3": 64}
+KILLS = {"stage1": 5, "counts": 15, "sweep": 30, "search": 44, "stage2": 52, "polish": 55, "stage3": 60}
 """Loss evaluations before a killed leather run stops, by where it stops (a stage, or Stage II's search)."""
 
 

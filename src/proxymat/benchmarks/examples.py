@@ -111,6 +111,10 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
         init_render = render(start.evaluate(res))
     init_loss = float(loss(init_render))
     images["init"] = init_render
+    truth_loss = None  # the truth rendered at the working resolution: a target drawn at another one is
+    if truth is not None:  # not met exactly (thin features' slopes differ), and this is the floor
+        with torch.no_grad():
+            truth_loss = float(loss(render(truth.evaluate(res))))
     full_seconds = None
     for method in methods:
         t0 = time.perf_counter()
@@ -144,6 +148,7 @@ def run_example(name: str, methods: Sequence[str], res: int = 128, base: Optimiz
             row["stages"] = stages
         if truth is not None:
             row["param_error"] = parameter_error(graph_out, truth, start)
+            row["loss_truth"] = truth_loss
         rows.append(row)
         images[method] = final
         log(json.dumps(row))
@@ -177,8 +182,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
     def label(key: tuple[str, Any]) -> str:
         return f"| {key[0]} | {key[1]} |" if several_seeds else f"| {key[0]} |"
 
+    truths = {key: next((r["loss_truth"] for r in by.values() if r.get("loss_truth") is not None), None)
+              for key, by in by_key.items()}
+    with_truth = any(v is not None for v in truths.values())
+
     def table(field: str, fmt: str, bold: bool, init: bool = False) -> list[str]:
-        cols = (["init"] if init else []) + methods
+        truth_col = init and with_truth
+        cols = (["init"] if init else []) + methods + (["truth"] if truth_col else [])
         lines = [f"{head} " + " | ".join(cols) + " |", "|---" * (len(cols) + 1 + several_seeds) + "|"]
         for key, by in by_key.items():
             values = {m: float(r[field]) for m, r in by.items() if r.get(field) is not None}
@@ -188,10 +198,13 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
             best = f"{min(values.values()):{fmt}}" if bold else None  # ties as printed are all bold
             cells = [f"{next(iter(by.values()))['loss_init']:.4f}"] if init else []
             cells += ["-" if m not in text else (f"**{text[m]}**" if text[m] == best else text[m]) for m in methods]
+            if truth_col:
+                cells.append("-" if truths[key] is None else f"{truths[key]:{fmt}}")
             lines.append(f"{label(key)} " + " | ".join(cells) + " |")
         return lines if len(lines) > 2 else []
 
-    out = ["Loss on the render (lowest in bold):", "", *table("loss", ".4f", True, init=True)]
+    note = "; truth: the ground truth rendered at the working resolution" if with_truth else ""
+    out = [f"Loss on the render (lowest in bold{note}):", "", *table("loss", ".4f", True, init=True)]
     errors = table("param_error", ".3f", True)
     if errors:
         out += ["", "Parameter error against the ground truth (mean absolute difference of the normalized "
