@@ -157,6 +157,14 @@ queue_aa() {  # queue_x's proxy grown to 128 px, one thread at lowest priority o
   cp runs/proxies/cells_cell_random128.safetensors "src/proxymat/weights/cells@cell_random.safetensors"
   $P proxy eval cells@cell_random --record --threads 1 --grid docs/figures/e1_cells_cell_random.png
 }
+queue_ab() {  # a variant for edge cells (3 library graphs), like queue_v: the 64 px F2-F1 proxy fine-tuned with style
+  # pinned to edges, one thread at lowest priority; stopped at step 6250 (0.6 h) and finished with --steps 6250.
+  # Held-out at 64 px (128 sets): L1 0.093, SSIM 0.80, Gram 0.04 x a flat image's (thin lines: L1 goal not met yet).
+  # Not shipped; weights bench/weights/cells_edges_64_6250.safetensors, log cells_edges_64.log,
+  # grid docs/figures/e1_cells_edges64_not_shipped.png; resumes from runs/proxies/ (or --init the weights).
+  nice -n 19 $P proxy train cells --pin style=edges --init bench/weights/cells64_24000.safetensors --steps 6250 --no-gan \
+    --threads 1 --quiet --out runs/proxies/cells_edges.safetensors
+}
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
   cp runs/proxies/tile_paraboloid128.safetensors src/proxymat/weights/tile_paraboloid.safetensors
@@ -188,6 +196,7 @@ queue_v  # one core, 64 px
 queue_w  # one core, stopped at 4750 steps; shipped as cells@f1 (128 px)
 queue_x  # one core, stopped at 5000 steps (64 px)
 queue_aa  # one core, stopped at 5000 steps; shipped as cells@cell_random (128 px)
+# queue_ab  # one core, 64 px edge cells, stopped at 6250 steps (not shipped yet)
 # queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
 # queue_z  # one core, 64 px bricks with Fourier inputs (not shipped yet)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
