@@ -16,8 +16,9 @@ from .common import non_negative_int, positive_int
 PIPELINE_OPTIONS: tuple[tuple[str, Callable[[str], int], str], ...] = (
     ("count_search", non_negative_int,
      "after Stage I, rank every combination of each generator's counts (integer parameters: bricks per row and "
-     "column, tiles per side) by how well the render's normalized power spectrum matches the target's, re-fit the "
-     "filters to the N best and keep the best loss (0: off; default %(default)s)"),
+     "column, tiles per side) by how well the render's normalized power spectrum matches the target's, as is and "
+     "with its slope removed, re-fit the filters to the N best of the two rankings (longer for a close runner-up) "
+     "and keep the best loss (0: off; default %(default)s)"),
     ("sweep_counts", non_negative_int,
      "the category sweep also tries every count (an integer generator parameter: bricks per row, cells per side) "
      "at its value +-1, 2, ..., 2^(N-1) with its filters re-fit (0: off; default %(default)s)"),

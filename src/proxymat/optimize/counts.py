@@ -107,7 +107,11 @@ def _without_slope(spectrum: torch.Tensor) -> torch.Tensor:
 def layout_distance(img: torch.Tensor, target_spectrum: torch.Tensor, detrend: bool = False) -> torch.Tensor:
     """Mean absolute difference ``(B,)`` between :func:`layout_spectrum` of ``img`` and ``target_spectrum``
     (made by :func:`layout_spectrum` at the same resolution, with the same ``detrend``)."""
-    spectrum = layout_spectrum(img, min(img.shape[-1], RANK_RES), detrend=detrend)
+    return _spectrum_distance(layout_spectrum(img, min(img.shape[-1], RANK_RES), detrend=detrend), target_spectrum)
+
+
+def _spectrum_distance(spectrum: torch.Tensor, target_spectrum: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference ``(B,)`` between spectra ``(B, n, n)`` and ``target_spectrum``."""
     return (spectrum - target_spectrum).abs().mean(dim=(-2, -1))
 
 
@@ -175,8 +179,9 @@ def rank(ev: Evaluator, keys: Sequence[str], combos: Sequence[tuple[int, ...]]) 
             real, _ = program.generator_inputs(node, values, batch=len(chunk), device=ev.device)
             frozen[node] = program.specs[node](real, res, program.generator_seed(node))
             img = ev.render_maps(program.evaluate(res, values, frozen=frozen, device=ev.device))
-            plain, flat = (layout_distance(img, t, detrend=d).tolist() for t, d in zip(targets, (False, True)))
-            out.extend(zip(plain, flat))
+            spectrum = layout_spectrum(img, res)  # one FFT per render: the detrended one derives from it
+            out.extend(zip(_spectrum_distance(spectrum, targets[0]).tolist(),
+                           _spectrum_distance(_without_slope(spectrum), targets[1]).tolist()))
     return out
 
 
