@@ -2,6 +2,7 @@
 
 import io
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -35,6 +36,17 @@ def test_planned_work_counts_each_enabled_stage():
     assert plan["polish"] == pytest.approx(2 * 8 * NO_GRAD)
     assert "sweep" not in planned_work(c, category_trials=0)
     assert list(planned_work(OptimizeConfig(stage2=False, stage3=False))) == ["stage1"]
+
+
+def test_planned_count_search_holds_its_longest_run():
+    """The shortlist's re-fits plus the longer re-fit of both rankings' best and of the current counts."""
+    from proxymat.optimize.counts import EXTEND, RANKINGS
+
+    c = OptimizeConfig(count_search=4, sweep_iters=5)
+    assert RANKINGS == 2 and EXTEND == 2
+    assert planned_work(c, count_nodes=2)["counts"] == 2 * (4 + 2 * 2 + 2) * 5
+    assert planned_work(replace(c, count_search=1), count_nodes=1)["counts"] == (1 + 1 * 2 + 2) * 5
+    assert "counts" not in planned_work(c, count_nodes=0)
 
 
 def test_overall_bar_follows_loops_and_jumps_to_finished_stages():

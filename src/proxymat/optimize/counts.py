@@ -69,6 +69,8 @@ GRID_VALUES = 16
 """Values tried per count when its sampling box holds more (log-spaced, the current value added)."""
 MAX_COMBINATIONS = 256
 """Most combinations ranked per node; more counts per node get fewer values each."""
+RANKINGS = 2
+"""Rankings of the combinations: the plain spectrum distance and the detrended one (:func:`rank`)."""
 EXTEND = 2
 """A promising best candidate and the current counts get this many times ``sweep_iters`` more re-fit."""
 PROMISING = 1.2
@@ -188,7 +190,7 @@ def rank(ev: Evaluator, keys: Sequence[str], combos: Sequence[tuple[int, ...]]) 
 def shortlist(distances: Sequence[tuple[float, float]], n: int) -> list[tuple[int, int]]:
     """The ``n`` combinations to re-fit, as ``(index, ranking)``: the best of each ranking (0 plain, 1
     detrended) in turn, without repeats; index 0 (the current counts) is left out."""
-    orders = [sorted(range(1, len(distances)), key=lambda i, j=j: distances[i][j]) for j in (0, 1)]
+    orders = [sorted(range(1, len(distances)), key=lambda i, j=j: distances[i][j]) for j in range(RANKINGS)]
     out: list[tuple[int, int]] = []
     for pair in zip(*orders):
         for j, i in enumerate(pair):

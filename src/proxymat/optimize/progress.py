@@ -28,13 +28,18 @@ def bars_wanted(requested: bool, stream: IO[str] | None = None) -> bool:
 def planned_work(config: Any, category_trials: int = 0, count_nodes: int = 0) -> dict[str, float]:
     """Units of work of each enabled stage of an :class:`~.config.OptimizeConfig` (``category_trials``:
     how many other category choices the graph offers the sweep; ``count_nodes``: how many generator nodes
-    have counts for the count search)."""
+    have counts for the count search; its share is the most it can take, as a stage that stops early skips
+    the rest of its share)."""
     c = config
     plan: dict[str, float] = {}
     if c.stage1:
         plan["stage1"] = float(c.iters1)
     if c.stage2 and c.count_search > 0 and count_nodes:
-        plan["counts"] = float(count_nodes * c.count_search * max(c.sweep_iters, 1))
+        from .counts import EXTEND, RANKINGS
+
+        # at most: the shortlist's re-fits, then the longer re-fit of each ranking's best and of the current counts
+        refits = c.count_search + min(RANKINGS, c.count_search) * EXTEND + EXTEND
+        plan["counts"] = float(count_nodes * refits * max(c.sweep_iters, 1))
     if c.stage2 and c.sweep_iters > 0 and category_trials:
         plan["sweep"] = float((1 + min(category_trials, c.sweep_max)) * c.sweep_iters)
     if c.stage2:
