@@ -69,3 +69,21 @@ def test_bad_shapes_are_one_line_errors():
         patch_swd(torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32))
     with pytest.raises(ValueError, match="one size"):
         lab_distance(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 16, 16))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 64, 64), (2, 3, 33, 18), (1, 1, 7, 5)])
+def test_a_pyramid_step_is_the_circular_binomial_blur_at_every_second_pixel(shape):
+    """The strided step gives exactly the full blur's even pixels, forward and backward (odd sizes too)."""
+    from proxymat.metrics import _down
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    k = torch.tensor([1.0, 2.0, 1.0]) / 4.0
+    blur = sum(k[i] * k[j] * torch.roll(x, (1 - i, 1 - j), dims=(-2, -1)) for i in range(3) for j in range(3))
+    ref = blur[..., ::2, ::2]
+    out = _down(x)
+    assert out.shape == ref.shape
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    w = torch.rand(ref.shape, generator=torch.Generator().manual_seed(4))
+    g_out, = torch.autograd.grad((out * w).sum(), x)
+    g_ref, = torch.autograd.grad((ref * w).sum(), x)
+    torch.testing.assert_close(g_out, g_ref, rtol=1e-5, atol=1e-6)

@@ -68,9 +68,9 @@ def sliced_distance(samples: torch.Tensor, sorted_ref: torch.Tensor, dirs: torch
     Projections on the ``K`` directions ``dirs (D, K)`` are sorted and compared
     quantile by quantile (the reference resampled to N quantiles): mean |difference| -> (B,).
     """
-    proj = samples @ dirs.to(samples)  # (B, N, K)
-    sp, _ = proj.sort(dim=1)
-    ref = _quantiles(sorted_ref.to(samples), sp.shape[1]).transpose(0, 1)  # (N, K)
+    proj = dirs.to(samples).t() @ samples.transpose(1, 2)  # (B, K, N): each direction's values contiguous
+    sp, _ = proj.sort(dim=-1)  # sorting along the last dimension is about twice as fast as along the middle one
+    ref = _quantiles(sorted_ref.to(samples), sp.shape[-1])  # (K, N)
     return (sp - ref.unsqueeze(0)).abs().mean(dim=(1, 2))
 
 
