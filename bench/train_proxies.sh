@@ -165,6 +165,16 @@ queue_ab() {  # a variant for edge cells (3 library graphs), like queue_v: the 6
   nice -n 19 $P proxy train cells --pin style=edges --init bench/weights/cells64_24000.safetensors --steps 6250 --no-gan \
     --threads 1 --quiet --out runs/proxies/cells_edges.safetensors
 }
+queue_ac() {  # queue_ab's proxy grown to 128 px, one thread at lowest priority; paused (SIGSTOP) for 1.0 h of
+  # benchmarks, stopped at step 6000 and finished with --steps 6000, as below (1.43 h of training, 2.93 h with the
+  # 64 px source). Held-out at 128 px: L1 0.049, SSIM 0.93, Gram 0.04 x a flat image's. Shipped as cells@edges
+  # (also bench/weights/cells_edges_grown128_6000.safetensors, log cells_edges_grown128.log).
+  nice -n 19 $P proxy train cells --pin style=edges --init bench/weights/cells_edges_64_6250.safetensors --res 128 \
+    --steps 6000 --no-gan --threads 1 --quiet --out runs/proxies/cells_edges128.safetensors
+  cp runs/proxies/cells_edges128.safetensors "src/proxymat/weights/cells@edges.safetensors"
+  $P proxy eval cells@edges --record --threads 1 --grid docs/figures/e1_cells_edges.png
+  .venv/bin/python -c "from proxymat.proxy.weights import record_metrics as r; r('src/proxymat/weights/cells@edges.safetensors', {'train_hours': 2.93})"
+}
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
   cp runs/proxies/tile_paraboloid128.safetensors src/proxymat/weights/tile_paraboloid.safetensors
@@ -196,7 +206,8 @@ queue_v  # one core, 64 px
 queue_w  # one core, stopped at 4750 steps; shipped as cells@f1 (128 px)
 queue_x  # one core, stopped at 5000 steps (64 px)
 queue_aa  # one core, stopped at 5000 steps; shipped as cells@cell_random (128 px)
-# queue_ab  # one core, 64 px edge cells, stopped at 6250 steps (not shipped yet)
+queue_ab  # one core, 64 px edge cells, stopped at 6250 steps
+queue_ac  # one core, stopped at 6000 steps; shipped as cells@edges (128 px)
 # queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
 # queue_z  # one core, 64 px bricks with Fourier inputs (not shipped yet)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)

@@ -409,7 +409,7 @@ def test_no_proxy_leaves_a_shipped_proxy_out():
 
     graph = resolve_graph("leather")
     messages: list[str] = []
-    assert set(load_graph_proxies(graph, log=messages.append)) == {"cells", "cells@f1", "cells@cell_random"}  # and its variants
+    assert set(load_graph_proxies(graph, log=messages.append)) == {"cells", "cells@f1", "cells@cell_random", "cells@edges"}  # and its variants
     assert load_graph_proxies(graph, log=messages.append, skip=["cells"]) == {}
     assert "proxy for generator 'cells' turned off (--no-proxy)" in messages
 
