@@ -167,7 +167,8 @@ def rank(ev: Evaluator, keys: Sequence[str], combos: Sequence[tuple[int, ...]]) 
     filters, real generators; ``keys`` are one node's, whose output alone is rendered again,
     ``search_batch`` combinations at a time)."""
     res = min(RANK_RES, ev.config.res)
-    targets = [layout_spectrum(ev.target[:1], res, detrend=d) for d in (False, True)]
+    target = layout_spectrum(ev.target[:1], res)
+    targets = [target, _without_slope(target)]  # as the renders' below: one FFT, the detrended one derived
     node = keys[0].split(".", 1)[0]
     program = ev.graph.compile()
     specs = ev.graph.param_specs("generators")
@@ -248,6 +249,14 @@ def extend(ev: Evaluator, host: StageHost, fits: Sequence[Fit], iters: int) -> t
     if out:
         current = min(current, refit_filters(ev, host, ev.graph, iters)[0])
     return out, current
+
+
+def most_refit_iterations(count_search: int, sweep_iters: int) -> int:
+    """Filter re-fit iterations one node's search can take at most (:func:`search_node`): the shortlist's
+    ``count_search`` re-fits, then :func:`extend`'s longer re-fit of each ranking's best and of the current
+    counts."""
+    leaders = min(RANKINGS, count_search)
+    return (count_search + (leaders + 1) * EXTEND) * max(sweep_iters, 1)
 
 
 def count_search(ev: Evaluator, host: StageHost) -> None:

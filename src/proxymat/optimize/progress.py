@@ -35,11 +35,9 @@ def planned_work(config: Any, category_trials: int = 0, count_nodes: int = 0) ->
     if c.stage1:
         plan["stage1"] = float(c.iters1)
     if c.stage2 and c.count_search > 0 and count_nodes:
-        from .counts import EXTEND, RANKINGS
+        from .counts import most_refit_iterations
 
-        # at most: the shortlist's re-fits, then the longer re-fit of each ranking's best and of the current counts
-        refits = c.count_search + min(RANKINGS, c.count_search) * EXTEND + EXTEND
-        plan["counts"] = float(count_nodes * refits * max(c.sweep_iters, 1))
+        plan["counts"] = float(count_nodes * most_refit_iterations(c.count_search, c.sweep_iters))
     if c.stage2 and c.sweep_iters > 0 and category_trials:
         plan["sweep"] = float((1 + min(category_trials, c.sweep_max)) * c.sweep_iters)
     if c.stage2:
