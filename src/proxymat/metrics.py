@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .colorspace import srgb_to_lab
+from .sorting import sort_last
 
 PATCH = 7
 MIN_LEVEL_PX = 16
@@ -105,8 +106,8 @@ def patch_swd(a: torch.Tensor, b: torch.Tensor, patches: int = 2048, directions:
         pa, pb = patches_at(la, ys, xs)[0], patches_at(lb, ys, xs)[0]
         dirs = torch.randn(pa.shape[1], directions, generator=gen)
         dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        sa, _ = (dirs.t() @ pa.t()).sort(dim=1)  # (directions, patches): sorted along contiguous rows (fast)
-        sb, _ = (dirs.t() @ pb.t()).sort(dim=1)
+        sa = sort_last(dirs.t() @ pa.t())  # (directions, patches): sorted along contiguous rows (fast)
+        sb = sort_last(dirs.t() @ pb.t())
         total += float((sa - sb).abs().mean())
     return 1000.0 * total / levels
 

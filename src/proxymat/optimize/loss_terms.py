@@ -41,6 +41,7 @@ import torch.nn.functional as F
 
 from ..colorspace import srgb_to_lab
 from ..exact_ops import adaptive_avg_pool
+from ..sorting import sort_last
 from ..metrics import PATCH, laplacian_pyramid, patches_at, pyramid_levels
 
 _LAB_SCALE = torch.tensor([1.0 / 100.0, 1.0 / 128.0, 1.0 / 128.0])
@@ -69,14 +70,14 @@ def sliced_distance(samples: torch.Tensor, sorted_ref: torch.Tensor, dirs: torch
     quantile by quantile (the reference resampled to N quantiles): mean |difference| -> (B,).
     """
     proj = dirs.to(samples).t() @ samples.transpose(1, 2)  # (B, K, N): each direction's values contiguous
-    sp, _ = proj.sort(dim=-1)  # sorting along the last dimension is about twice as fast as along the middle one
+    sp = sort_last(proj)  # sorting along the last dimension is about twice as fast as along the middle one
     ref = _quantiles(sorted_ref.to(samples), sp.shape[-1])  # (K, N)
     return (sp - ref.unsqueeze(0)).abs().mean(dim=(1, 2))
 
 
 def sorted_projections(samples: torch.Tensor, dirs: torch.Tensor) -> torch.Tensor:
     """Reference side of :func:`sliced_distance`: samples ``(N, D)`` -> sorted projections ``(K, N)``."""
-    return (samples @ dirs.to(samples)).transpose(0, 1).sort(dim=1).values
+    return sort_last((samples @ dirs.to(samples)).transpose(0, 1))
 
 
 # ------------------------------------------------------------------ colour
