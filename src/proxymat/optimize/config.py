@@ -35,7 +35,8 @@ fits and by autograd through the real generator for the other nodes with direct 
 the proxies' gradients with the real generators' output in the forward pass ("straight": the stage then descends
 the real loss along the proxy's slope, so a proxy's other layout or blur no longer shifts what it optimizes),
 or "straight" where a proxy fits and by autograd through the real generator for the other nodes with direct
-parameters ("straight+direct": no generator is left to the random search alone)."""
+parameters ("straight+direct", the default: no generator node is left to the random search alone; the
+recovery benchmark's comparison is in docs/RESULTS.md, "Direct gradients")."""
 STRAIGHT_THROUGH: frozenset[str] = frozenset({"straight", "straight+direct"})
 """GRADIENTS whose proxy nodes draw the real generator's output forward and carry the proxy's gradient back."""
 DIRECT_WHERE_NO_PROXY: frozenset[str] = frozenset({"auto", "straight+direct"})
@@ -80,7 +81,7 @@ class OptimizeConfig:
     search_refit: int = 16
     search_refit_iters: int = 10
     search_layouts: int = 1  # layouts whose mean loss picks the search's re-fit candidate (1: the graph's own only)
-    gradients: str = "straight"  # Stage II's generator gradients: one of GRADIENTS
+    gradients: str = "straight+direct"  # Stage II's generator gradients: one of GRADIENTS
     seed: int = 0
     frame_every: int = 10
     loss: LossConfig = field(default_factory=_loss_config)

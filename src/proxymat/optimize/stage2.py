@@ -7,9 +7,11 @@ generators (:class:`RealCheck`); Stage II keeps the values with the lowest real
 loss (the last proxy-loss best competes too) and stops once ``stage2_patience``
 checks in a row bring no real gain, since the proxies then only chase their own
 error (``stage2_check=0``: the paper's fixed iteration count). With
-``gradients="straight"`` (the default) the image each step scores is drawn by the real
-generators and only the gradient comes from the proxies, so the loss Adam descends
-is the real one; ``"proxy"`` draws with the proxies as the method does.
+``gradients="straight"`` or ``"straight+direct"`` (the default) the image each step scores is drawn
+by the real generators and only the gradient comes from the proxies, so the loss Adam descends
+is the real one; ``"proxy"`` draws with the proxies as the method does. With ``"straight+direct"``
+the generator nodes no proxy fits move by autograd through the real generator (their declared
+direct parameters).
 """
 
 from __future__ import annotations
