@@ -4,8 +4,9 @@
 (``x`` requires grad and grad mode is on) it is torch's sort itself. Elsewhere (the
 material loss's target side, the random search's and the polish's candidate scores, the
 patch-SWD metric) the values come from ``numpy.sort``: on 64 rows of 1024 float32 values
-(one level of the patch term) about a tenth of torch's time. Sorted values do not depend
-on the algorithm, so both paths agree to the last bit; numpy sorts NaN last, as torch does.
+(one level of the patch term) about a tenth of torch's time at one thread (numpy sorts on one
+thread; torch spreads rows over its threads). Sorted values do not depend on the algorithm, so
+both paths agree to the last bit; numpy sorts NaN last, as torch does.
 
 Why not numpy's argsort for the differentiable path too (about 2x faster than torch's
 sort there): rows of a rendered image hold many equal values (clamped and flat regions),

@@ -41,8 +41,8 @@ import torch.nn.functional as F
 
 from ..colorspace import srgb_to_lab
 from ..exact_ops import adaptive_avg_pool
-from ..sorting import sort_last
 from ..metrics import PATCH, laplacian_pyramid, patches_at, pyramid_levels
+from ..sorting import sort_last
 
 _LAB_SCALE = torch.tensor([1.0 / 100.0, 1.0 / 128.0, 1.0 / 128.0])
 _LUMA = (0.299, 0.587, 0.114)
