@@ -176,10 +176,10 @@ queue_ac() {  # queue_ab's proxy grown to 128 px, one thread at lowest priority;
   .venv/bin/python -c "from proxymat.proxy.weights import record_metrics as r; r('src/proxymat/weights/cells@edges.safetensors', {'train_hours': 2.93})"
 }
 queue_ad() {  # queue_z continued: its 27000-step weights (--init keeps the Fourier inputs; the optimizer state
-  # restarts), one thread at lowest priority beside benchmarks; stopped at step 4750 (1.82 h wall-clock, 6.40 h
-  # counted in all) and finished with --steps 4750. Held-out at 64 px (128 sets): L1 0.176 (flat 0.220), SSIM 0.33,
-  # Gram 0.028 = 0.18 x flat's; validation L1 still falls about 0.0006 per 250 steps. Not shipped; weights
-  # bench/weights/brick_fourier64b_4750.safetensors, log brick_fourier64b.log, grid docs/figures/e1_brick_fourier64b.png;
+  # restarts), one thread at lowest priority beside benchmarks; stopped at step 9000 (2.36 h wall-clock, 6.94 h
+  # counted in all) and finished with --steps 9000. Held-out at 64 px (128 sets): L1 0.168 (flat 0.220), SSIM 0.37,
+  # Gram 0.026 = 0.17 x flat's; validation L1 still falls about 0.0006 per 250 steps. Not shipped; weights
+  # bench/weights/brick_fourier64b_9000.safetensors, log brick_fourier64b.log, grid docs/figures/e1_brick_fourier64b.png;
   # resumes from runs/proxies/brick_fourier64b.* (or --init the weights).
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --init bench/weights/brick_fourier64_27000.safetensors --out runs/proxies/brick_fourier64b.safetensors
@@ -219,7 +219,7 @@ queue_ab  # one core, 64 px edge cells, stopped at 6250 steps
 queue_ac  # one core, stopped at 6000 steps; shipped as cells@edges (128 px)
 # queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
 # queue_z  # one core, 64 px bricks with Fourier inputs (not shipped yet)
-# queue_ad  # one core, queue_z continued, stopped at 4750 steps (not shipped yet)
+# queue_ad  # one core, queue_z continued, stopped at 9000 steps (not shipped yet)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
