@@ -79,6 +79,7 @@ def test_tiny_run_writes_rows_figures_and_a_table(tmp_path):
     assert (tmp_path / "recovery_leather_0.png").is_file()
     table = summarize(rows)
     assert "| default | 1 |" in table and "| gram | 1 |" in table
+    assert "difference (gram - default)" in table and "| gen_error | 1 |" in table
     kept = run_recovery(["leather"], 1, ["default"], res=64, base=base, log=lambda s: None,
                         kept=lambda key, unit: [rows[0]] if key["example"] == "leather" else None)
     assert kept == [rows[0]]

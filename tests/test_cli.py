@@ -68,6 +68,8 @@ def test_gallery(tmp_path):
         (["proxy", "train", "cells", "--pin", "shape=f1", "--out", "OUT"],
          "--pin 'shape=f1': expected NAME=VALUE with NAME one of ['scale', 'disorder', 'distance', 'style', 'edge_width', 'luminance_random']"),
         (["proxy", "train", "cells", "--pin", "style", "--out", "OUT"], "--pin 'style': expected NAME=VALUE"),
+        (["proxy", "train", "cells", "--free", "scale", "--out", "OUT"],
+         "--free scale: cells does not pin it (pinned: distance, edge_width, luminance_random, style)"),
         (["proxy", "train", "cells", "--pin", "style=f9", "--out", "OUT"], "'f9' is not one of"),
         (["proxy", "train", "cells", "--pin", "disorder=lots", "--out", "OUT"], "--pin 'disorder=lots': disorder takes a number"),
         (["proxy", "train", "pptbf_mask_cellular", "--init", "pptbf_mask_cellular", "--res", "32", "--out", "OUT"],
@@ -218,6 +220,38 @@ def test_pin_trains_a_variant_that_carries_its_pins(tmp_path, capsys):
     # style f1 is index 0 of the enum; the rest of the shipped pins stay
     assert proxy.fixed == {"distance": 0.0, "style": 0.0, "edge_width": 0.2, "luminance_random": 0.0}
     assert proxy.param_names == ("scale", "disorder")
+
+
+def test_free_grows_a_shipped_proxy_by_an_input_that_starts_with_no_effect(tmp_path, capsys):
+    from dataclasses import replace
+
+    import torch
+
+    from proxymat.nodes.generators import get_generator
+    from proxymat.proxy.train import TrainConfig, train_proxy
+    from proxymat.proxy.weights import load_proxy
+
+    out = tmp_path / "cells_lum.safetensors"
+    argv = ["proxy", "train", "cells", "--free", "luminance_random", "--init", "cells", "--steps", "1", "--batch", "1",
+            "--features", "random", "--no-gan", "--checkpoint-every", "1", "--val-every", "1", "--threads", "1",
+            "--quiet", "--out", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    grown = load_proxy(out)
+    assert grown.param_names == ("scale", "disorder", "luminance_random")
+    assert grown.fixed == {"distance": 0.0, "style": 2.0, "edge_width": 0.1}
+    assert grown.training_info["init"]["generator"] == "cells"
+    # before any step the grown proxy draws the source's maps, whatever the new input
+    spec = get_generator("cells")
+    spec = replace(spec, fixed={k: v for k, v in spec.fixed.items() if k != "luminance_random"})
+    source = load_proxy("cells")
+    start = train_proxy(spec, replace(source.config, n_params=3), TrainConfig(steps=0, batch=1, val_size=2, features="random",
+                        num_threads=1, init_from="cells", gan=False), tmp_path / "start.safetensors", progress=False)
+    p = torch.rand(3, 2)
+    with torch.no_grad():
+        want = source.net.forward_raw(p)
+        for lum in (0.0, 0.7):
+            got = start.model.forward_raw(torch.cat([p, torch.full((3, 1), lum)], 1))
+            assert (got - want).abs().max() < 1e-3
 
 
 def test_a_shipped_variant_is_scored_on_its_own_category(capsys):

@@ -166,3 +166,20 @@ def test_straight_gradients_render_the_real_generator_and_carry_the_proxys_slope
     assert torch.equal(outs["straight"][0], exact)  # forward: the real generator, not the proxy's image
     assert not torch.allclose(outs["proxy"][0], exact, atol=1e-3)
     assert float(outs["proxy"][1].abs()) > 0 and torch.allclose(outs["straight"][1], outs["proxy"][1])
+
+
+def test_every_moving_generator_node_of_the_examples_and_library_gets_gradients():
+    """Stage II moves every generator node whose parameters are free through a proxy or direct gradients:
+    none is left to the random search alone (default gradients, the shipped proxies)."""
+    from proxymat.examples import list_examples
+    from proxymat.library import load_material, material_names
+    from proxymat.optimize.proxies import load_graph_proxies
+
+    target = torch.zeros(1, 3, RES, RES)
+    graphs = [resolve_graph(n) for n in list_examples()] + [load_material(n) for n in material_names()]
+    assert len(graphs) >= 40
+    for graph in graphs:
+        ev = Evaluator(graph, target, OptimizeConfig(res=RES), load_graph_proxies(graph, log=lambda s: None),
+                       torch.device("cpu"), lambda s: None)
+        moving = {k.split(".")[0] for k in ev.keys("generators")}
+        assert moving <= set(ev.proxy_nodes) | set(ev.direct_nodes), (graph.name, moving)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from proxymat.proxy.grow import grow_into, grown_config, grows_from
+from proxymat.proxy.grow import added_inputs, grow_into, grown_config, grows_from, widen_inputs
 from proxymat.proxy.model import DEFAULT_CHANNELS, ProxyConfig, build_proxy, upsample2x
 from proxymat.proxy.train import train_proxy
 from proxymat.proxy.weights import load_proxy
@@ -53,3 +53,35 @@ def test_training_from_a_lower_resolution_file_grows_it(tmp_path):
         assert torch.allclose(start.model.forward_raw(p), upsample2x(loaded.net.forward_raw(p)), atol=1e-4)
     grown = load_proxy(start.out_path)
     assert grown.res == 32 and grown.training_info["init"]["steps"] == 2
+
+
+def test_added_inputs_accepts_only_a_superset_in_the_same_order():
+    a, b, c = ("a", 0.0, 1.0), ("b", 0.0, 1.0), ("c", 1.0, 4.0)
+    assert added_inputs([a, c], [a, b, c]) == [0, 2]
+    assert added_inputs([c], [a, b, c]) == [2]
+    assert added_inputs([a, c], [a, c]) is None  # nothing added
+    assert added_inputs([c, a], [a, b, c]) is None  # reordered
+    assert added_inputs([a, ("c", 1.0, 5.0)], [a, b, c]) is None  # another range is another input
+    assert added_inputs([a, ("d", 0.0, 1.0)], [a, b, c]) is None
+
+
+def test_widened_proxy_ignores_its_new_input_until_trained():
+    src_cfg = ProxyConfig(n_params=2, res=16, w_dim=16, map_depth=2, channels=(16, 8, 8))
+    src = build_proxy(src_cfg, seed=3)
+    state, cfg = widen_inputs(src.state_dict(), src_cfg, [0, 2], 3)
+    assert cfg.n_params == 3 and state["mapping.embed.weight"].shape == (16, 3)
+    assert state["mapping.embed.weight"][:, 1].abs().sum() == 0
+    wide = build_proxy(cfg, seed=4)
+    wide.load_state_dict(state)
+    p = torch.rand(5, 2)
+    with torch.no_grad():
+        want = src.forward_raw(p)
+        for new in (0.0, 0.4, 1.0):
+            got = wide.forward_raw(torch.stack([p[:, 0], torch.full((5,), new), p[:, 1]], 1))
+            assert torch.allclose(got, want, atol=1e-5)
+    # the new column learns: its gradient is not zero
+    wide.forward_raw(torch.rand(5, 3)).square().mean().backward()
+    assert wide.mapping.embed.weight.grad[:, 1].abs().sum() > 0
+    with pytest.raises(ValueError, match="one-hot"):
+        widen_inputs(src.state_dict(), ProxyConfig(n_params=2, res=16, w_dim=16, map_depth=2, channels=(16, 8, 8),
+                                                   categories=(3, 0)), [0, 1], 3)

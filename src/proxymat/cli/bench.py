@@ -265,6 +265,43 @@ def _earlier_rows(args: argparse.Namespace) -> "Resume":
         raise CliError(str(err)) from err
 
 
+def _compare(args: argparse.Namespace) -> int:
+    """``bench compare A.json B.json``: two runs' rows case by case (:mod:`proxymat.benchmarks.paired`)."""
+    import json
+
+    from ..benchmarks.paired import match, table
+
+    sets = []
+    for path, method in ((args.a, args.method_a), (args.b, args.method_b)):
+        try:
+            rows = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as err:
+            raise CliError(f"{path}: cannot read benchmark rows ({err.__class__.__name__}: {err})") from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise CliError(f"{path}: not a list of benchmark rows (as --json-out writes them)")
+        methods = sorted({str(r.get("method", "")) for r in rows})
+        if method is not None:
+            rows = [r for r in rows if str(r.get("method", "")) == method]
+            if not rows:
+                raise CliError(f"{path}: no row of method {method!r} (methods: {', '.join(methods)})")
+        elif len(methods) > 1:
+            raise CliError(f"{path} holds several methods ({', '.join(methods)}): choose one with --method-a/--method-b")
+        sets.append(rows)
+    try:
+        pairs = match(*sets)
+        for field in args.fields:
+            if not all(field in ra and field in rb for ra, rb in pairs):
+                raise CliError(f"--fields {field}: not a field of every matched row")
+        text = table(pairs, args.fields, args.name_a or Path(args.a).stem, args.name_b or Path(args.b).stem, args.level)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    unmatched = len(sets[0]) + len(sets[1]) - 2 * len(pairs)
+    print(text)
+    if unmatched:
+        _progress(f"{unmatched} row(s) without a partner in the other file left out")
+    return 0
+
+
 # ---------------------------------------------------------------- parser
 def register(sub: Any) -> None:
     """Add ``bench`` and its benchmarks to an argparse sub-parser collection."""
@@ -378,6 +415,21 @@ def register(sub: Any) -> None:
                    help="as optimize --stage2-patience (default: the --quality preset's)")
     q.add_argument("--sweep", type=non_negative_int, default=None, metavar="N",
                    help="as optimize --sweep (default: the --quality preset's)")
+
+    text = ("two runs' rows (--json-out files) case by case: each field's mean difference and its bootstrap "
+            "interval over the cases, and on how many cases the second is lower or higher")
+    q = what.add_parser("compare", help=text, description=text)
+    q.add_argument("a", help="the first run's rows (JSON)")
+    q.add_argument("b", help="the second run's rows (JSON)")
+    q.add_argument("--fields", nargs="+", default=["gen_error", "closer", "loss", "patch_swd", "lab_distance"],
+                   metavar="FIELD", help="row fields to compare (default: recovery's gen_error closer loss patch_swd "
+                   "lab_distance)")
+    q.add_argument("--method-a", default=None, metavar="NAME", help="only the first file's rows of this method")
+    q.add_argument("--method-b", default=None, metavar="NAME", help="only the second file's rows of this method")
+    q.add_argument("--name-a", default=None, help="the first run's name in the table (default: its file name)")
+    q.add_argument("--name-b", default=None, help="the second run's name in the table (default: its file name)")
+    q.add_argument("--level", type=float, default=0.9, help="the interval's coverage (default 0.9)")
+    q.set_defaults(func=_compare)
 
     q = add("e2", _run_e2, "E2: proxy choice (ours vs autoencoder and GAN latents)", True)
     q.add_argument("--names", nargs="+", default=None, metavar="GENERATOR", help="default: those with baselines")

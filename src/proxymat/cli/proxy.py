@@ -34,6 +34,8 @@ def run_train(args: argparse.Namespace) -> int:
     spec = _spec(args.generator)
     if args.unpin:
         spec = replace(spec, fixed={})
+    if args.free:
+        spec = replace(spec, fixed=_freed(spec, args.free))
     if args.pin:
         spec = replace(spec, fixed={**spec.fixed, **_pins(spec, args.pin)})
     device = torch_device(args.device)
@@ -45,7 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.init and (args.one_hot or args.fourier):
         raise CliError("--one-hot and --fourier apply to a fresh model; --init keeps the source proxy's inputs")
     try:
-        mcfg = _init_config(args) if args.init else ProxyConfig(
+        mcfg = _init_config(args, len(proxy_inputs(spec))) if args.init else ProxyConfig(
             n_params=len(proxy_inputs(spec)), res=args.res or 128, w_dim=args.w_dim or ProxyConfig.w_dim, channels=tuple(args.channels or ()),
             categories=one_hot_categories(spec) if args.one_hot else (), fourier=args.fourier)
     except ValueError as err:
@@ -94,10 +96,20 @@ def _pins(spec: Any, items: list[str]) -> dict[str, float]:
     return out
 
 
-def _init_config(args: argparse.Namespace) -> Any:
+def _freed(spec: Any, names: list[str]) -> dict[str, float]:
+    """``spec.fixed`` without the ``--free NAME`` parameters; a name it does not pin is a CliError."""
+    pinned = sorted(spec.fixed)
+    for name in names:
+        if name not in spec.fixed:
+            raise CliError(f"--free {name}: {spec.name} does not pin it (pinned: {', '.join(pinned) or 'nothing'})")
+    return {k: v for k, v in spec.fixed.items() if k not in names}
+
+
+def _init_config(args: argparse.Namespace, n_params: int) -> Any:
     """The model config of a run that starts from the proxy file ``--init`` names (a path or a shipped
-    name): the source's own, or, with a larger ``--res``, the source grown to it (progressive
-    resolution; ``--channels`` then lists the added levels' channels only)."""
+    name): the source's own, with ``n_params`` inputs (``--free`` adds inputs to it), or, with a larger
+    ``--res``, the source grown to it (progressive resolution; ``--channels`` then lists the added
+    levels' channels only)."""
     from ..proxy.grow import grown_config
     from ..proxy.weights import load_proxy, resolve_weights
 
@@ -105,6 +117,10 @@ def _init_config(args: argparse.Namespace) -> Any:
     if not resolve_weights(source).is_file():
         raise CliError(f"--init {source}: no such proxy file ({resolve_weights(source)})")
     cfg = load_proxy(source).config
+    if n_params != cfg.n_params:
+        if cfg.categories:
+            raise CliError(f"--init {source} feeds its enum inputs one-hot; it cannot gain inputs")
+        cfg = replace(cfg, n_params=n_params)
     if args.w_dim is not None and args.w_dim != cfg.w_dim:
         raise CliError(f"--w-dim {args.w_dim} differs from the model of --init {source} ({cfg.w_dim}); "
                        f"a fine-tune keeps the source's model")
@@ -226,6 +242,9 @@ def register(sub: Any) -> None:
                    help="store every training batch here (float16 targets) and re-use it in later runs")
     t.add_argument("--unpin", action="store_true",
                    help="make every parameter a proxy input, including those the generator pins for its shipped proxy")
+    t.add_argument("--free", action="append", default=[], metavar="NAME",
+                   help="make this parameter, which the generator pins for its shipped proxy, a proxy input "
+                        "(repeatable); with --init the source proxy gains it as an input that starts with no effect")
     t.add_argument("--pin", action="append", default=[], metavar="NAME=VALUE",
                    help="train for nodes with this parameter at this value (repeatable; an enum by its choice, e.g. "
                         "style=f1): it is no input of the proxy, and the proxy serves only nodes that match every pin")

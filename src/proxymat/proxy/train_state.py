@@ -18,7 +18,7 @@ from torch import nn
 
 from ..nodes.generators.base import GeneratorSpec
 from .discriminator import Discriminator
-from .grow import grow_into, grows_from
+from .grow import added_inputs, grow_into, grows_from, widen_inputs
 from .model import ProxyConfig, ProxyNet, build_proxy
 from .train_config import TrainConfig
 from .weights import ProxyWeightsError, load_proxy, param_signature, param_table
@@ -100,21 +100,30 @@ def init_state(spec: GeneratorSpec, mcfg: ProxyConfig, cfg: TrainConfig, gan: bo
 def init_from_weights(st: TrainState, source: str | Path, spec: GeneratorSpec, mcfg: ProxyConfig) -> dict[str, Any]:
     """Start ``st`` (model and weight average) from a trained proxy file, for fine-tuning on another sample box.
 
-    The file must take the same inputs as ``spec`` (names and normalization ranges) and have the model
-    config ``mcfg``, or one that ``mcfg`` grows from (progressive resolution, :mod:`.grow`); its generator
+    The file must take the same inputs as ``spec`` (names and normalization ranges), or a subset of them in
+    the same order (the others start with no effect: :func:`.grow.widen_inputs`), and have the model config
+    ``mcfg`` (with ``spec``'s input count), or one that ``mcfg`` grows from (progressive resolution,
+    :mod:`.grow`); its generator
     may differ (e.g. a narrower family of the same generator). The optimizer starts fresh. ``st.seconds`` becomes the source's training time, so ``seconds_total`` stays cumulative.
     Returns what the weights file records about the start (``training.init``)."""
     proxy = load_proxy(source)
     want, got = param_signature(param_table(spec)), param_signature(proxy.param_table)
+    state, config = proxy.net.state_dict(), proxy.config
     if want != got:
-        raise ProxyWeightsError(f"{source}: proxy inputs {got} differ from generator {spec.name!r} inputs {want}")
-    state = proxy.net.state_dict()
-    if proxy.config == mcfg:
+        where = added_inputs(got, want)
+        if where is None:
+            raise ProxyWeightsError(f"{source}: proxy inputs {got} differ from generator {spec.name!r} inputs {want} "
+                                    f"(a proxy can only gain inputs, keeping its own in order)")
+        try:
+            state, config = widen_inputs(state, config, where, len(want))
+        except ValueError as err:
+            raise ProxyWeightsError(f"{source}: {err}") from None
+    if config == mcfg:
         st.model.load_state_dict(state)
-    elif grows_from(proxy.config, mcfg):
-        grow_into(st.model, state, proxy.config)
+    elif grows_from(config, mcfg):
+        grow_into(st.model, state, config)
     else:
-        raise ProxyWeightsError(f"{source}: model config {proxy.config.to_dict()} differs from {mcfg.to_dict()} "
+        raise ProxyWeightsError(f"{source}: model config {config.to_dict()} differs from {mcfg.to_dict()} "
                                 f"(and {mcfg.res} px does not grow from it)")
     if st.ema is not None:
         st.ema.load_state_dict(st.model.state_dict())
