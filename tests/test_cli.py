@@ -68,6 +68,8 @@ def test_gallery(tmp_path):
         (["proxy", "train", "cells", "--pin", "shape=f1", "--out", "OUT"],
          "--pin 'shape=f1': expected NAME=VALUE with NAME one of ['scale', 'disorder', 'distance', 'style', 'edge_width', 'luminance_random']"),
         (["proxy", "train", "cells", "--pin", "style", "--out", "OUT"], "--pin 'style': expected NAME=VALUE"),
+        (["proxy", "train", "cells", "--pin", "disorder=0.5", "--init", "cells", "--steps", "1", "--out", "OUT"],
+         "differ from generator 'cells' inputs [('scale', 1.0, 64.0)] (a proxy can only gain inputs, keeping its own in order)"),
         (["proxy", "train", "cells", "--free", "scale", "--out", "OUT"],
          "--free scale: cells does not pin it (pinned: distance, edge_width, luminance_random, style)"),
         (["proxy", "train", "cells", "--pin", "style=f9", "--out", "OUT"], "'f9' is not one of"),

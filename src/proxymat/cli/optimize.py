@@ -206,7 +206,8 @@ def register(sub: Any) -> None:
                    help="use this proxy weights file for a generator; a bare GENERATOR uses the shipped proxy even "
                         "where it is recorded as no better than a flat image (off by default)")
     p.add_argument("--no-proxy", action="append", metavar="GENERATOR",
-                   help="do not use the shipped proxy of this generator (random search and polish only)")
+                   help="do not use the shipped proxy of this generator (the real generator: autograd on its direct "
+                        "parameters, the random search and polish on the rest)")
     p.add_argument("--target-encoding", choices=("srgb", "linear"), default=None,
                    help="how the target photo is stored: srgb (phone JPEGs; compared as is) or linear "
                         "(raw/linear captures; gamma-encoded like the renders before comparing); default: linear "

@@ -206,8 +206,11 @@ class Evaluator:
                 clashes.append(pins if len(candidates) == 1 else f"{pins} ({key})")
             if candidates and name not in out and not quiet:
                 which = f"proxy for {spec.name!r} was" if len(candidates) == 1 else f"proxies for {spec.name!r} were"
+                moves = ("autograd on its direct parameters, the random search and polish on the rest"
+                         if self.config.gradients == "direct" or self.config.gradients in DIRECT_WHERE_NO_PROXY
+                         else "random search and polish only")
                 self.log(f"{which} trained with {'; '.join(clashes)}; "
-                         f"node {name!r} differs, so it uses the real generator (random search and polish only)")
+                         f"node {name!r} differs, so it uses the real generator ({moves})")
         return out
 
     # ------------------------------------------------------------ renders and losses
