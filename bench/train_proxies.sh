@@ -184,6 +184,26 @@ queue_ad() {  # queue_z continued: its 27000-step weights (--init keeps the Four
   nice -n 19 $P proxy train brick_generator --res 64 --steps 30000 --no-gan --threads 1 --quiet \
     --init bench/weights/brick_fourier64_27000.safetensors --out runs/proxies/brick_fourier64b.safetensors
 }
+queue_ae() {  # the shipped cells proxy grown by an input (--free: a zero column, so it starts as the source),
+  # one thread at lowest priority; stopped at step 1000 (0.18 h; 2.96 h counted in all) and finished with --steps 1000.
+  # Held-out at 128 px: L1 0.030, SSIM 0.93, Gram 0.07 x a flat image's (3 of 6 inputs). Not shipped: no graph uses
+  # luminance_random; weights bench/weights/cells_lum128_1000.safetensors, log cells_lum128.log.
+  nice -n 19 $P proxy train cells --free luminance_random --init cells --steps 1000 --no-gan --threads 1 --quiet \
+    --out runs/proxies/cells_lum128.safetensors
+}
+queue_af() {  # cells@edges grown by edge_width, one thread at lowest priority beside queue_ag; stopped at step 5000
+  # (1.05 h; 4.98 h counted in all) and finished with --steps 5000. Held-out at 128 px over widths 0.01-0.5: L1 0.044,
+  # SSIM 0.93, Gram 0.06 x flat's; at the library's widths (0.03-0.07) L1 0.068, SSIM 0.73. Not shipped (the library's
+  # border cells free no parameter); weights bench/weights/cells_edges_width128_5000.safetensors, log
+  # cells_edges_width128.log, grid docs/figures/e1_cells_edges_width_not_shipped.png.
+  nice -n 19 $P proxy train cells --pin style=edges --free edge_width --init cells@edges --steps 5000 --no-gan \
+    --threads 1 --quiet --out runs/proxies/cells_edges_width128.safetensors
+}
+queue_ag() {  # tile_paraboloid grown by luminance_random (6 of 15 inputs), the first step towards the random
+  # parameters that soil_pebbles and concrete use; see the history log for where it was stopped
+  nice -n 19 $P proxy train tile_paraboloid --free luminance_random --init tile_paraboloid --steps 6000 --no-gan \
+    --threads 1 --quiet --out runs/proxies/tile_paraboloid_lum128.safetensors
+}
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
   cp runs/proxies/tile_paraboloid128.safetensors src/proxymat/weights/tile_paraboloid.safetensors
@@ -220,6 +240,9 @@ queue_ac  # one core, stopped at 6000 steps; shipped as cells@edges (128 px)
 # queue_y  # one core, 64 px bricks, stopped at 19000 steps (not shipped)
 # queue_z  # one core, 64 px bricks with Fourier inputs (not shipped yet)
 # queue_ad  # one core, queue_z continued, stopped at 9000 steps (not shipped yet)
+# queue_ae  # one core, cells + luminance_random, stopped at 1000 steps (not shipped)
+# queue_af  # one core, cells@edges + edge_width, stopped at 5000 steps (not shipped)
+# queue_ag  # one core, tile_paraboloid + luminance_random (not shipped)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
