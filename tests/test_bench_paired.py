@@ -51,6 +51,10 @@ def test_rows_pair_by_case_not_by_order():
         match(a + _rows([0.5], method="n"), b)
     with pytest.raises(ValueError, match="no field 'loss'"):
         paired(match(a, b), "loss")
+    with pytest.raises(ValueError, match="'method' is not a number"):
+        paired(match(a, b), "method")
+    with pytest.raises(ValueError, match="'gen_error' is not finite"):
+        paired(match(a, [{**r, "gen_error": float("nan")} for r in b]), "gen_error")
 
 
 def test_table_leaves_out_fields_a_row_lacks():

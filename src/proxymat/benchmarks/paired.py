@@ -69,6 +69,10 @@ def paired(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], field: 
         x = np.array([[float(ra[field]), float(rb[field])] for ra, rb in pairs], dtype=np.float64)
     except KeyError:
         raise ValueError(f"a row has no field {field!r}") from None
+    except (TypeError, ValueError):
+        raise ValueError(f"field {field!r} is not a number in every row") from None
+    if not np.isfinite(x).all():
+        raise ValueError(f"field {field!r} is not finite in every row")
     d = x[:, 1] - x[:, 0]
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, len(d), size=(resamples, len(d)))].mean(axis=1)
