@@ -191,7 +191,7 @@ queue_ae() {  # the shipped cells proxy grown by an input (--free: a zero column
   nice -n 19 $P proxy train cells --free luminance_random --init cells --steps 1000 --no-gan --threads 1 --quiet \
     --out runs/proxies/cells_lum128.safetensors
 }
-queue_af() {  # cells@edges grown by edge_width, one thread at lowest priority beside queue_ag; stopped at step 5000
+queue_af() {  # cells@edges grown by edge_width, one thread at lowest priority (beside queue_ag from step 2000); stopped at step 5000
   # (1.05 h; 4.98 h counted in all) and finished with --steps 5000. Held-out at 128 px over widths 0.01-0.5: L1 0.044,
   # SSIM 0.93, Gram 0.06 x flat's; at the library's widths (0.03-0.07) L1 0.068, SSIM 0.73. Not shipped (the library's
   # border cells free no parameter); weights bench/weights/cells_edges_width128_5000.safetensors, log
@@ -200,9 +200,21 @@ queue_af() {  # cells@edges grown by edge_width, one thread at lowest priority b
     --threads 1 --quiet --out runs/proxies/cells_edges_width128.safetensors
 }
 queue_ag() {  # tile_paraboloid grown by luminance_random (6 of 15 inputs), the first step towards the random
-  # parameters that soil_pebbles and concrete use; see the history log for where it was stopped
-  nice -n 19 $P proxy train tile_paraboloid --free luminance_random --init tile_paraboloid --steps 6000 --no-gan \
+  # parameters that soil_pebbles and concrete use; one thread at lowest priority beside queues af and ah; stopped at
+  # step 5750 (1.06 h; 2.35 h counted in all) and finished with --steps 5750. Held-out at 128 px: L1 0.020, SSIM 0.95,
+  # Gram 0.04 x flat's. Not shipped (no graph frees it alone); weights
+  # bench/weights/tile_paraboloid_lum128_5750.safetensors, log tile_paraboloid_lum128.log,
+  # grid docs/figures/e1_tile_paraboloid_lum_not_shipped.png.
+  nice -n 19 $P proxy train tile_paraboloid --free luminance_random --init tile_paraboloid --steps 5750 --no-gan \
     --threads 1 --quiet --out runs/proxies/tile_paraboloid_lum128.safetensors
+}
+queue_ah() {  # tile_paraboloid grown by random_mask (tiles removed at random), beside queue_ag; stopped at step 2500
+  # (0.46 h; 1.75 h counted in all) and finished with --steps 2500. Held-out at 128 px: L1 0.044, SSIM 0.78, Gram
+  # 0.17 x flat's (the sparse masks are the weak part). Not shipped; weights
+  # bench/weights/tile_paraboloid_mask128_2500.safetensors, log tile_paraboloid_mask128.log,
+  # grid docs/figures/e1_tile_paraboloid_mask_not_shipped.png; resumes from runs/proxies/ (or --init the weights).
+  nice -n 19 $P proxy train tile_paraboloid --free random_mask --init tile_paraboloid --steps 2500 --no-gan \
+    --threads 1 --quiet --out runs/proxies/tile_paraboloid_mask128.safetensors
 }
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
   cp runs/proxies/cells128.safetensors src/proxymat/weights/cells.safetensors
@@ -242,7 +254,8 @@ queue_ac  # one core, stopped at 6000 steps; shipped as cells@edges (128 px)
 # queue_ad  # one core, queue_z continued, stopped at 9000 steps (not shipped yet)
 # queue_ae  # one core, cells + luminance_random, stopped at 1000 steps (not shipped)
 # queue_af  # one core, cells@edges + edge_width, stopped at 5000 steps (not shipped)
-# queue_ag  # one core, tile_paraboloid + luminance_random (not shipped)
+# queue_ag  # one core, tile_paraboloid + luminance_random, stopped at 5750 steps (not shipped)
+# queue_ah  # one core, tile_paraboloid + random_mask, stopped at 2500 steps (not shipped)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
