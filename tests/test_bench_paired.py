@@ -72,6 +72,9 @@ def test_bench_compare_prints_the_table_and_fails_in_one_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| gen_error | 3 | 0.2 | 0.1667 | -0.03333 |" in out and "| 1 / 0 |" in out
     assert "| loss | 3 | 0.5 | 0.4 | -0.1 |" in out
+    assert main(["bench", "compare", str(a), str(b), "--method-b", "m"]) == 0  # default: the recovery fields they have
+    out = capsys.readouterr().out
+    assert "| gen_error | 3 |" in out and "| loss | 3 |" in out and "| closer |" not in out
     bad = tmp_path / "bad.json"
     bad.write_text("{")
     for argv, message in [
@@ -79,6 +82,8 @@ def test_bench_compare_prints_the_table_and_fails_in_one_line(tmp_path, capsys):
         ([str(a), str(b), "--method-b", "x"], "no row of method 'x' (methods: m, other)"),
         ([str(a), str(bad)], "bad.json: cannot read benchmark rows"),
         ([str(a), str(b), "--method-b", "m", "--fields", "seconds"], "--fields seconds: not a field of every matched row"),
+        ([str(a), str(b), "--method-b", "m", "--level", "1.5"], "the interval's level must be between 0 and 1, got 1.5"),
+        ([str(a), str(b), "--method-b", "m", "--fields", "method"], "field 'method' is not a number in every row"),
     ]:
         assert main(["bench", "compare", *argv]) == 2
         err = capsys.readouterr().err.strip()

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 CASE_FIELDS: tuple[str, ...] = ("example", "case", "res", "from_truth")
 """Row fields that name a case: rows of two runs with equal values are the same case."""
+RECOVERY_FIELDS: tuple[str, ...] = ("gen_error", "closer", "loss", "patch_swd", "lab_distance")
+"""The recovery benchmark's fields that ``bench compare`` and its summary compare by default."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,12 @@ def paired(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], field: 
            resamples: int = 4000, seed: int = 0) -> Paired:
     """:class:`Paired` of ``field`` over matched ``pairs`` (:func:`match`): the mean difference ``b - a`` and
     its ``level`` percentile-bootstrap interval over ``resamples`` resamplings of the cases (seeded, so the
-    interval repeats). Raises ``ValueError`` for a row without ``field``."""
+    interval repeats). Raises ``ValueError`` for a row without ``field``, a value that is not a finite number or
+    a ``level`` outside (0, 1)."""
+    import numpy as np
+
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"the interval's level must be between 0 and 1, got {level}")
     try:
         x = np.array([[float(ra[field]), float(rb[field])] for ra, rb in pairs], dtype=np.float64)
     except KeyError:

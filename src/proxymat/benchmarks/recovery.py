@@ -47,7 +47,7 @@ from ..nodes.registry import is_generator
 from ..optimize.loss_config import material_loss_config
 from ..optimize.stages import Optimization, OptimizeConfig
 from ..render import render
-from .paired import match, table
+from .paired import RECOVERY_FIELDS, match, table
 
 TRUTH_SEED_BASE = 1000  # truths are rendered at graph seeds 1000 + k; optimization runs at the example's seed
 
@@ -219,15 +219,11 @@ def run_recovery(examples: Sequence[str], truths: int, variants: Sequence[str], 
     return rows
 
 
-PAIRED_FIELDS: tuple[str, ...] = ("gen_error", "closer", "loss", "patch_swd", "lab_distance")
-"""Fields :func:`summarize` compares case by case between variants (:mod:`.paired`)."""
-
-
 def summarize(rows: Sequence[dict[str, Any]]) -> str:
     """Markdown table per loss variant: mean generator error, share of pairs closer than the start,
     categorical parameters lost (n/a for rows written before they were counted), mean filter error,
     mean patch SWD and Lab distance (start -> result), mean seconds; with several variants, each against
-    the first case by case (:data:`PAIRED_FIELDS`, :func:`.paired.table`: the mean difference and its 90 %
+    the first case by case (:data:`.paired.RECOVERY_FIELDS`, :func:`.paired.table`: the mean difference and its 90 %
     bootstrap interval)."""
     by: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
@@ -250,5 +246,5 @@ def summarize(rows: Sequence[dict[str, Any]]) -> str:
                      f"| {mean(rs, 'seconds'):.0f} |")
     variants = list(by)
     for variant in variants[1:]:  # each variant against the first, case by case
-        lines += ["", table(match(by[variants[0]], by[variant]), PAIRED_FIELDS, variants[0], variant)]
+        lines += ["", table(match(by[variants[0]], by[variant]), RECOVERY_FIELDS, variants[0], variant)]
     return "\n".join(lines)

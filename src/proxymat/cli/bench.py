@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from ..benchmarks.paired import RECOVERY_FIELDS
 from ..benchmarks.records import Rows, record_run, save_rows
 from ..optimize.loss_config import LOSS_NAMES
 from .common import CliError, map_res, non_negative_int, positive_float, positive_int
@@ -289,10 +290,13 @@ def _compare(args: argparse.Namespace) -> int:
         sets.append(rows)
     try:
         pairs = match(*sets)
-        for field in args.fields:
+        fields = args.fields or [f for f in RECOVERY_FIELDS if all(f in ra and f in rb for ra, rb in pairs)]
+        if not fields:
+            raise CliError(f"the rows have none of recovery's fields ({' '.join(RECOVERY_FIELDS)}): name some with --fields")
+        for field in fields:
             if not all(field in ra and field in rb for ra, rb in pairs):
                 raise CliError(f"--fields {field}: not a field of every matched row")
-        text = table(pairs, args.fields, args.name_a or Path(args.a).stem, args.name_b or Path(args.b).stem, args.level)
+        text = table(pairs, fields, args.name_a or Path(args.a).stem, args.name_b or Path(args.b).stem, args.level)
     except ValueError as err:
         raise CliError(str(err)) from None
     unmatched = len(sets[0]) + len(sets[1]) - 2 * len(pairs)
@@ -421,9 +425,9 @@ def register(sub: Any) -> None:
     q = what.add_parser("compare", help=text, description=text)
     q.add_argument("a", help="the first run's rows (JSON)")
     q.add_argument("b", help="the second run's rows (JSON)")
-    q.add_argument("--fields", nargs="+", default=["gen_error", "closer", "loss", "patch_swd", "lab_distance"],
-                   metavar="FIELD", help="row fields to compare (default: recovery's gen_error closer loss patch_swd "
-                   "lab_distance)")
+    q.add_argument("--fields", nargs="+", default=None, metavar="FIELD",
+                   help=f"row fields to compare (default: those of recovery's {' '.join(RECOVERY_FIELDS)} that every "
+                        "row has)")
     q.add_argument("--method-a", default=None, metavar="NAME", help="only the first file's rows of this method")
     q.add_argument("--method-b", default=None, metavar="NAME", help="only the second file's rows of this method")
     q.add_argument("--name-a", default=None, help="the first run's name in the table (default: its file name)")
