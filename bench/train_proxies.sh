@@ -208,12 +208,12 @@ queue_ag() {  # tile_paraboloid grown by luminance_random (6 of 15 inputs), the 
   nice -n 19 $P proxy train tile_paraboloid --free luminance_random --init tile_paraboloid --steps 5750 --no-gan \
     --threads 1 --quiet --out runs/proxies/tile_paraboloid_lum128.safetensors
 }
-queue_ah() {  # tile_paraboloid grown by random_mask (tiles removed at random), beside queue_ag; stopped at step 2500
-  # (0.46 h; 1.75 h counted in all) and finished with --steps 2500. Held-out at 128 px: L1 0.044, SSIM 0.78, Gram
-  # 0.17 x flat's (the sparse masks are the weak part). Not shipped; weights
-  # bench/weights/tile_paraboloid_mask128_2500.safetensors, log tile_paraboloid_mask128.log,
+queue_ah() {  # tile_paraboloid grown by random_mask (tiles removed at random), beside queue_ag, then alone after a
+  # pause at step 2500; stopped at step 5000 (0.87 h; 2.16 h counted in all) and finished with --steps 5000.
+  # Held-out at 128 px: L1 0.034, SSIM 0.83, Gram 0.14 x flat's. Not shipped; weights
+  # bench/weights/tile_paraboloid_mask128_5000.safetensors, log tile_paraboloid_mask128.log,
   # grid docs/figures/e1_tile_paraboloid_mask_not_shipped.png; resumes from runs/proxies/ (or --init the weights).
-  nice -n 19 $P proxy train tile_paraboloid --free random_mask --init tile_paraboloid --steps 2500 --no-gan \
+  nice -n 19 $P proxy train tile_paraboloid --free random_mask --init tile_paraboloid --steps 5000 --no-gan \
     --threads 1 --quiet --out runs/proxies/tile_paraboloid_mask128.safetensors
 }
 record_128() {  # ship the grown proxies under their generators' names and store their held-out fidelity
@@ -255,7 +255,7 @@ queue_ac  # one core, stopped at 6000 steps; shipped as cells@edges (128 px)
 # queue_ae  # one core, cells + luminance_random, stopped at 1000 steps (not shipped)
 # queue_af  # one core, cells@edges + edge_width, stopped at 5000 steps (not shipped)
 # queue_ag  # one core, tile_paraboloid + luminance_random, stopped at 5750 steps (not shipped)
-# queue_ah  # one core, tile_paraboloid + random_mask, stopped at 2500 steps (not shipped)
+# queue_ah  # one core, tile_paraboloid + random_mask, stopped at 5000 steps (not shipped)
 queue_q > runs/proxies/queue_q.log 2>&1 &  # stopped at 4000 steps (see above)
 queue_r > runs/proxies/queue_r.log 2>&1 &  # stopped at 1250 steps
 queue_s > runs/proxies/queue_s.log 2>&1 &  # stopped at 4500 steps
