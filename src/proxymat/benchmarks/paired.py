@@ -54,7 +54,7 @@ def match(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> lis
         if len(set(keys)) != len(keys):
             raise ValueError(f"the {name} set of rows holds a case more than once (several methods? choose one)")
     index = {case_key(r): r for r in b}
-    pairs = [(r, index[case_key(r)]) for r in a if case_key(r) in index]
+    pairs = [(r, index[key]) for r in a if (key := case_key(r)) in index]
     if not pairs:
         raise ValueError("the two sets of rows share no case (example, case, res, from_truth)")
     return pairs
@@ -87,10 +87,15 @@ def paired(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], field: 
                   float(high), int((d < 0).sum()), int((d > 0).sum()), level)
 
 
+def shared_fields(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], fields: Sequence[str]) -> list[str]:
+    """Those of ``fields`` that both rows of every pair have, in order."""
+    return [f for f in fields if all(f in ra and f in rb for ra, rb in pairs)]
+
+
 def table(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], fields: Sequence[str], a: str, b: str,
           level: float = 0.9) -> str:
     """Markdown table of :func:`paired` for each of ``fields`` (those every row has), ``a`` and ``b`` naming the runs."""
-    present = [f for f in fields if all(f in ra and f in rb for ra, rb in pairs)]
+    present = shared_fields(pairs, fields)
     lines = [f"| field | cases | {a} | {b} | difference ({b} - {a}) | {100 * level:.0f} % interval | "
              f"{b} lower / higher |", "|---|---|---|---|---|---|---|"]
     lines += [paired(pairs, f, level).row(a, b) for f in present]

@@ -270,7 +270,7 @@ def _compare(args: argparse.Namespace) -> int:
     """``bench compare A.json B.json``: two runs' rows case by case (:mod:`proxymat.benchmarks.paired`)."""
     import json
 
-    from ..benchmarks.paired import match, table
+    from ..benchmarks.paired import match, shared_fields, table
 
     sets = []
     for path, method in ((args.a, args.method_a), (args.b, args.method_b)):
@@ -290,12 +290,13 @@ def _compare(args: argparse.Namespace) -> int:
         sets.append(rows)
     try:
         pairs = match(*sets)
-        fields = args.fields or [f for f in RECOVERY_FIELDS if all(f in ra and f in rb for ra, rb in pairs)]
+        fields = args.fields or shared_fields(pairs, RECOVERY_FIELDS)
         if not fields:
             raise CliError(f"the rows have none of recovery's fields ({' '.join(RECOVERY_FIELDS)}): name some with --fields")
-        for field in fields:
-            if not all(field in ra and field in rb for ra, rb in pairs):
-                raise CliError(f"--fields {field}: not a field of every matched row")
+        present = shared_fields(pairs, fields)
+        missing = [f for f in fields if f not in present]
+        if missing:
+            raise CliError(f"--fields {missing[0]}: not a field of every matched row")
         text = table(pairs, fields, args.name_a or Path(args.a).stem, args.name_b or Path(args.b).stem, args.level)
     except ValueError as err:
         raise CliError(str(err)) from None

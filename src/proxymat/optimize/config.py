@@ -41,6 +41,8 @@ STRAIGHT_THROUGH: frozenset[str] = frozenset({"straight", "straight+direct"})
 """GRADIENTS whose proxy nodes draw the real generator's output forward and carry the proxy's gradient back."""
 DIRECT_WHERE_NO_PROXY: frozenset[str] = frozenset({"auto", "straight+direct"})
 """GRADIENTS that move by direct gradients only the nodes no proxy fits ("direct" moves all declared ones)."""
+MOVES_DIRECT: frozenset[str] = DIRECT_WHERE_NO_PROXY | {"direct"}
+"""GRADIENTS under which some nodes' declared direct parameters move by autograd through the real generator."""
 
 
 @dataclass(frozen=True)

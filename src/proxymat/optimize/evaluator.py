@@ -30,7 +30,7 @@ from ..graph import Graph, Ref
 from ..nodes.generators.base import GeneratorSpec
 from ..program import Program
 from ..render import Renderer
-from .config import DIRECT_WHERE_NO_PROXY, STRAIGHT_THROUGH, OptimizeConfig
+from .config import DIRECT_WHERE_NO_PROXY, MOVES_DIRECT, STRAIGHT_THROUGH, OptimizeConfig
 from .free import allows, free_bounds, intersect, restrict
 from .loss import MaterialLoss
 from .records import Log, Values
@@ -175,7 +175,7 @@ class Evaluator:
         node whose generator declares :attr:`~proxymat.nodes.generators.base.GeneratorSpec.direct` parameters,
         with "auto" or "straight+direct" those of them that no proxy fits (``applicable``: :meth:`applicable_proxies` of ``graph``,
         found here when None), with "proxy" none."""
-        if self.config.gradients != "direct" and self.config.gradients not in DIRECT_WHERE_NO_PROXY:
+        if self.config.gradients not in MOVES_DIRECT:
             return frozenset()
         declared = frozenset(name for name in graph.nodes
                              if isinstance(spec := graph.node_spec(name), GeneratorSpec) and spec.direct)
@@ -207,7 +207,7 @@ class Evaluator:
             if candidates and name not in out and not quiet:
                 which = f"proxy for {spec.name!r} was" if len(candidates) == 1 else f"proxies for {spec.name!r} were"
                 moves = ("autograd on its direct parameters, the random search and polish on the rest"
-                         if self.config.gradients == "direct" or self.config.gradients in DIRECT_WHERE_NO_PROXY
+                         if self.config.gradients in MOVES_DIRECT and getattr(spec, "direct", ())
                          else "random search and polish only")
                 self.log(f"{which} trained with {'; '.join(clashes)}; "
                          f"node {name!r} differs, so it uses the real generator ({moves})")
