@@ -5,12 +5,13 @@
 ``  + color_weight * SW(Lab pixels) + spectrum_weight * mean|log P(render) - log P(target)|``
 ``  + feature_sw_weight * SW(texture features) + profile_weight * mean|log R(render) - log R(target)|``
 ``  + patch_weight * mean over Laplacian levels of SW(7x7 colour patches)``
+``  + band_weight * mean|log E(render) - log E(target)|``
 
 G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
 an area downsampling to ``ds_res`` pixels (colour and layout at a coarse
 level, which Gram statistics ignore); SW is a sliced Wasserstein distance
 (:mod:`.loss_terms`), P the luminance power spectrum and R the mean luminance in rings around the
-centre (the flash highlight's falloff). Terms whose weight is
+centre (the flash highlight's falloff), E the luminance's mean power in oriented frequency bands. Terms whose weight is
 0 cost nothing.
 """
 
@@ -22,7 +23,7 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (color_reference, color_sw, directions, feature_references, feature_sw, patch_reference,
+from .loss_terms import (band_l1, band_reference, color_reference, color_sw, directions, feature_references, feature_sw, patch_reference,
                          patch_sw, profile_l1, profile_reference, spectrum_distance, spectrum_reference)
 
 
@@ -46,6 +47,8 @@ class MaterialLoss:
             self._spectrum = spectrum_reference(target, c.spectrum_res, c.spectrum_smooth, c.spectrum_sectors) \
                 if c.spectrum_weight else None
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
+            self._bands = band_reference(target, c.spectrum_res, c.band_bands, c.band_sectors) \
+                if c.band_weight else None
             self._patch = patch_reference(target, c.patch_count, c.patch_directions, c.seed + 101) \
                 if c.patch_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
@@ -87,6 +90,8 @@ class MaterialLoss:
             out["spectrum"] = spectrum_distance(render, self._spectrum)
         if self._profile is not None:
             out["profile"] = profile_l1(render, self._profile)
+        if self._bands is not None:
+            out["bands"] = band_l1(render, self._bands)
         if self._patch is not None:
             out["patch"] = patch_sw(render, self._patch)
         if self._fsw is not None:
@@ -105,7 +110,7 @@ class MaterialLoss:
         c = self.config
         return {"gram": c.gram_weight, "l1": c.l1_weight, "color": c.color_weight, "spectrum": c.spectrum_weight,
                 "feature_sw": c.feature_sw_weight, "profile": c.profile_weight,
-                "patch": c.patch_weight}
+                "patch": c.patch_weight, "bands": c.band_weight}
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         return self.per_image(render).mean()
@@ -127,6 +132,9 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
                         if config.spectrum_sectors else ")"))
     if config.profile_weight:
         parts.append(f"flash profile L1 (x{config.profile_weight:g}, {config.profile_rings} rings)")
+    if config.band_weight:
+        parts.append(f"oriented band energy L1 (x{config.band_weight:g}, {config.band_bands} bands x "
+                     f"{config.band_sectors} orientations at {config.spectrum_res}px)")
     if config.patch_weight:
         parts.append(f"patch sliced Wasserstein (x{config.patch_weight:g}, {config.patch_count} 7x7 patches per "
                      f"pyramid level, {config.patch_directions} directions)")

@@ -31,6 +31,9 @@ class LossConfig:
     spectrum_smooth: int = 1  # > 1: power averaged over smooth x smooth frequency blocks before the log
     spectrum_sectors: int = 0  # > 0: power averaged over polar cells (1-frequency rings x this many sectors)
     profile_weight: float = 0.0
+    band_weight: float = 0.0
+    band_bands: int = 6  # log-spaced radial bands of the oriented band energy
+    band_sectors: int = 8  # orientation sectors per band
     profile_rings: int = 16
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
@@ -72,6 +75,10 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     # the default with the spectrum weighted twice: of the terms, the spectrum varies least between two
     # layouts of one material, and it sees the scratches' orientation spread
     "spectrum2": replace(_BASE, spectrum_weight=0.04),
+    # the default with the oriented band energy: the log power in 6 bands x 8 orientations, which sees the
+    # feature size and the orientation spread (parallel scratches against a tangle) with little scatter
+    "bands": replace(_BASE, band_weight=0.05),
+    "bands2": replace(_BASE, band_weight=0.1),  # the same, weighted twice
 }
 
 

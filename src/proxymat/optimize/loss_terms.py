@@ -13,6 +13,13 @@ distance should.
   luminance — periodicity, regularity, counts and orientation; optionally
   averaged over square frequency blocks, or over polar cells (one frequency
   wide, a sector of angles) that keep the radial resolution counts need;
+* oriented band energy: the log of the luminance's mean power in log-spaced
+  frequency bands split into orientation sectors — the energy of an oriented
+  band-pass filter bank, as the marginal statistics of a steerable pyramid hold
+  it. Each cell averages hundreds of frequencies, so two samples of one texture
+  score close where single spectrum bins scatter; it sees the feature size, the
+  contrast at each scale and how strokes or grains are oriented (parallel
+  scratches against a tangle);
 * feature distributions: sliced Wasserstein distance between the feature
   vectors of a texture network at each layer (Heitz et al. 2021), which sees
   the whole distribution where a Gram matrix sees second moments;
@@ -215,6 +222,64 @@ def spectrum_distance(render: torch.Tensor, ref: SpectrumReference) -> torch.Ten
     if ref.bins is None:
         return spectrum_l1(render, ref.spectrum, ref.res, ref.smooth)
     return (polar_log_spectrum(render, ref.bins) - ref.spectrum).abs().mean(1)
+
+
+# ---------------------------------------------------- oriented band energy
+@dataclass(frozen=True)
+class BandReference:
+    masks: torch.Tensor  # (bands * sectors, res, res // 2 + 1), each cell's frequencies, normalized to mean
+    energy: torch.Tensor  # (1, bands * sectors), the target's :func:`band_energy`
+    weights: torch.Tensor  # (bands * sectors,), :func:`band_weights`
+
+
+def band_masks(res: int, bands: int, sectors: int, device: torch.device | None = None) -> torch.Tensor:
+    """Cells of the ``rfft2`` frequencies of a ``res`` x ``res`` image: ``bands`` log-spaced radial bands from
+    1.5 cycles per image to the Nyquist frequency, each split into ``sectors`` equal orientation sectors over 180
+    degrees centred on the axes; ``(bands * sectors, res, res // 2 + 1)``, each row averaging its cell (a cell
+    with no frequency, possible only at the lowest band of a small image, is all zeros)."""
+    if bands < 1 or sectors < 1:
+        raise ValueError(f"band_masks: bands and sectors must be >= 1, got {bands} and {sectors}")
+    fy = torch.fft.fftfreq(res, device=device).view(-1, 1)
+    fx = torch.fft.rfftfreq(res, device=device).view(1, -1)
+    radius = torch.sqrt(fy.square() + fx.square())
+    angle = torch.atan2(fy, fx).expand_as(radius)  # fx >= 0: (-pi/2, pi/2]
+    sector = ((angle + math.pi / 2) / math.pi * sectors + 0.5).floor().long() % sectors
+    edges = torch.logspace(math.log10(1.5 / res), math.log10(0.5), bands + 1, device=device).tolist()
+    edges[-1] = 1.0  # the corners beyond Nyquist along the diagonal join the finest band
+    cells = [((radius >= lo) & (radius < hi) & (sector == k)).float()
+             for lo, hi in zip(edges[:-1], edges[1:]) for k in range(sectors)]
+    masks = torch.stack(cells)
+    return masks / masks.sum(dim=(1, 2), keepdim=True).clamp_min(1.0)
+
+
+def band_energy(img: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Log mean power of the luminance (mean removed, at the masks' resolution) in each cell of
+    :func:`band_masks`: ``(B, cells)``."""
+    power = torch.fft.rfft2(_centred_luminance(img, masks.shape[-2]), norm="ortho").abs().square()
+    return torch.log(torch.einsum("bhw,khw->bk", power, masks.to(power)) + 1e-6)
+
+
+def band_weights(masks: torch.Tensor) -> torch.Tensor:
+    """Each cell's say in :func:`band_l1`: the square root of its number of frequencies, normalized to mean 1.
+    The log mean power of a cell of ``n`` frequencies scatters between two samples of a random texture about as
+    ``1 / sqrt(n)``, so the few-frequency cells of the lowest bands (the layout of a handful of large features)
+    would otherwise drown the rest; weighted, each cell counts by how reliably it measures the texture."""
+    n = (masks > 0).flatten(1).sum(1).to(masks.dtype)
+    w = n.sqrt()
+    return w / w.mean().clamp_min(1e-12)
+
+
+def band_reference(target: torch.Tensor, res: int = 128, bands: int = 6, sectors: int = 8) -> BandReference:
+    """Precompute the target side of :func:`band_l1` (``target`` is ``(1, 3, H, W)``) and the cells."""
+    masks = band_masks(res, bands, sectors, target.device)
+    return BandReference(masks, band_energy(target, masks), band_weights(masks))
+
+
+def band_l1(render: torch.Tensor, ref: BandReference) -> torch.Tensor:
+    """Weighted mean absolute difference of :func:`band_energy` against the target's (:func:`band_weights`):
+    (B,)."""
+    diff = (band_energy(render, ref.masks) - ref.energy).abs()
+    return (diff * ref.weights.to(diff)).mean(-1)
 
 
 # ----------------------------------------------------------- flash profile
