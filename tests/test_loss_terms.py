@@ -9,7 +9,7 @@ import torch
 from proxymat.nodes.generators import get_generator
 from proxymat.nodes.generators.cells import DISTANCES, STYLES
 from proxymat.optimize.loss import LOSS_PRESETS, LossConfig, MaterialLoss
-from proxymat.optimize.loss_terms import (band_energy, band_masks, band_weights, color_reference, color_sw, directions, flash_profile, log_spectrum,
+from proxymat.optimize.loss_terms import (band_energy, band_masks, band_weights, color_reference, orientation_shape, color_sw, directions, flash_profile, log_spectrum,
                                           polar_bins, polar_log_spectrum, profile_l1, ring_masks, sliced_distance,
                                           sorted_projections, spectrum_l1)
 from proxymat.render import render
@@ -26,6 +26,8 @@ TERMS = {
     "feature_sw": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, feature_sw_weight=1.0),
     "patch": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, patch_weight=1.0),
     "bands": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, band_weight=1.0, spectrum_res=RES),
+    "orient": LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, band_weight=1.0, spectrum_res=RES,
+                         band_shape=True),
 }
 SAMPLED = {"patch"}  # terms that compare patches at fixed random positions: a shift changes the sample
 PROFILE = LossConfig(features="random", gram_weight=0.0, l1_weight=0.0, profile_weight=1.0)
@@ -65,7 +67,7 @@ def test_circular_shifts_score_the_same(name):
 @pytest.mark.parametrize("shift", [(3, 7), (21, 50)])
 def test_colour_and_spectrum_ignore_any_shift(shift):
     target, candidate = _tint(_cells(0.9, 1)), _tint(_cells(0.6, 2))
-    for name in ("color", "spectrum", "bands"):
+    for name in ("color", "spectrum", "bands", "orient"):
         loss = MaterialLoss(target, TERMS[name])
         assert float(loss(torch.roll(candidate, shift, (2, 3)))) == pytest.approx(float(loss(candidate)), rel=1e-4)
 
@@ -254,6 +256,29 @@ def test_band_energy_tells_parallel_scratches_from_a_tangle_better_than_the_spec
     band_gap = float(bands(tangle)) / float(bands(parallel))
     spectrum_gap = float(spectrum(tangle)) / float(spectrum(parallel))
     assert band_gap > 2.5 and band_gap - 1.0 > 2 * (spectrum_gap - 1.0)
+    orient = MaterialLoss(target, replace(TERMS["orient"], spectrum_res=128))
+    assert float(orient(tangle)) > 2.5 * float(orient(parallel))
+
+
+def test_orientation_shape_ignores_each_bands_level_and_isotropic_grain():
+    """Dense noise and sparse specks differ in energy by band, but both spread it evenly over the orientations:
+    their shapes differ only by the periodogram's scatter, far less than parallel strokes' shape does."""
+    masks = band_masks(128, 6, 8)
+    w = band_weights(masks)
+    gen = torch.Generator().manual_seed(4)
+    noise = torch.rand(1, 1, 128, 128, generator=gen).expand(1, 3, 128, 128)
+    specks = (torch.rand(1, 1, 128, 128, generator=gen) > 0.97).float().expand(1, 3, 128, 128)
+    strokes = _tint(_scratches(0.02, seed=1))
+    e = {name: band_energy(img, masks) for name, img in (("noise", noise), ("specks", specks), ("strokes", strokes))}
+
+    def gap(a, b, shape):
+        x, y = (orientation_shape(e[a], 8), orientation_shape(e[b], 8)) if shape else (e[a], e[b])
+        return float(((x - y).abs() * w).mean())
+
+    assert gap("noise", "specks", shape=False) > 1.0  # their energies differ
+    assert gap("noise", "specks", shape=True) < 0.2 * gap("noise", "specks", shape=False)
+    assert gap("strokes", "noise", shape=True) > 5 * gap("noise", "specks", shape=True)
+    assert torch.allclose(orientation_shape(e["noise"] + 3.0, 8), orientation_shape(e["noise"], 8), atol=1e-5)
 
 
 def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
@@ -265,7 +290,7 @@ def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return (mask * green * lum / (green * w).sum() + (1 - mask) * pink * lum / (pink * w).sum()).clamp(0, 1)
 
 
-@pytest.mark.parametrize("preset", ["default", "patch", "bands"])
+@pytest.mark.parametrize("preset", ["default", "patch", "bands", "orient"])
 def test_default_loss_prefers_the_right_hue_at_equal_luminance(preset):
     target = _tint(_cells(0.9, 1, res=128))
     gray = _cells(0.9, 2, res=128)
@@ -274,7 +299,7 @@ def test_default_loss_prefers_the_right_hue_at_equal_luminance(preset):
     assert float(loss(right)) < float(loss(split))
 
 
-@pytest.mark.parametrize("preset", ["default", "polar_spectrum", "patch", "bands"])
+@pytest.mark.parametrize("preset", ["default", "polar_spectrum", "patch", "bands", "orient"])
 def test_default_loss_prefers_jittered_cells_to_a_regular_grid(preset):
     target = _tint(_cells(0.9, 1, res=128, scale=8))
     jittered, regular = _tint(_cells(0.9, 2, res=128, scale=8)), _tint(_cells(0.0, 2, res=128, scale=8))
@@ -282,7 +307,7 @@ def test_default_loss_prefers_jittered_cells_to_a_regular_grid(preset):
     assert float(loss(jittered)) < float(loss(regular))
 
 
-@pytest.mark.parametrize("preset", ["default", "smooth_spectrum", "polar_spectrum", "patch", "bands"])
+@pytest.mark.parametrize("preset", ["default", "smooth_spectrum", "polar_spectrum", "patch", "bands", "orient"])
 def test_default_loss_counts_plank_columns(preset):
     target = _bricks(2, seed=1)
     rgb = {n: _tint(_bricks(n, seed=2)) for n in (2, 4, 8)}

@@ -47,7 +47,7 @@ class MaterialLoss:
             self._spectrum = spectrum_reference(target, c.spectrum_res, c.spectrum_smooth, c.spectrum_sectors) \
                 if c.spectrum_weight else None
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
-            self._bands = band_reference(target, c.spectrum_res, c.band_bands, c.band_sectors) \
+            self._bands = band_reference(target, c.spectrum_res, c.band_bands, c.band_sectors, c.band_shape) \
                 if c.band_weight else None
             self._patch = patch_reference(target, c.patch_count, c.patch_directions, c.seed + 101) \
                 if c.patch_weight else None
@@ -133,7 +133,8 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
     if config.profile_weight:
         parts.append(f"flash profile L1 (x{config.profile_weight:g}, {config.profile_rings} rings)")
     if config.band_weight:
-        parts.append(f"oriented band energy L1 (x{config.band_weight:g}, {config.band_bands} bands x "
+        parts.append(f"oriented band energy{' (spread over orientations only)' if config.band_shape else ''} L1 "
+                     f"(x{config.band_weight:g}, {config.band_bands} bands x "
                      f"{config.band_sectors} orientations at {config.spectrum_res}px)")
     if config.patch_weight:
         parts.append(f"patch sliced Wasserstein (x{config.patch_weight:g}, {config.patch_count} 7x7 patches per "

@@ -34,6 +34,7 @@ class LossConfig:
     band_weight: float = 0.0
     band_bands: int = 6  # log-spaced radial bands of the oriented band energy
     band_sectors: int = 8  # orientation sectors per band
+    band_shape: bool = False  # compare only each band's spread over the orientations, not its level
     profile_rings: int = 16
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
@@ -79,6 +80,9 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     # feature size and the orientation spread (parallel scratches against a tangle) with little scatter
     "bands": replace(_BASE, band_weight=0.05),
     "bands2": replace(_BASE, band_weight=0.1),  # the same, weighted twice
+    # the band term's orientation part only: each band's log energy minus its mean over the orientations, which
+    # an isotropic texture leaves at 0 whatever its grain (specks and dense bumps alike) and strokes do not
+    "orient": replace(_BASE, band_weight=0.05, band_shape=True),
 }
 
 

@@ -16,10 +16,11 @@ distance should.
 * oriented band energy: the log of the luminance's mean power in log-spaced
   frequency bands split into orientation sectors — the energy of an oriented
   band-pass filter bank, as the marginal statistics of a steerable pyramid hold
-  it. Each cell averages hundreds of frequencies, so two samples of one texture
-  score close where single spectrum bins scatter; it sees the feature size, the
-  contrast at each scale and how strokes or grains are oriented (parallel
-  scratches against a tangle);
+  it. Most cells average hundreds of frequencies (and count by their number), so
+  two samples of one texture score close where single spectrum bins scatter; it
+  sees the feature size, the contrast at each scale and how strokes or grains
+  are oriented (parallel scratches against a tangle), but not whether the
+  energy comes from dense grain or sparse specks;
 * feature distributions: sliced Wasserstein distance between the feature
   vectors of a texture network at each layer (Heitz et al. 2021), which sees
   the whole distribution where a Gram matrix sees second moments;
@@ -230,6 +231,8 @@ class BandReference:
     masks: torch.Tensor  # (bands * sectors, res, res // 2 + 1), each cell's frequencies, normalized to mean
     energy: torch.Tensor  # (1, bands * sectors), the target's :func:`band_energy`
     weights: torch.Tensor  # (bands * sectors,), :func:`band_weights`
+    sectors: int
+    shape: bool  # compare only how each band's energy spreads over the orientations (:func:`orientation_shape`)
 
 
 def band_masks(res: int, bands: int, sectors: int, device: torch.device | None = None) -> torch.Tensor:
@@ -269,16 +272,28 @@ def band_weights(masks: torch.Tensor) -> torch.Tensor:
     return w / w.mean().clamp_min(1e-12)
 
 
-def band_reference(target: torch.Tensor, res: int = 128, bands: int = 6, sectors: int = 8) -> BandReference:
-    """Precompute the target side of :func:`band_l1` (``target`` is ``(1, 3, H, W)``) and the cells."""
+def orientation_shape(energy: torch.Tensor, sectors: int) -> torch.Tensor:
+    """:func:`band_energy` ``(B, bands * sectors)`` with each band's mean over its sectors removed: how the band's
+    energy spreads over the orientations, whatever its level (0 everywhere for an isotropic texture)."""
+    e = energy.view(energy.shape[0], -1, sectors)
+    return (e - e.mean(dim=-1, keepdim=True)).flatten(1)
+
+
+def band_reference(target: torch.Tensor, res: int = 128, bands: int = 6, sectors: int = 8,
+                   shape: bool = False) -> BandReference:
+    """Precompute the target side of :func:`band_l1` (``target`` is ``(1, 3, H, W)``) and the cells; ``shape``:
+    compare each band's spread over the orientations only (:func:`orientation_shape`)."""
     masks = band_masks(res, bands, sectors, target.device)
-    return BandReference(masks, band_energy(target, masks), band_weights(masks))
+    energy = band_energy(target, masks)
+    return BandReference(masks, orientation_shape(energy, sectors) if shape else energy, band_weights(masks),
+                         sectors, shape)
 
 
 def band_l1(render: torch.Tensor, ref: BandReference) -> torch.Tensor:
-    """Weighted mean absolute difference of :func:`band_energy` against the target's (:func:`band_weights`):
-    (B,)."""
-    diff = (band_energy(render, ref.masks) - ref.energy).abs()
+    """Weighted mean absolute difference of :func:`band_energy` (or its :func:`orientation_shape`) against the
+    target's (:func:`band_weights`): (B,)."""
+    energy = band_energy(render, ref.masks)
+    diff = ((orientation_shape(energy, ref.sectors) if ref.shape else energy) - ref.energy).abs()
     return (diff * ref.weights.to(diff)).mean(-1)
 
 
