@@ -10,9 +10,9 @@
 G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
 an area downsampling to ``ds_res`` pixels (colour and layout at a coarse
 level, which Gram statistics ignore); SW is a sliced Wasserstein distance
-(:mod:`.loss_terms`), P the luminance power spectrum and R the mean luminance in rings around the
-centre (the flash highlight's falloff), E the luminance's mean power in oriented frequency bands. Terms whose weight is
-0 cost nothing.
+(:mod:`.loss_terms`), P the luminance power spectrum, R the mean luminance in rings around the
+centre (the flash highlight's falloff) and E the luminance's mean power in oriented frequency bands.
+Terms whose weight is 0 cost nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
-from .loss_terms import (band_l1, band_reference, color_reference, color_sw, directions, feature_references, feature_sw, patch_reference,
-                         patch_sw, profile_l1, profile_reference, spectrum_distance, spectrum_reference)
+from .loss_terms import (band_l1, band_reference, color_reference, color_sw, directions, feature_references,
+                         feature_sw, patch_reference, patch_sw, profile_l1, profile_reference, spectrum_distance,
+                         spectrum_reference)
 
 
 class MaterialLoss:

@@ -31,11 +31,11 @@ class LossConfig:
     spectrum_smooth: int = 1  # > 1: power averaged over smooth x smooth frequency blocks before the log
     spectrum_sectors: int = 0  # > 0: power averaged over polar cells (1-frequency rings x this many sectors)
     profile_weight: float = 0.0
+    profile_rings: int = 16
     band_weight: float = 0.0
     band_bands: int = 6  # log-spaced radial bands of the oriented band energy
     band_sectors: int = 8  # orientation sectors per band
     band_shape: bool = False  # compare only each band's spread over the orientations, not its level
-    profile_rings: int = 16
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
     patch_weight: float = 0.0
