@@ -171,6 +171,17 @@ class PolarBins:
         return int(self.counts.numel())
 
 
+def _polar_frequencies(res: int, sectors: int, device: torch.device | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``rfft2`` frequencies of a ``res`` x ``res`` image in polar form, ``(res, res // 2 + 1)`` each: the
+    radius in cycles per image, and the orientation sector out of ``sectors`` equal ones over 180 degrees (the
+    spectrum of a real image is symmetric), centred on the axes."""
+    ky = torch.fft.fftfreq(res, d=1.0 / res, device=device).view(-1, 1)
+    kx = torch.fft.rfftfreq(res, d=1.0 / res, device=device).view(1, -1)
+    radius = torch.sqrt(ky.square() + kx.square())
+    angle = torch.atan2(ky, kx).expand_as(radius)  # kx >= 0: (-pi/2, pi/2]
+    return radius, ((angle + math.pi / 2) / math.pi * sectors + 0.5).floor().long() % sectors
+
+
 def polar_bins(res: int, sectors: int, device: torch.device | None = None) -> PolarBins:
     """Cells of rings one frequency wide (radius ``round(|k|)`` from 1 to ``res // 2``) split into ``sectors``
     equal sectors of orientation over 180 degrees (the spectrum of a real image is symmetric), centred on the
@@ -178,11 +189,8 @@ def polar_bins(res: int, sectors: int, device: torch.device | None = None) -> Po
     ``res // 2`` are dropped."""
     if sectors < 1:
         raise ValueError(f"polar_bins: sectors must be >= 1, got {sectors}")
-    ky = torch.fft.fftfreq(res, d=1.0 / res, device=device).view(-1, 1)
-    kx = torch.fft.rfftfreq(res, d=1.0 / res, device=device).view(1, -1)
-    ring = torch.sqrt(ky.square() + kx.square()).round().long()
-    angle = torch.atan2(ky, kx).expand_as(ring)  # kx >= 0: (-pi/2, pi/2]
-    sector = ((angle + math.pi / 2) / math.pi * sectors + 0.5).floor().long() % sectors
+    radius, sector = _polar_frequencies(res, sectors, device)
+    ring = radius.round().long()
     n_cells = (res // 2) * sectors
     valid = (ring >= 1) & (ring <= res // 2)
     cell = torch.where(valid, (ring - 1) * sectors + sector, torch.full_like(ring, n_cells)).flatten()
@@ -237,18 +245,14 @@ class BandReference:
 
 def band_masks(res: int, bands: int, sectors: int, device: torch.device | None = None) -> torch.Tensor:
     """Cells of the ``rfft2`` frequencies of a ``res`` x ``res`` image: ``bands`` log-spaced radial bands from
-    1.5 cycles per image to the Nyquist frequency, each split into ``sectors`` equal orientation sectors over 180
-    degrees centred on the axes; ``(bands * sectors, res, res // 2 + 1)``, each row averaging its cell (a cell
+    1.5 cycles per image to the Nyquist frequency, each split into ``sectors`` orientation sectors
+    (:func:`_polar_frequencies`); ``(bands * sectors, res, res // 2 + 1)``, each row averaging its cell (a cell
     with no frequency, possible only at the lowest band of a small image, is all zeros)."""
     if bands < 1 or sectors < 1:
         raise ValueError(f"band_masks: bands and sectors must be >= 1, got {bands} and {sectors}")
-    fy = torch.fft.fftfreq(res, device=device).view(-1, 1)
-    fx = torch.fft.rfftfreq(res, device=device).view(1, -1)
-    radius = torch.sqrt(fy.square() + fx.square())
-    angle = torch.atan2(fy, fx).expand_as(radius)  # fx >= 0: (-pi/2, pi/2]
-    sector = ((angle + math.pi / 2) / math.pi * sectors + 0.5).floor().long() % sectors
-    edges = torch.logspace(math.log10(1.5 / res), math.log10(0.5), bands + 1, device=device).tolist()
-    edges[-1] = 1.0  # the corners beyond Nyquist along the diagonal join the finest band
+    radius, sector = _polar_frequencies(res, sectors, device)
+    edges = torch.logspace(math.log10(1.5), math.log10(res / 2), bands + 1).tolist()
+    edges[-1] = float(res)  # the corners beyond Nyquist along the diagonal join the finest band
     cells = [((radius >= lo) & (radius < hi) & (sector == k)).float()
              for lo, hi in zip(edges[:-1], edges[1:]) for k in range(sectors)]
     masks = torch.stack(cells)
@@ -279,21 +283,24 @@ def orientation_shape(energy: torch.Tensor, sectors: int) -> torch.Tensor:
     return (e - e.mean(dim=-1, keepdim=True)).flatten(1)
 
 
+def _band_statistic(img: torch.Tensor, masks: torch.Tensor, sectors: int, shape: bool) -> torch.Tensor:
+    """What :func:`band_l1` compares: :func:`band_energy`, or with ``shape`` its :func:`orientation_shape`."""
+    energy = band_energy(img, masks)
+    return orientation_shape(energy, sectors) if shape else energy
+
+
 def band_reference(target: torch.Tensor, res: int = 128, bands: int = 6, sectors: int = 8,
                    shape: bool = False) -> BandReference:
     """Precompute the target side of :func:`band_l1` (``target`` is ``(1, 3, H, W)``) and the cells; ``shape``:
     compare each band's spread over the orientations only (:func:`orientation_shape`)."""
     masks = band_masks(res, bands, sectors, target.device)
-    energy = band_energy(target, masks)
-    return BandReference(masks, orientation_shape(energy, sectors) if shape else energy, band_weights(masks),
-                         sectors, shape)
+    return BandReference(masks, _band_statistic(target, masks, sectors, shape), band_weights(masks), sectors, shape)
 
 
 def band_l1(render: torch.Tensor, ref: BandReference) -> torch.Tensor:
     """Weighted mean absolute difference of :func:`band_energy` (or its :func:`orientation_shape`) against the
     target's (:func:`band_weights`): (B,)."""
-    energy = band_energy(render, ref.masks)
-    diff = ((orientation_shape(energy, ref.sectors) if ref.shape else energy) - ref.energy).abs()
+    diff = (_band_statistic(render, ref.masks, ref.sectors, ref.shape) - ref.energy).abs()
     return (diff * ref.weights.to(diff)).mean(-1)
 
 
