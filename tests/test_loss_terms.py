@@ -290,7 +290,7 @@ def _hue_split(gray: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return (mask * green * lum / (green * w).sum() + (1 - mask) * pink * lum / (pink * w).sum()).clamp(0, 1)
 
 
-@pytest.mark.parametrize("preset", ["default", "patch", "bands", "orient"])
+@pytest.mark.parametrize("preset", ["default", "patch", "bands", "orient", "ps"])
 def test_default_loss_prefers_the_right_hue_at_equal_luminance(preset):
     target = _tint(_cells(0.9, 1, res=128))
     gray = _cells(0.9, 2, res=128)
@@ -299,7 +299,7 @@ def test_default_loss_prefers_the_right_hue_at_equal_luminance(preset):
     assert float(loss(right)) < float(loss(split))
 
 
-@pytest.mark.parametrize("preset", ["default", "polar_spectrum", "patch", "bands", "orient"])
+@pytest.mark.parametrize("preset", ["default", "polar_spectrum", "patch", "bands", "orient", "ps"])
 def test_default_loss_prefers_jittered_cells_to_a_regular_grid(preset):
     target = _tint(_cells(0.9, 1, res=128, scale=8))
     jittered, regular = _tint(_cells(0.9, 2, res=128, scale=8)), _tint(_cells(0.0, 2, res=128, scale=8))
@@ -307,7 +307,7 @@ def test_default_loss_prefers_jittered_cells_to_a_regular_grid(preset):
     assert float(loss(jittered)) < float(loss(regular))
 
 
-@pytest.mark.parametrize("preset", ["default", "smooth_spectrum", "polar_spectrum", "patch", "bands", "orient"])
+@pytest.mark.parametrize("preset", ["default", "smooth_spectrum", "polar_spectrum", "patch", "bands", "orient", "ps"])
 def test_default_loss_counts_plank_columns(preset):
     target = _bricks(2, seed=1)
     rgb = {n: _tint(_bricks(n, seed=2)) for n in (2, 4, 8)}

@@ -20,11 +20,13 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input or environment, not a bug."""
     from ..graph import GraphError
     from ..io import ImageError
+    from ..optimize.loss_ps import PlenopticMissing
     from ..params import ParamError
     from ..plugin import PluginError
     from ..proxy.weights import ProxyWeightsError
 
-    return (CliError, GraphError, ImageError, ParamError, OSError, MemoryError, ProxyWeightsError, PluginError)
+    return (CliError, GraphError, ImageError, ParamError, OSError, MemoryError, ProxyWeightsError, PluginError,
+            PlenopticMissing)
 
 
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:

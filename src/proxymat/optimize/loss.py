@@ -6,12 +6,14 @@
 ``  + feature_sw_weight * SW(texture features) + profile_weight * mean|log R(render) - log R(target)|``
 ``  + patch_weight * mean over Laplacian levels of SW(7x7 colour patches)``
 ``  + band_weight * mean|log E(render) - log E(target)|``
+``  + ps_weight * PS(render, target)``
 
 G concatenates Gram matrices of texture features at scales 1, 1/2, 1/4; ds is
 an area downsampling to ``ds_res`` pixels (colour and layout at a coarse
 level, which Gram statistics ignore); SW is a sliced Wasserstein distance
 (:mod:`.loss_terms`), P the luminance power spectrum, R the mean luminance in rings around the
-centre (the flash highlight's falloff) and E the luminance's mean power in oriented frequency bands.
+centre (the flash highlight's falloff), E the luminance's mean power in oriented frequency bands and PS
+the distance between the luminance's Portilla-Simoncelli statistics (:mod:`.loss_ps`).
 Terms whose weight is 0 cost nothing.
 """
 
@@ -23,6 +25,7 @@ import torch
 from ..exact_ops import adaptive_avg_pool
 from ..features import TextureFeatures, downscale, gram
 from .loss_config import LOSS_PRESETS, LossConfig, pick_scales  # noqa: F401  (re-exported)
+from .loss_ps import ps_distance, ps_reference
 from .loss_terms import (band_l1, band_reference, color_reference, color_sw, directions, feature_references,
                          feature_sw, patch_reference, patch_sw, profile_l1, profile_reference, spectrum_distance,
                          spectrum_reference)
@@ -50,6 +53,7 @@ class MaterialLoss:
             self._profile = profile_reference(target, c.profile_rings) if c.profile_weight else None
             self._bands = band_reference(target, c.spectrum_res, c.band_bands, c.band_sectors, c.band_shape) \
                 if c.band_weight else None
+            self._ps = ps_reference(target, c.ps_res, c.ps_scales, c.ps_orientations) if c.ps_weight else None
             self._patch = patch_reference(target, c.patch_count, c.patch_directions, c.seed + 101) \
                 if c.patch_weight else None
             self._fsw = [feature_references(f, c.feature_sw_directions, c.seed + 17 * k) for k, f in enumerate(feats)] \
@@ -95,6 +99,8 @@ class MaterialLoss:
             out["bands"] = band_l1(render, self._bands)
         if self._patch is not None:
             out["patch"] = patch_sw(render, self._patch)
+        if self._ps is not None:
+            out["ps"] = ps_distance(render, self._ps)
         if self._fsw is not None:
             out["feature_sw"] = sum(feature_sw(f, r) for f, r in zip(feats, self._fsw)) / len(self._fsw)
         return out
@@ -111,7 +117,7 @@ class MaterialLoss:
         c = self.config
         return {"gram": c.gram_weight, "l1": c.l1_weight, "color": c.color_weight, "spectrum": c.spectrum_weight,
                 "feature_sw": c.feature_sw_weight, "profile": c.profile_weight,
-                "patch": c.patch_weight, "bands": c.band_weight}
+                "patch": c.patch_weight, "bands": c.band_weight, "ps": c.ps_weight}
 
     def __call__(self, render: torch.Tensor) -> torch.Tensor:
         return self.per_image(render).mean()
@@ -140,6 +146,9 @@ def describe(config: LossConfig, features: TextureFeatures) -> str:
     if config.patch_weight:
         parts.append(f"patch sliced Wasserstein (x{config.patch_weight:g}, {config.patch_count} 7x7 patches per "
                      f"pyramid level, {config.patch_directions} directions)")
+    if config.ps_weight:
+        parts.append(f"Portilla-Simoncelli statistics L1 (x{config.ps_weight:g}, {config.ps_scales} scales x "
+                     f"{config.ps_orientations} orientations at {config.ps_res}px)")
     if config.feature_sw_weight:
         parts.append(f"feature sliced Wasserstein (x{config.feature_sw_weight:g}, {features.backbone} features)")
     return " + ".join(parts) or "nothing (every weight is 0)"

@@ -36,6 +36,10 @@ class LossConfig:
     band_bands: int = 6  # log-spaced radial bands of the oriented band energy
     band_sectors: int = 8  # orientation sectors per band
     band_shape: bool = False  # compare only each band's spread over the orientations, not its level
+    ps_weight: float = 0.0  # Portilla-Simoncelli statistics (needs the plenoptic package)
+    ps_res: int = 128  # the statistics are computed at this size (renders area-resized to it)
+    ps_scales: int = 4
+    ps_orientations: int = 4
     feature_sw_weight: float = 0.0
     feature_sw_directions: int = 0  # 0: as many as the layer has channels
     patch_weight: float = 0.0
@@ -83,6 +87,9 @@ LOSS_PRESETS: dict[str, LossConfig] = {
     # the band term's orientation part only: each band's log energy minus its mean over the orientations, which
     # an isotropic texture leaves at 0 whatever its grain (specks and dense bumps alike) and strokes do not
     "orient": replace(_BASE, band_weight=0.05, band_shape=True),
+    # the default with Portilla-Simoncelli statistics of the luminance (a steerable pyramid's moments,
+    # auto- and cross-correlations; plenoptic package): the classic parametric texture model
+    "ps": replace(_BASE, ps_weight=0.2),
 }
 
 
