@@ -79,14 +79,14 @@ def _statistics(model: Any, img: torch.Tensor, res: int) -> torch.Tensor:
 
 def _groups(model: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The group index of each of the ``count`` statistics (plenoptic's named groups, in its order) and each
-    group's scale floor: 1 for signed unit-free groups (:data:`SIGNED_GROUPS`), else :data:`PS_EPS`."""
+    group's scale floor: 1 for signed unit-free groups (:data:`SIGNED_GROUPS`), else 0."""
     index = model.convert_to_dict(torch.arange(count, dtype=torch.float32).view(1, 1, count))
     group = torch.full((count,), -1, dtype=torch.long)
     floors = []
     for g, (name, values) in enumerate(index.items()):
         positions = values[~torch.isnan(values)].long()
         group[positions] = g
-        floors.append(1.0 if any(word in name for word in SIGNED_GROUPS) else PS_EPS)
+        floors.append(1.0 if any(word in name for word in SIGNED_GROUPS) else 0.0)
     if bool((group < 0).any()):
         raise RuntimeError("plenoptic's statistics did not map onto its named groups")
     return group, torch.tensor(floors)
