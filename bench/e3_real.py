@@ -47,8 +47,9 @@ def main() -> None:
                     help="folder of the photos (default: ../shared/targets/real beside the repository)")
     ap.add_argument("--methods", nargs="*", default=["full", "stage1", "no_search", "no_stage3", "cma", "sa", "powell"])
     ap.add_argument("--figures", default=None, metavar="DIR",
-                    help="write each photo's comparison images here (default: none; docs/figures holds the "
-                         "hand-paired reference panels that 'bench select --real' scores, so write there on purpose)")
+                    help="write each photo's comparison images here (default: none; docs/figures/hand_paired holds the "
+                         "hand-paired reference panels that 'bench select --real' scores: the default loss's full "
+                         "fits, --methods full, re-drawn there when the default changes)")
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seeds", type=int, nargs="*", default=None, help="repeat with these optimization seeds")

@@ -7,7 +7,7 @@ the true graph ranks by descriptor alone and after the short fits. A graph of
 the same category as the truth counts as a hit when its short-fit loss is at
 most the true graph's (a near duplicate that fits as well). :func:`real_panel`
 fits the shared real photos and sets each fit beside the hand-paired fit of
-E3 (``docs/figures/e3_real_*``) with the patch-SWD of both.
+E3 (``docs/figures/hand_paired/e3_real_*``) with the patch-SWD of both.
 """
 
 from __future__ import annotations
@@ -151,11 +151,12 @@ def _square(img: torch.Tensor, res: int) -> torch.Tensor:
 
 
 def real_panel(photos: Path, entries: Sequence[Entry], index: Index, config: Any, plan: Any, *,
-               figures: Path | None = None, hand_figures: Path = Path("docs/figures"), linear: bool = False,
+               figures: Path | None = None, hand_figures: Path = Path("docs/figures/hand_paired"), linear: bool = False,
                names: Sequence[str] | None = None, log: Callable[[str], None] = lambda s: None) -> list[dict[str, Any]]:
     """Fit each shared photo by selection (:func:`~proxymat.photo_fit.fit_photo`); rows with the chosen
     graph, its final loss and patch-SWD / Lab distance, and the patch-SWD of E3's hand-paired fit (the
-    ``full`` panel of ``e3_real_<photo>_<graph>[_lin].png``), both scored at that panel's size. With
+    ``full`` panel of ``e3_real_<photo>_<graph>[_lin].png`` in ``hand_figures``; the default folder holds the
+    default loss's fits, re-drawn whenever the default changes), both scored at that panel's size. With
     ``figures``, writes ``select_real_<photo>.png``: the photo, the hand-paired fit and ours side by side."""
     from ..metrics import fit_scores
     from ..optimize.loss import encode_like_render
