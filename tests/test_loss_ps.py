@@ -1,13 +1,14 @@
 """The Portilla-Simoncelli loss term (plenoptic): gradients, invariances, errors, and grain against specks."""
 
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from proxymat.optimize.loss import LOSS_PRESETS, MaterialLoss, describe
 from proxymat.features import TextureFeatures
+from proxymat.optimize.loss import LOSS_PRESETS, MaterialLoss, describe
 from proxymat.optimize.loss_ps import PlenopticMissing, ps_distance, ps_reference
 from proxymat.optimize.loss_terms import band_l1, band_reference
 
@@ -81,7 +82,7 @@ def test_the_preset_adds_the_term_to_the_default_and_describes_it():
     cfg = LOSS_PRESETS["ps"]
     assert cfg.ps_weight > 0 and cfg.patch_weight == LOSS_PRESETS["default"].patch_weight
     target = _gray(_grain(1)).repeat(1, 1, 2, 2)  # 128 px: the preset's 4 scales
-    loss = MaterialLoss(target, cfg.__class__(**{**cfg.__dict__, "features": "random"}))
+    loss = MaterialLoss(target, replace(cfg, features="random"))
     terms = loss.terms(torch.cat([target, _gray(_specks(2)).repeat(1, 1, 2, 2)]))
     assert terms["ps"][0] == pytest.approx(0.0, abs=1e-6) and float(terms["ps"][1]) > 0.1
     assert "Portilla-Simoncelli statistics" in describe(cfg, TextureFeatures("random"))
