@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--truths", type=int, default=3)
     ap.add_argument("--res", type=int, default=128)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--arms", nargs="+", choices=("proxy", "direct"), default=["proxy", "direct"])
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -60,8 +61,9 @@ def main() -> None:
     rows = []
     for name in args.graphs:
         start = resolve_graph(name)
-        arms = {"proxy": load_graph_proxies(start, extra={"tile_paraboloid": args.proxy_file}, log=lambda s: None),
-                "direct": load_graph_proxies(start, skip=("tile_paraboloid",), log=lambda s: None)}
+        arms = {"proxy": lambda: load_graph_proxies(start, extra={"tile_paraboloid": args.proxy_file}, log=lambda s: None),
+                "direct": lambda: load_graph_proxies(start, skip=("tile_paraboloid",), log=lambda s: None)}
+        arms = {arm: load() for arm, load in arms.items() if arm in args.arms}
         for k in range(args.truths):
             truth, keys = draw_truth(start, k)
             with torch.no_grad():
@@ -76,7 +78,7 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
                 if args.json_out:
                     args.json_out.write_text(json.dumps({"rows": rows}, indent=1))
-    for arm in ("proxy", "direct"):
+    for arm in args.arms:
         rs = [r for r in rows if r["method"] == arm]
         print(f"{arm}: generator error {sum(r['gen_error'] for r in rs) / len(rs):.3f}, "
               f"filter error {sum(r['filter_error'] for r in rs) / len(rs):.3f}, "
