@@ -95,7 +95,7 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
     """
     h, w = v.shape
     n = v.numel()
-    n_white = int(round(float(fraction) * n))
+    n_white = int(round(float(fraction.detach() if isinstance(fraction, torch.Tensor) else fraction) * n))
     if n_white <= 0 or n_white >= n:
         return torch.full_like(v, 1.0 if n_white >= n else 0.0)
     order = _mask_order(v, aux, seed)
@@ -103,7 +103,7 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
     hard[order[n - n_white :]] = 1.0
     hard = hard.view(h, w)
     flat = v.reshape(-1)
-    v_lo, v_hi = float(flat[order[n - n_white - 1]]), float(flat[order[n - n_white]])
+    v_lo, v_hi = float(flat.detach()[order[n - n_white - 1]]), float(flat.detach()[order[n - n_white]])
     if not v_hi > v_lo:
         return hard
     level = 0.5 * (v_lo + v_hi)
@@ -115,7 +115,7 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
         on_ramp = edge & (g > 1e-12) & (ramp > 0.0) & (ramp < 1.0)
         ramp, g = edge_ramp(v, level + _level_gradient(v, g.detach(), on_ramp, fraction), eps=1e-12)
     soft = torch.where(edge & (g > 1e-12), ramp, hard)
-    if abs(float(soft.mean()) - float(hard.mean())) <= 0.005:
+    if abs(float(soft.detach().mean()) - float(hard.mean())) <= 0.005:
         return soft
     return hard + (soft - soft.detach()) if graph else hard  # the ramp's gradient on the hard values
 
