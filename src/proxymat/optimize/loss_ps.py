@@ -51,14 +51,16 @@ def _model(res: int, scales: int, orientations: int) -> Any:
 
 @dataclass(frozen=True)
 class PSReference:
-    """The target's statistics ``(S,)``, each statistic's group normalizer ``(S,)`` and group index ``(S,)``."""
+    """The target's statistics ``(S,)``, each statistic's group normalizer ``(S,)`` and group index ``(S,)``,
+    the number of statistics in each group ``(groups,)`` and the dither (:func:`_dither`) every luminance gets."""
 
     model: Any
     res: int
     stats: torch.Tensor
     scale: torch.Tensor
     group: torch.Tensor
-    groups: int
+    counts: torch.Tensor
+    dither: torch.Tensor
 
 
 def _dither(res: int, like: torch.Tensor) -> torch.Tensor:
@@ -67,14 +69,13 @@ def _dither(res: int, like: torch.Tensor) -> torch.Tensor:
     return (DITHER * torch.randn(res, res, generator=g, dtype=torch.float64)).to(like)
 
 
-def _statistics(model: Any, img: torch.Tensor, res: int) -> torch.Tensor:
+def _statistics(model: Any, img: torch.Tensor, res: int, dither: torch.Tensor) -> torch.Tensor:
     """The luminance's statistics ``(B, S)`` of images ``(B, C, H, W)`` at ``res`` px.
 
-    The same faint fixed noise is added to every luminance: a band with no energy at all (a flat image, an
+    The same faint fixed noise (``dither``, :func:`_dither`) is added to every luminance: a band with no energy at all (a flat image, an
     axis-aligned grid's diagonal bands) makes plenoptic's correlations 0 / 0, whose NaN would end a fit. The
     noise's variance (1e-8) is a ten-thousandth of the faintest grain's high-pass variance in the examples."""
-    luma = luminance(img, res)
-    return model((luma + _dither(res, luma)).unsqueeze(1))[:, 0]
+    return model((luminance(img, res) + dither.to(img)).unsqueeze(1))[:, 0]
 
 
 def _groups(model: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,19 +96,19 @@ def _groups(model: Any, count: int) -> tuple[torch.Tensor, torch.Tensor]:
 def ps_reference(target: torch.Tensor, res: int = 128, scales: int = 4, orientations: int = 4) -> PSReference:
     """The target's side of :func:`ps_distance` (the first image of ``target``)."""
     model = _model(res, scales, orientations).to(target.device)
+    dither = _dither(res, target)
     with torch.no_grad():
-        stats = _statistics(model, target[:1], res)[0]
+        stats = _statistics(model, target[:1], res, dither)[0]
     group, floors = _groups(model, stats.numel())
-    group, groups = group.to(target.device), len(floors)
-    magnitude = torch.zeros(groups, device=target.device).index_add_(0, group, stats.abs())
-    magnitude = magnitude / torch.bincount(group, minlength=groups).to(magnitude)
+    group = group.to(target.device)
+    counts = torch.bincount(group, minlength=len(floors)).to(stats)
+    magnitude = torch.zeros_like(counts).index_add_(0, group, stats.abs()) / counts
     scale = torch.maximum(magnitude + PS_EPS, floors.to(magnitude))
-    return PSReference(model, res, stats, scale[group], group, groups)
+    return PSReference(model, res, stats, scale[group], group, counts, dither)
 
 
 def ps_distance(render: torch.Tensor, ref: PSReference) -> torch.Tensor:
     """Mean over the statistics' groups of each group's mean relative absolute difference: (B,)."""
-    diff = (_statistics(ref.model, render, ref.res) - ref.stats).abs() / ref.scale
-    per_group = torch.zeros(diff.shape[0], ref.groups, dtype=diff.dtype, device=diff.device)
-    per_group = per_group.index_add(1, ref.group, diff)
-    return (per_group / torch.bincount(ref.group, minlength=ref.groups).to(diff)).mean(1)
+    diff = (_statistics(ref.model, render, ref.res, ref.dither) - ref.stats).abs() / ref.scale
+    per_group = diff.new_zeros(diff.shape[0], ref.counts.numel()).index_add(1, ref.group, diff)
+    return (per_group / ref.counts.to(diff)).mean(1)

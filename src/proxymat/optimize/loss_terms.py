@@ -237,7 +237,7 @@ def spectrum_distance(render: torch.Tensor, ref: SpectrumReference) -> torch.Ten
 @dataclass(frozen=True)
 class BandReference:
     masks: torch.Tensor  # (bands * sectors, res, res // 2 + 1), each cell's frequencies, normalized to mean
-    energy: torch.Tensor  # (1, bands * sectors), the target's :func:`band_energy`
+    energy: torch.Tensor  # (1, bands * sectors), the target's :func:`band_energy` (with ``shape``, its orientation shape)
     weights: torch.Tensor  # (bands * sectors,), :func:`band_weights`
     sectors: int
     shape: bool  # compare only how each band's energy spreads over the orientations (:func:`orientation_shape`)

@@ -102,8 +102,8 @@ def quantile_mask(v: torch.Tensor, aux: torch.Tensor, fraction: float | torch.Te
     hard = torch.zeros(n)
     hard[order[n - n_white :]] = 1.0
     hard = hard.view(h, w)
-    flat = v.reshape(-1)
-    v_lo, v_hi = float(flat.detach()[order[n - n_white - 1]]), float(flat.detach()[order[n - n_white]])
+    flat = v.detach().reshape(-1)
+    v_lo, v_hi = float(flat[order[n - n_white - 1]]), float(flat[order[n - n_white]])
     if not v_hi > v_lo:
         return hard
     level = 0.5 * (v_lo + v_hi)
